@@ -1,0 +1,215 @@
+//! The build.rs route, in the style of prost-build's `Config`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use quote::ToTokens;
+
+use crate::emit::rust::RustOptions;
+use crate::{LoadError, check, generated_file, read_source};
+
+/// Generates the registry from build.rs into `OUT_DIR`.
+///
+/// ```no_run
+/// // build.rs, in `fn main()`:
+/// if let Err(e) = tasknet_codegen::Builder::new()
+///     .tasks("tasks.yaml")
+///     .agents("agents.yaml")
+///     .compile()
+/// {
+///     eprintln!("{e}");
+///     std::process::exit(1);
+/// }
+/// // src/main.rs: tasknet::include_generated!("tasks");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    tasks: Option<PathBuf>,
+    agents: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
+    module_name: Option<String>,
+    crate_path: String,
+    cargo_directives: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    pub fn new() -> Self {
+        Builder {
+            tasks: None,
+            agents: None,
+            out_dir: None,
+            module_name: None,
+            crate_path: "::tasknet".to_owned(),
+            cargo_directives: true,
+        }
+    }
+
+    /// The tasks file, relative to the crate root (`CARGO_MANIFEST_DIR`).
+    pub fn tasks(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tasks = Some(path.into());
+        self
+    }
+
+    /// The agents file, relative to the crate root.
+    pub fn agents(mut self, path: impl Into<PathBuf>) -> Self {
+        self.agents = Some(path.into());
+        self
+    }
+
+    /// Where to write the code; defaults to `OUT_DIR`.
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// The generated file's stem (`<name>.rs`); defaults to the tasks file's stem.
+    pub fn module_name(mut self, name: impl Into<String>) -> Self {
+        self.module_name = Some(name.into());
+        self
+    }
+
+    /// The path through which generated code names the runtime (default `::tasknet`).
+    pub fn crate_path(mut self, path: impl Into<String>) -> Self {
+        self.crate_path = path.into();
+        self
+    }
+
+    /// Whether to print `cargo::rerun-if-changed` and `cargo::error` lines (default: true).
+    pub fn cargo_directives(mut self, yes: bool) -> Self {
+        self.cargo_directives = yes;
+        self
+    }
+
+    /// Checks the yaml and writes `<out_dir>/<module>.rs` if its content changed. Returns the
+    /// path written. Errors are also printed as `cargo::error=` lines with their yaml location.
+    pub fn compile(self) -> Result<PathBuf, BuildError> {
+        let result = self.compile_inner();
+        if self.cargo_directives
+            && let Err(e) = &result
+        {
+            for line in e.one_line_errors() {
+                println!("cargo::error={line}");
+            }
+        }
+        result
+    }
+
+    fn compile_inner(&self) -> Result<PathBuf, BuildError> {
+        let tasks = self.tasks.as_ref().ok_or(BuildError::NoTasksFile)?;
+        let root = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+        let locate = |p: &Path| match &root {
+            Some(root) => root.join(p),
+            None => p.to_path_buf(),
+        };
+        if self.cargo_directives {
+            for p in std::iter::once(tasks).chain(self.agents.as_ref()) {
+                println!("cargo::rerun-if-changed={}", p.display());
+            }
+        }
+        let tasks_source = read_source(&locate(tasks), &tasks.display().to_string())?;
+        let agents_source = self
+            .agents
+            .as_ref()
+            .map(|a| read_source(&locate(a), &a.display().to_string()))
+            .transpose()?;
+        let checked = check(tasks_source, agents_source, None).map_err(LoadError::Check)?;
+        let crate_path = syn::parse_str::<syn::Path>(&self.crate_path)
+            .map_err(|_| BuildError::InvalidCratePath(self.crate_path.clone()))?
+            .to_token_stream();
+        let code = generated_file(&checked.model, &RustOptions { crate_path });
+        let out_dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or(BuildError::NoOutDir)?,
+        };
+        let stem = self
+            .module_name
+            .clone()
+            .unwrap_or_else(|| checked.model.name.clone());
+        let path = out_dir.join(format!("{stem}.rs"));
+        write_if_changed(&path, code.as_bytes()).map_err(|source| BuildError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(path)
+    }
+}
+
+/// Writes `contents` unless the file already holds exactly that, so that an unchanged yaml
+/// does not touch the file's mtime (and does not trigger rebuilds).
+pub fn write_if_changed(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
+    if std::fs::read(path).is_ok_and(|old| old == contents) {
+        return Ok(false);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, contents)?;
+    Ok(true)
+}
+
+/// Why [`Builder::compile`] failed.
+#[derive(Debug)]
+pub enum BuildError {
+    NoTasksFile,
+    NoOutDir,
+    InvalidCratePath(String),
+    Load(LoadError),
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl BuildError {
+    /// One line per error, located: what `cargo::error=` prints.
+    pub fn one_line_errors(&self) -> Vec<String> {
+        match self {
+            BuildError::Load(LoadError::Check(failed)) => failed
+                .diagnostics
+                .iter()
+                .map(|d| d.one_line(&failed.sources))
+                .collect(),
+            other => vec![other.to_string()],
+        }
+    }
+}
+
+impl From<LoadError> for BuildError {
+    fn from(e: LoadError) -> Self {
+        BuildError::Load(e)
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::NoTasksFile => {
+                f.write_str("tasknet Builder: no tasks file given (call `.tasks(\"tasks.yaml\")`)")
+            }
+            BuildError::NoOutDir => f.write_str(
+                "tasknet Builder: OUT_DIR is not set (run from build.rs, or call `.out_dir(..)`)",
+            ),
+            BuildError::InvalidCratePath(p) => {
+                write!(f, "tasknet Builder: `{p}` is not a Rust path")
+            }
+            BuildError::Load(e) => e.fmt(f),
+            BuildError::Write { path, source } => {
+                write!(
+                    f,
+                    "tasknet Builder: cannot write `{}`: {source}",
+                    path.display()
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}

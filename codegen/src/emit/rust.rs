@@ -1,0 +1,597 @@
+//! Model -> Rust items: the State, per-task Input/Output and their functions, the `Tasks`
+//! trait, the `Crew` binding and `TASK_REGISTRY`. Deterministic: everything follows file order.
+
+use heck::ToUpperCamelCase;
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::emit::state::{StateField, task_state_impl};
+use crate::model::{Field, Model, Producer, StateKind, Task};
+use crate::yaml::{Node, Value};
+
+/// Options that change the emitted code.
+#[derive(Debug, Clone)]
+pub struct RustOptions {
+    /// The path through which generated code names the runtime (`::tasknet` by default,
+    /// like prost's `prost_path`).
+    pub crate_path: TokenStream,
+}
+
+impl Default for RustOptions {
+    fn default() -> Self {
+        RustOptions {
+            crate_path: quote!(::tasknet),
+        }
+    }
+}
+
+/// The generated items, as tokens.
+pub fn items(model: &Model, options: &RustOptions) -> TokenStream {
+    let e = Emitter {
+        model,
+        krate: &options.crate_path,
+        state: match &model.state {
+            StateKind::Generated => quote!(State),
+            StateKind::Custom(custom) => syn::parse_str::<syn::Path>(&custom.path)
+                .map(|p| quote!(#p))
+                .unwrap_or_else(|_| quote!(State)),
+        },
+    };
+    let state = e.state_struct();
+    let tasks = model.tasks.iter().map(|t| e.task_items(t));
+    let tasks_trait = e.tasks_trait();
+    let crew = e.crew();
+    let registry = e.registry();
+    quote! {
+        #state
+        #(#tasks)*
+        #tasks_trait
+        #crew
+        #registry
+    }
+}
+
+/// The generated items, pretty-printed (no header).
+pub fn pretty(model: &Model, options: &RustOptions) -> String {
+    pretty_tokens(items(model, options))
+}
+
+/// Pretty-prints items with prettyplease; tokens that do not parse are a generator bug and are
+/// shown as they are, so that rustc points at the problem.
+pub fn pretty_tokens(tokens: TokenStream) -> String {
+    match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(file) => prettyplease::unparse(&file),
+        Err(_) => tokens.to_string(),
+    }
+}
+
+struct Emitter<'a> {
+    model: &'a Model,
+    krate: &'a TokenStream,
+    state: TokenStream,
+}
+
+fn doc_lines(text: &str) -> TokenStream {
+    let lines = text.trim_end().lines().map(|line| {
+        let line = if line.is_empty() {
+            String::new()
+        } else {
+            format!(" {line}")
+        };
+        quote!(#[doc = #line])
+    });
+    quote!(#(#lines)*)
+}
+
+fn ident(name: &str) -> Ident {
+    Ident::new(name, Span::call_site())
+}
+
+fn type_name(task: &Task, suffix: &str) -> Ident {
+    format_ident!("{}{}", task.name.to_upper_camel_case(), suffix)
+}
+
+impl Emitter<'_> {
+    fn field_ty(&self, field: &Field) -> TokenStream {
+        field.ty.tokens(self.krate)
+    }
+
+    fn state_struct(&self) -> TokenStream {
+        if !matches!(self.model.state, StateKind::Generated) {
+            return TokenStream::new();
+        }
+        let krate = self.krate;
+        let serde_path = format!("{}::__private::serde", krate.to_string().replace(' ', ""));
+        let fields = self.model.fields.iter().map(|f| {
+            let name = ident(&f.name);
+            let ty = self.field_ty(f);
+            let doc = match f.producer {
+                Producer::Input => " Kickoff input.".to_owned(),
+                Producer::Task(t) => format!(" Produced by `{}`.", self.model.tasks[t].name),
+            };
+            quote! {
+                #[doc = #doc]
+                #[serde(skip_serializing_if = "::core::option::Option::is_none")]
+                pub #name: ::core::option::Option<#ty>,
+            }
+        });
+        let state_fields: Vec<StateField> = self
+            .model
+            .fields
+            .iter()
+            .map(|f| StateField {
+                ident: ident(&f.name),
+                ty: self.field_ty(f),
+                ty_display: f.ty.display(),
+                optional: true,
+            })
+            .collect();
+        let state_impl = task_state_impl(&quote!(State), &state_fields, krate);
+        let doc = format!(
+            "The state shared by the tasks of `{}`: every field starts unset (CrewAI's\ninputs and task outputs), plus the run metadata.",
+            self.model.tasks_file
+        );
+        let doc = doc_lines(&doc);
+        quote! {
+            #doc
+            #[derive(Debug, Clone, Default, #krate::__private::serde::Serialize, #krate::__private::serde::Deserialize)]
+            #[serde(crate = #serde_path, default, deny_unknown_fields)]
+            pub struct State {
+                #(#fields)*
+                /// Run metadata: one entry per task whose output was merged, in order.
+                pub execution_log: ::std::vec::Vec<#krate::LogEntry>,
+                /// Run metadata: the task that ran last.
+                #[serde(skip_serializing_if = "::core::option::Option::is_none")]
+                pub current_task: ::core::option::Option<::std::string::String>,
+                /// Run metadata: when the last task's output was merged (RFC 3339, UTC).
+                #[serde(skip_serializing_if = "::core::option::Option::is_none")]
+                pub timestamp: ::core::option::Option<::std::string::String>,
+            }
+
+            #state_impl
+        }
+    }
+
+    fn task_items(&self, task: &Task) -> TokenStream {
+        let krate = self.krate;
+        let state = &self.state;
+        let name = &task.name;
+        let input_ty = type_name(task, "Input");
+        let output_ty = type_name(task, "Output");
+        let data_ty = type_name(task, "InputData");
+        let input_fn = format_ident!("{}_input", task.name);
+        let output_fn = format_ident!("{}_output", task.name);
+        let serde = quote!(#krate::__private::serde);
+        let serde_attr = format!("{}::__private::serde", krate.to_string().replace(' ', ""));
+
+        let description = doc_lines(&task.description);
+        let input_doc = format!(" Input of task `{name}`: the state fields it requires.");
+        let output_doc = format!(" Output of task `{name}`: the state fields it produces.");
+
+        let required: Vec<&Field> = task
+            .requires
+            .iter()
+            .map(|&f| &self.model.fields[f])
+            .collect();
+        let produced: Vec<&Field> = task
+            .produces
+            .iter()
+            .map(|&f| &self.model.fields[f])
+            .collect();
+
+        let input_fields = required.iter().map(|f| {
+            let id = ident(&f.name);
+            let ty = self.field_ty(f);
+            quote!(pub #id: #ty,)
+        });
+        let (data_struct, data_field, data_value) = if task.input_data.is_empty() {
+            (TokenStream::new(), TokenStream::new(), TokenStream::new())
+        } else {
+            let (decls, values): (Vec<_>, Vec<_>) = task
+                .input_data
+                .iter()
+                .map(|(key, node)| {
+                    let id = ident(key);
+                    let (ty, value) = data_value(node, krate);
+                    (quote!(pub #id: #ty,), quote!(#id: #value,))
+                })
+                .unzip();
+            let doc = format!(" The static `input_data` of task `{name}`.");
+            (
+                quote! {
+                    #[doc = #doc]
+                    #[derive(Debug, Clone, #serde::Serialize)]
+                    #[serde(crate = #serde_attr)]
+                    pub struct #data_ty {
+                        #(#decls)*
+                    }
+                },
+                quote! {
+                    /// The task's static `input_data`.
+                    pub input_data: #data_ty,
+                },
+                quote!(input_data: #data_ty { #(#values)* },),
+            )
+        };
+        let output_fields = produced.iter().map(|f| {
+            let id = ident(&f.name);
+            let ty = self.field_ty(f);
+            quote!(pub #id: #ty,)
+        });
+
+        let selects = required.iter().map(|f| {
+            let id = ident(&f.name);
+            let field_name = &f.name;
+            if f.optional {
+                quote!(#id: #krate::__private::required(&state.#id, #name, #field_name)?,)
+            } else {
+                quote!(#id: state.#id.clone(),)
+            }
+        });
+        let state_param = if required.is_empty() {
+            quote!(_state)
+        } else {
+            quote!(state)
+        };
+        let merges = produced.iter().map(|f| {
+            let id = ident(&f.name);
+            if f.optional {
+                quote!(state.#id = Some(output.#id);)
+            } else {
+                quote!(state.#id = output.#id;)
+            }
+        });
+        let output_param = if produced.is_empty() {
+            quote!(_output)
+        } else {
+            quote!(output)
+        };
+        let input_fn_doc = format!(
+            "Builds the input of `{name}` from the state: copies the fields it requires, nothing else."
+        );
+        let output_fn_doc = format!(
+            "Merges the output of `{name}` into the state, keeping every other field, and records\nthe task in the run metadata."
+        );
+        let input_fn_doc = doc_lines(&input_fn_doc);
+        let output_fn_doc = doc_lines(&output_fn_doc);
+        quote! {
+            #data_struct
+
+            #[doc = #input_doc]
+            #[doc = ""]
+            #description
+            #[derive(Debug, Clone, #serde::Serialize)]
+            #[serde(crate = #serde_attr)]
+            pub struct #input_ty {
+                #(#input_fields)*
+                #data_field
+            }
+
+            #[doc = #output_doc]
+            #[derive(Debug, Clone, #serde::Serialize, #serde::Deserialize)]
+            #[serde(crate = #serde_attr)]
+            pub struct #output_ty {
+                #(#output_fields)*
+            }
+
+            #input_fn_doc
+            pub fn #input_fn(#state_param: &#state) -> ::core::result::Result<#input_ty, #krate::MissingField> {
+                Ok(#input_ty {
+                    #(#selects)*
+                    #data_value
+                })
+            }
+
+            #output_fn_doc
+            pub fn #output_fn(state: &mut #state, #output_param: #output_ty) {
+                #(#merges)*
+                #krate::TaskState::record(state, #name);
+            }
+
+            impl #krate::TaskOutput<#state> for #output_ty {
+                fn to_json(&self) -> ::core::result::Result<#krate::__private::serde_json::Value, #krate::__private::serde_json::Error> {
+                    #krate::__private::serde_json::to_value(self)
+                }
+
+                fn apply(self: ::std::boxed::Box<Self>, state: &mut #state) {
+                    #output_fn(state, *self);
+                }
+            }
+        }
+    }
+
+    fn tasks_trait(&self) -> TokenStream {
+        let krate = self.krate;
+        let methods = self.model.tasks.iter().map(|task| {
+            let method = ident(&task.name);
+            let input_ty = type_name(task, "Input");
+            let output_ty = type_name(task, "Output");
+            let mut doc = if task.description.trim().is_empty() {
+                format!("Task `{}`.", task.name)
+            } else {
+                task.description.trim_end().to_owned()
+            };
+            if !task.expected_output.trim().is_empty() {
+                doc.push_str("\n\nExpected output: ");
+                doc.push_str(task.expected_output.trim_end());
+            }
+            let doc = doc_lines(&doc);
+            quote! {
+                #doc
+                fn #method(
+                    &self,
+                    ctx: &#krate::TaskContext,
+                    input: #input_ty,
+                ) -> impl ::core::future::Future<Output = ::core::result::Result<#output_ty, #krate::TaskError>> + Send;
+            }
+        });
+        let doc = doc_lines(&format!(
+            "The tasks of `{}`: implement one method per task (that is the agent).\n\nA missing method is a compile error; `Crew(your_impl)` is what the runtime runs.",
+            self.model.tasks_file
+        ));
+        quote! {
+            #doc
+            pub trait Tasks: Send + Sync + 'static {
+                #(#methods)*
+            }
+        }
+    }
+
+    fn crew(&self) -> TokenStream {
+        let krate = self.krate;
+        let state = &self.state;
+        let count = self.model.tasks.len();
+        let registry_name = &self.model.name;
+        let call_arms = self.model.tasks.iter().enumerate().map(|(i, task)| {
+            let method = ident(&task.name);
+            let input_fn = format_ident!("{}_input", task.name);
+            quote! {
+                #i => {
+                    let input = #input_fn(state)?;
+                    Ok(::std::boxed::Box::pin(async move {
+                        self.0
+                            .#method(ctx, input)
+                            .await
+                            .map(|output| ::std::boxed::Box::new(output) as ::std::boxed::Box<dyn #krate::TaskOutput<#state>>)
+                    }))
+                }
+            }
+        });
+        let json_arms = self.model.tasks.iter().enumerate().map(|(i, task)| {
+            let input_fn = format_ident!("{}_input", task.name);
+            quote! {
+                #i => #krate::__private::serde_json::to_value(
+                    #input_fn(state).map_err(#krate::TaskError::missing)?,
+                )
+                .map_err(#krate::TaskError::from),
+            }
+        });
+        let out_of_range = quote! {
+            _ => panic!("task index {index} is out of range: registry `{}` has {} tasks", #registry_name, #count),
+        };
+        quote! {
+            /// Binds an implementation of [`Tasks`] to [`TASK_REGISTRY`]: what the runtime executes.
+            pub struct Crew<A>(pub A);
+
+            impl<A: Tasks> #krate::TaskSet for Crew<A> {
+                type State = #state;
+
+                fn registry(&self) -> &'static #krate::Registry<#state> {
+                    &TASK_REGISTRY
+                }
+
+                fn call<'a>(
+                    &'a self,
+                    index: usize,
+                    ctx: &'a #krate::TaskContext,
+                    state: &#state,
+                ) -> ::core::result::Result<#krate::TaskCall<'a, #state>, #krate::MissingField> {
+                    match index {
+                        #(#call_arms)*
+                        #out_of_range
+                    }
+                }
+
+                fn input_json(
+                    &self,
+                    index: usize,
+                    state: &#state,
+                ) -> ::core::result::Result<#krate::__private::serde_json::Value, #krate::TaskError> {
+                    match index {
+                        #(#json_arms)*
+                        #out_of_range
+                    }
+                }
+            }
+        }
+    }
+
+    fn registry(&self) -> TokenStream {
+        let krate = self.krate;
+        let state = &self.state;
+        let m = self.model;
+        let field_spec = |f: &Field| {
+            let name = &f.name;
+            let ty = f.ty.display();
+            quote!(#krate::FieldSpec { name: #name, ty: #ty })
+        };
+        let opt_str = |s: &Option<String>| match s {
+            Some(s) => quote!(Some(#s)),
+            None => quote!(None),
+        };
+        let tasks = m.tasks.iter().map(|t| {
+            let name = &t.name;
+            let description = &t.description;
+            let expected = &t.expected_output;
+            let agent = opt_str(&t.agent);
+            let tools = &t.tools;
+            let requires = t.requires.iter().map(|&f| &m.fields[f].name);
+            let produces = t.produces.iter().map(|&f| field_spec(&m.fields[f]));
+            let input_data = input_data_json(&t.input_data);
+            let context = &t.context;
+            let depends_on = &t.depends_on;
+            let output_file = opt_str(&t.output_file);
+            let file = &m.tasks_file;
+            let line = t.line as u32;
+            let column = t.column as u32;
+            quote! {
+                #krate::TaskSpec {
+                    name: #name,
+                    description: #description,
+                    expected_output: #expected,
+                    agent: #agent,
+                    tools: &[#(#tools),*],
+                    requires: &[#(#requires),*],
+                    produces: &[#(#produces),*],
+                    input_data: #input_data,
+                    context: &[#(#context),*],
+                    depends_on: &[#(#depends_on),*],
+                    output_file: #output_file,
+                    location: #krate::SourceLocation { file: #file, line: #line, column: #column },
+                }
+            }
+        });
+        let order = &m.order;
+        let inputs = m.inputs().map(field_spec);
+        let agents = m.agents.iter().map(|a| {
+            let (name, role, goal, backstory, tools) = (&a.name, &a.role, &a.goal, &a.backstory, &a.tools);
+            quote! {
+                #krate::AgentSpec { name: #name, role: #role, goal: #goal, backstory: #backstory, tools: &[#(#tools),*] }
+            }
+        });
+        let name = &m.name;
+        let hash = &m.source_hash;
+        let doc = doc_lines(&format!(
+            "The tasks of `{}`, checked at compile time: dependencies resolved, order fixed.",
+            m.tasks_file
+        ));
+        quote! {
+            #doc
+            pub static TASK_REGISTRY: #krate::Registry<#state> = #krate::Registry {
+                name: #name,
+                source_hash: #hash,
+                tasks: &[#(#tasks),*],
+                order: &[#(#order),*],
+                inputs: &[#(#inputs),*],
+                agents: &[#(#agents),*],
+                state: ::core::marker::PhantomData,
+            };
+        }
+    }
+}
+
+/// The JSON text of a task's input_data, for the registry.
+fn input_data_json(data: &[(String, Node)]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> =
+        data.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+pub(crate) fn to_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value as J;
+    match &node.value {
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(i) => J::from(*i),
+        Value::UInt(u) => J::from(*u),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        Value::Str(s) => J::String(s.clone()),
+        Value::Seq(items) => J::Array(items.iter().map(to_json).collect()),
+        Value::Map(entries) => J::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.name.clone(), to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// The Rust type and value of one input_data entry: scalars keep their YAML type, lists of one
+/// scalar type become slices, anything else is JSON.
+fn data_value(node: &Node, krate: &TokenStream) -> (TokenStream, TokenStream) {
+    if let Some(scalar) = scalar(node) {
+        return scalar;
+    }
+    if let Value::Seq(items) = &node.value
+        && !items.is_empty()
+    {
+        let scalars: Option<Vec<(TokenStream, TokenStream)>> = items.iter().map(scalar).collect();
+        if let Some(scalars) = scalars {
+            let first = scalars[0].0.to_string();
+            if scalars.iter().all(|(ty, _)| ty.to_string() == first) {
+                let ty = &scalars[0].0;
+                let values = scalars.iter().map(|(_, v)| v);
+                return (quote!(&'static [#ty]), quote!(&[#(#values),*]));
+            }
+        }
+    }
+    (
+        quote!(#krate::__private::serde_json::Value),
+        json_expr(node, krate),
+    )
+}
+
+fn scalar(node: &Node) -> Option<(TokenStream, TokenStream)> {
+    Some(match &node.value {
+        Value::Bool(b) => (quote!(bool), quote!(#b)),
+        Value::Int(i) => {
+            let lit = Literal::i64_unsuffixed(*i);
+            (quote!(i64), quote!(#lit))
+        }
+        Value::UInt(u) => {
+            let lit = Literal::u64_unsuffixed(*u);
+            (quote!(u64), quote!(#lit))
+        }
+        Value::Float(f) => (quote!(f64), float_expr(*f)),
+        Value::Str(s) => (quote!(&'static str), quote!(#s)),
+        _ => return None,
+    })
+}
+
+fn float_expr(f: f64) -> TokenStream {
+    if f.is_nan() {
+        quote!(f64::NAN)
+    } else if f == f64::INFINITY {
+        quote!(f64::INFINITY)
+    } else if f == f64::NEG_INFINITY {
+        quote!(f64::NEG_INFINITY)
+    } else {
+        let lit = Literal::f64_unsuffixed(f);
+        quote!(#lit)
+    }
+}
+
+fn json_expr(node: &Node, krate: &TokenStream) -> TokenStream {
+    let json = quote!(#krate::__private::serde_json);
+    match &node.value {
+        Value::Null => quote!(#json::Value::Null),
+        Value::Bool(b) => quote!(#json::Value::Bool(#b)),
+        Value::Int(i) => quote!(#json::Value::from(#i)),
+        Value::UInt(u) => quote!(#json::Value::from(#u)),
+        Value::Float(f) => {
+            let f = float_expr(*f);
+            quote!(#json::Value::from(#f))
+        }
+        Value::Str(s) => quote!(#json::Value::from(#s)),
+        Value::Seq(items) => {
+            let items = items.iter().map(|i| json_expr(i, krate));
+            quote!(#json::Value::Array(::std::vec![#(#items),*]))
+        }
+        Value::Map(entries) => {
+            let inserts = entries.iter().map(|(k, v)| {
+                let key = &k.name;
+                let v = json_expr(v, krate);
+                quote!(map.insert(::std::string::String::from(#key), #v);)
+            });
+            if entries.is_empty() {
+                quote!(#json::Value::Object(#json::Map::new()))
+            } else {
+                quote!({
+                    let mut map = #json::Map::new();
+                    #(#inserts)*
+                    #json::Value::Object(map)
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The `TaskState` impl, shared by the generated `State` and `#[derive(TaskState)]`, so that
+//! both kinds of state behave the same.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+
+/// A task field of a state struct, as the impl needs it.
+pub struct StateField {
+    pub ident: Ident,
+    /// The value type: inside `Option` when `optional`.
+    pub ty: TokenStream,
+    /// The value type as shown in `TaskState::FIELDS`.
+    pub ty_display: String,
+    pub optional: bool,
+}
+
+/// `impl TaskState for #state { ... }`. The struct must also have the run metadata fields
+/// `execution_log`, `current_task` and `timestamp`.
+pub fn task_state_impl(
+    state: &TokenStream,
+    fields: &[StateField],
+    krate: &TokenStream,
+) -> TokenStream {
+    let infos = fields.iter().map(|f| {
+        let name = f.ident.to_string();
+        let ty = &f.ty_display;
+        let optional = f.optional;
+        quote!(#krate::FieldInfo { name: #name, ty: #ty, optional: #optional })
+    });
+    let unknown = quote!(Err(#krate::StateError::UnknownField(field.to_owned())));
+    let get_arms = fields.iter().map(|f| {
+        let ident = &f.ident;
+        let name = ident.to_string();
+        quote!(#name => #krate::__private::to_json(&self.#ident, #name),)
+    });
+    let set_arms = fields.iter().map(|f| {
+        let ident = &f.ident;
+        let name = ident.to_string();
+        quote!(#name => self.#ident = #krate::__private::from_json(value, #name)?,)
+    });
+    let is_set_arms = fields.iter().map(|f| {
+        let ident = &f.ident;
+        let name = ident.to_string();
+        if f.optional {
+            quote!(#name => Ok(self.#ident.is_some()),)
+        } else {
+            quote!(#name => Ok(true),)
+        }
+    });
+    let idents: Vec<&Ident> = fields.iter().map(|f| &f.ident).collect();
+    let merges = fields.iter().map(|f| {
+        let ident = &f.ident;
+        if f.optional {
+            quote!(if #ident.is_some() { self.#ident = #ident; })
+        } else {
+            quote!(self.#ident = #ident;)
+        }
+    });
+    // A match with only the fallback arm trips clippy::match_single_binding.
+    let by_name = |arms: TokenStream| {
+        if fields.is_empty() {
+            quote!(#unknown)
+        } else {
+            quote!(match field { #arms _ => #unknown, })
+        }
+    };
+    let get_body = by_name(quote!(#(#get_arms)*));
+    let set_body = if fields.is_empty() {
+        quote!(let _ = value; #unknown)
+    } else {
+        quote! {
+            match field {
+                #(#set_arms)*
+                _ => return #unknown,
+            }
+            Ok(())
+        }
+    };
+    let is_set_body = by_name(quote!(#(#is_set_arms)*));
+    let result = quote!(::core::result::Result);
+    let option = quote!(::core::option::Option);
+    quote! {
+        impl #krate::TaskState for #state {
+            const FIELDS: &'static [#krate::FieldInfo] = &[#(#infos),*];
+
+            fn get_json(&self, field: &str) -> #result<#option<#krate::__private::serde_json::Value>, #krate::StateError> {
+                #get_body
+            }
+
+            fn set_json(&mut self, field: &str, value: #krate::__private::serde_json::Value) -> #result<(), #krate::StateError> {
+                #set_body
+            }
+
+            fn is_set(&self, field: &str) -> #result<bool, #krate::StateError> {
+                #is_set_body
+            }
+
+            fn merge(&mut self, other: Self) {
+                let Self { #(#idents,)* execution_log, current_task, timestamp } = other;
+                #(#merges)*
+                self.execution_log.extend(execution_log);
+                if current_task.is_some() {
+                    self.current_task = current_task;
+                }
+                if timestamp.is_some() {
+                    self.timestamp = timestamp;
+                }
+            }
+
+            fn record(&mut self, task: &str) {
+                let timestamp = #krate::now_rfc3339();
+                self.execution_log.push(#krate::LogEntry {
+                    task: task.to_owned(),
+                    timestamp: timestamp.clone(),
+                });
+                self.current_task = Some(task.to_owned());
+                self.timestamp = Some(timestamp);
+            }
+
+            fn execution_log(&self) -> &[#krate::LogEntry] {
+                &self.execution_log
+            }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The tasknet generator: `tasks.yaml` (+ `agents.yaml`) -> checked model -> Rust code.
+//!
+//! Data flows one way: yaml -> [`spec`] (the file as written, with spans) -> [`resolve`] (every
+//! error collected, each pointing at the yaml) -> [`model`] -> [`emit`]. The `task_registry!`
+//! macro, the build.rs [`Builder`] and the `tasknet` CLI all call [`check`] and [`emit::rust`],
+//! so the three routes produce the same code.
+//!
+//! ```no_run
+//! // build.rs, in `fn main()`:
+//! if let Err(e) = tasknet_codegen::Builder::new().tasks("tasks.yaml").compile() {
+//!     eprintln!("{e}");
+//!     std::process::exit(1);
+//! }
+//! ```
+
+pub mod builder;
+pub mod diagnostic;
+pub mod emit;
+#[doc(hidden)]
+pub mod macro_support;
+pub mod model;
+pub mod placeholder;
+pub mod resolve;
+pub mod source;
+pub mod spec;
+pub mod suggest;
+pub mod types;
+pub mod yaml;
+
+use std::fmt;
+use std::path::Path;
+
+pub use builder::Builder;
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use emit::rust::RustOptions;
+pub use model::{CustomField, CustomState, Model};
+pub use source::{SourceFile, Sources};
+
+/// A successful check: the model and the files it came from.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub sources: Sources,
+    pub model: Model,
+}
+
+/// A failed check: every error found, and the files they point into.
+#[derive(Debug, Clone)]
+pub struct CheckFailed {
+    pub sources: Sources,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl CheckFailed {
+    /// All errors rendered rustc-style.
+    pub fn render(&self, color: bool) -> String {
+        diagnostic::render_all(&self.diagnostics, &self.sources, color)
+    }
+}
+
+impl fmt::Display for CheckFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(false))
+    }
+}
+
+impl std::error::Error for CheckFailed {}
+
+/// Parses and checks a tasks file (and an agents file), collecting every error.
+///
+/// `custom_state` describes a hand-written `#[derive(TaskState)]` struct to check the
+/// fields against; without it a `State` struct is generated.
+pub fn check(
+    tasks: SourceFile,
+    agents: Option<SourceFile>,
+    custom_state: Option<&CustomState>,
+) -> Result<Checked, CheckFailed> {
+    let name = registry_name(&tasks.name);
+    let source_hash = source_hash(&tasks, agents.as_ref());
+    let tasks_file = tasks.name.clone();
+    let mut sources = Sources::default();
+    let tasks_id = sources.add(tasks);
+    let agents_id = agents.map(|a| sources.add(a));
+    let mut diags = Diagnostics::default();
+
+    let tasks_root = yaml::parse(tasks_id, sources.get(tasks_id));
+    let agents_root = agents_id.map(|id| yaml::parse(id, sources.get(id)));
+    let mut syntax_failed = false;
+    for result in std::iter::once(&tasks_root).chain(agents_root.iter()) {
+        if let Err(e) = result {
+            syntax_failed = true;
+            diags.push(
+                Diagnostic::error(format!("invalid YAML: {}", e.message))
+                    .at(e.span, "the YAML parser stopped here"),
+            );
+        }
+    }
+    if syntax_failed {
+        return Err(CheckFailed {
+            sources,
+            diagnostics: diags.into_vec(),
+        });
+    }
+    let tasks_root = tasks_root.expect("syntax errors returned above");
+    let file = spec::tasks_file(&tasks_root, &mut diags);
+    let agents_file = agents_root
+        .map(|root| spec::agents_file(&root.expect("syntax errors returned above"), &mut diags));
+    let cx = resolve::Context {
+        sources: &sources,
+        agents: agents_file.as_ref(),
+        custom_state,
+        name,
+        tasks_file,
+        source_hash,
+    };
+    let model = resolve::resolve(&file, &cx, &mut diags);
+    match (model, diags.check()) {
+        (Some(model), Ok(())) => Ok(Checked { sources, model }),
+        (_, Err(diagnostics)) => Err(CheckFailed {
+            sources,
+            diagnostics,
+        }),
+        (None, Ok(())) => Err(CheckFailed {
+            sources,
+            diagnostics: vec![Diagnostic::error(
+                "internal error: the model was not built, yet no error was reported",
+            )],
+        }),
+    }
+}
+
+/// Reads the files from disk and checks them. `display_*` is how each path is shown in messages.
+pub fn check_files(
+    tasks: &Path,
+    agents: Option<&Path>,
+    custom_state: Option<&CustomState>,
+) -> Result<Checked, LoadError> {
+    let tasks = read_source(tasks, &tasks.display().to_string())?;
+    let agents = agents
+        .map(|a| read_source(a, &a.display().to_string()))
+        .transpose()?;
+    check(tasks, agents, custom_state).map_err(LoadError::Check)
+}
+
+/// Reads a file as a [`SourceFile`] shown as `display`.
+pub fn read_source(path: &Path, display: &str) -> Result<SourceFile, LoadError> {
+    std::fs::read_to_string(path)
+        .map(|text| SourceFile::new(display, text))
+        .map_err(|source| LoadError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
+/// A file could not be read, or its content did not check.
+#[derive(Debug)]
+pub enum LoadError {
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    Check(CheckFailed),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Io { path, source } => write!(f, "cannot read `{path}`: {source}"),
+            LoadError::Check(failed) => failed.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// The pretty-printed items for a checked model, without header.
+pub fn generate_rust(model: &Model, options: &RustOptions) -> String {
+    emit::rust::pretty(model, options)
+}
+
+/// A whole generated file: the `@generated` header, then the items. This is what the build.rs
+/// builder writes and what `tasknet generate` prints.
+pub fn generated_file(model: &Model, options: &RustOptions) -> String {
+    format!(
+        "{}{}",
+        generated_header(&model.tasks_file),
+        generate_rust(model, options)
+    )
+}
+
+/// Plain `//` comments only: the file is `include!`d, where inner attributes are not allowed.
+pub fn generated_header(tasks_file: &str) -> String {
+    format!(
+        "// @generated by tasknet-codegen {} from `{tasks_file}`. Do not edit: edit the yaml.\n\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The registry's name: the tasks file's stem (`config/tasks.yaml` -> `tasks`).
+fn registry_name(path: &str) -> String {
+    Path::new(path)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "tasks".to_owned())
+}
+
+/// FNV-1a (64-bit) of the yaml texts: stable across Rust versions, unlike `DefaultHasher`.
+fn source_hash(tasks: &SourceFile, agents: Option<&SourceFile>) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for &b in bytes {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    feed(tasks.text.as_bytes());
+    if let Some(agents) = agents {
+        feed(&[0]);
+        feed(agents.text.as_bytes());
+    }
+    format!("{hash:016x}")
+}

@@ -1,0 +1,64 @@
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::{MissingField, Registry, TaskError, TaskState};
+
+/// What a task method is told about the task it runs.
+#[derive(Debug, Clone, Default)]
+pub struct TaskContext {
+    /// The task's name in tasks.yaml.
+    pub task: String,
+    /// The run this execution belongs to.
+    pub run_id: String,
+    /// `description`, with `{placeholders}` filled from the task's input.
+    pub description: String,
+    /// `expected_output`, rendered the same way.
+    pub expected_output: String,
+    /// The agent's name, when the task names one.
+    pub agent: Option<String>,
+    /// The agent's role, goal and backstory, rendered, when agents.yaml was given.
+    pub role: Option<String>,
+    /// See `role`.
+    pub goal: Option<String>,
+    /// See `role`.
+    pub backstory: Option<String>,
+}
+
+/// A task's typed output, erased so that an executor can log it and merge it into the state.
+pub trait TaskOutput<S>: Send + 'static {
+    /// The output as JSON (for the execution log).
+    fn to_json(&self) -> Result<serde_json::Value, serde_json::Error>;
+    /// Merges the output into the state through the task's output function.
+    fn apply(self: Box<Self>, state: &mut S);
+}
+
+/// A running task: resolves to its output, ready to merge.
+pub type TaskCall<'a, S> =
+    Pin<Box<dyn Future<Output = Result<Box<dyn TaskOutput<S>>, TaskError>> + Send + 'a>>;
+
+/// A registry bound to the user's implementation of its generated trait: what an executor runs.
+///
+/// The generated code implements it for its `Crew<A>` wrapper, for every `A` implementing the
+/// generated `Tasks` trait.
+pub trait TaskSet: Send + Sync + 'static {
+    /// The state the tasks share.
+    type State: TaskState;
+
+    /// The registry the tasks come from.
+    fn registry(&self) -> &'static Registry<Self::State>;
+
+    /// Builds task `index`'s input from the state and starts its method.
+    ///
+    /// Only the fields the task requires are copied out of the state, so the cost does not grow
+    /// with the size of the state.
+    fn call<'a>(
+        &'a self,
+        index: usize,
+        ctx: &'a TaskContext,
+        state: &Self::State,
+    ) -> Result<TaskCall<'a, Self::State>, MissingField>;
+
+    /// The input task `index` would get from this state, as JSON (for the execution log).
+    fn input_json(&self, index: usize, state: &Self::State)
+    -> Result<serde_json::Value, TaskError>;
+}

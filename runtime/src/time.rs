@@ -1,0 +1,62 @@
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// An RFC 3339 UTC timestamp with millisecond precision, e.g. `2026-11-21T06:07:50.123Z`.
+pub type Timestamp = String;
+
+/// The current time as RFC 3339 UTC (what the seed's `datetime.now().isoformat()` records,
+/// with the time zone made explicit).
+pub fn now_rfc3339() -> Timestamp {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    format_rfc3339(since_epoch.as_secs() as i64, since_epoch.subsec_millis())
+}
+
+fn format_rfc3339(unix_secs: i64, millis: u32) -> String {
+    let days = unix_secs.div_euclid(86_400);
+    let secs_of_day = unix_secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        secs_of_day / 3600,
+        secs_of_day % 3600 / 60,
+        secs_of_day % 60
+    )
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_rfc3339(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(
+            format_rfc3339(1_795_241_270, 123),
+            "2026-11-21T06:07:50.123Z"
+        );
+        assert_eq!(format_rfc3339(-1, 0), "1969-12-31T23:59:59.000Z");
+    }
+
+    #[test]
+    fn now_is_well_formed() {
+        let now = now_rfc3339();
+        assert_eq!(now.len(), 24, "{now}");
+        assert!(now.ends_with('Z'));
+    }
+}
