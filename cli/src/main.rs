@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use quote::ToTokens;
-use tasknet_codegen::{Checked, LoadError, RustOptions, check_files, generated_file};
+use tasknet_codegen::{Checked, LoadError, RustOptions, Style, check_files, generated_file};
 
 #[derive(Parser)]
 #[command(
@@ -58,9 +58,13 @@ fn main() -> ExitCode {
 }
 
 fn load(tasks: &Path, agents: Option<&PathBuf>) -> Result<Checked, String> {
-    let color = std::io::stderr().is_terminal();
+    let style = if std::io::stderr().is_terminal() {
+        Style::Color
+    } else {
+        Style::Plain
+    };
     check_files(tasks, agents.map(PathBuf::as_path), None).map_err(|e| match e {
-        LoadError::Check(failed) => failed.render(color),
+        LoadError::Check(failed) => failed.render(style),
         io => format!("error: {io}"),
     })
 }

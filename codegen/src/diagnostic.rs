@@ -2,7 +2,21 @@
 
 use std::fmt::Write as _;
 
+use annotate_snippets::renderer::DecorStyle;
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+/// How a diagnostic is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// rustc's ASCII look (`-->`, `|`), no color: logs, files, pipes.
+    Plain,
+    /// rustc's look with ANSI colors: a terminal.
+    Color,
+    /// Box-drawing decor (`╭▸`): inside rustc's own message, where the macro's error is shown,
+    /// so that the yaml snippet stands apart from rustc's (and test harnesses keep the
+    /// `file:line:col`).
+    Nested,
+}
 
 use crate::source::{Sources, Span};
 
@@ -65,7 +79,7 @@ impl Diagnostic {
     }
 
     /// rustc-style: `error: message`, `--> file:line:col`, the source line, a caret, help.
-    pub fn render(&self, sources: &Sources, color: bool) -> String {
+    pub fn render(&self, sources: &Sources, style: Style) -> String {
         let mut group = Group::with_title(Level::ERROR.primary_title(self.message.as_str()));
         // One snippet per file, primary file first: labels in agents.yaml get their own.
         let mut files = Vec::new();
@@ -103,10 +117,10 @@ impl Diagnostic {
         if let Some(help) = &self.help {
             group = group.element(Level::HELP.message(help.as_str()));
         }
-        let renderer = if color {
-            Renderer::styled()
-        } else {
-            Renderer::plain()
+        let renderer = match style {
+            Style::Plain => Renderer::plain(),
+            Style::Color => Renderer::styled(),
+            Style::Nested => Renderer::plain().decor_style(DecorStyle::Unicode),
         };
         renderer.render(&[group])
     }
@@ -155,10 +169,10 @@ impl Diagnostics {
 }
 
 /// All diagnostics rendered one after the other, plus a count line, like rustc.
-pub fn render_all(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -> String {
+pub fn render_all(diagnostics: &[Diagnostic], sources: &Sources, style: Style) -> String {
     let mut out = String::new();
     for d in diagnostics {
-        out.push_str(&d.render(sources, color));
+        out.push_str(&d.render(sources, style));
         out.push_str("\n\n");
     }
     let n = diagnostics.len();

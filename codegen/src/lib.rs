@@ -31,7 +31,7 @@ use std::fmt;
 use std::path::Path;
 
 pub use builder::Builder;
-pub use diagnostic::{Diagnostic, Diagnostics};
+pub use diagnostic::{Diagnostic, Diagnostics, Style};
 pub use emit::rust::RustOptions;
 pub use model::{CustomField, CustomState, Model};
 pub use source::{SourceFile, Sources};
@@ -52,14 +52,14 @@ pub struct CheckFailed {
 
 impl CheckFailed {
     /// All errors rendered rustc-style.
-    pub fn render(&self, color: bool) -> String {
-        diagnostic::render_all(&self.diagnostics, &self.sources, color)
+    pub fn render(&self, style: diagnostic::Style) -> String {
+        diagnostic::render_all(&self.diagnostics, &self.sources, style)
     }
 }
 
 impl fmt::Display for CheckFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.render(false))
+        f.write_str(&self.render(diagnostic::Style::Plain))
     }
 }
 

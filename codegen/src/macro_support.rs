@@ -302,7 +302,7 @@ fn expand(args: &Args, env: &MacroEnv) -> TokenStream {
         ),
         Err(failed) => {
             let errors = failed.diagnostics.iter().map(|d| {
-                let rendered = d.render(&failed.sources, false);
+                let rendered = d.render(&failed.sources, crate::Style::Nested);
                 // rustc prints "error: " itself.
                 let message = rendered.strip_prefix("error: ").unwrap_or(&rendered);
                 quote!(::core::compile_error!(#message);)

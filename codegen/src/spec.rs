@@ -148,7 +148,7 @@ pub fn tasks_file(root: &Node, diags: &mut Diagnostics) -> TasksFile {
     for (key, node) in entries {
         if key.name == INPUTS_KEY {
             file.uses_extensions = true;
-            file.inputs = typed_fields(node, "inputs", diags);
+            file.inputs = fields(node, "`inputs`", diags);
             continue;
         }
         if let Some(task) = task_decl(key, node, diags) {

@@ -1,0 +1,3 @@
+tasknet::task_registry!("./bad_task_name.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+tasknet::task_registry!("./cycle.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+tasknet::task_registry!("./invalid_type.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+tasknet::task_registry!("./metadata_collision.yaml");
+
+fn main() {}

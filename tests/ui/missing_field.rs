@@ -1,0 +1,3 @@
+tasknet::task_registry!("./missing_field.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+tasknet::task_registry!("./not_a_map.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+tasknet::task_registry!("./two_producers.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+tasknet::task_registry!("./unknown_context.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+tasknet::task_registry!("./unresolved_placeholder.yaml");
+
+fn main() {}

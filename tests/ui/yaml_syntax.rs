@@ -1,0 +1,3 @@
+tasknet::task_registry!("./yaml_syntax.yaml");
+
+fn main() {}
