@@ -136,6 +136,7 @@ impl Emitter<'_> {
             #doc
             #[derive(Debug, Clone, Default, #krate::__private::serde::Serialize, #krate::__private::serde::Deserialize)]
             #[serde(crate = #serde_path, default, deny_unknown_fields)]
+            #[allow(dead_code)]
             pub struct State {
                 #(#fields)*
                 /// Run metadata: one entry per task whose output was merged, in order.
@@ -202,6 +203,7 @@ impl Emitter<'_> {
                     #[doc = #doc]
                     #[derive(Debug, Clone, #serde::Serialize)]
                     #[serde(crate = #serde_attr)]
+                    #[allow(dead_code)]
                     pub struct #data_ty {
                         #(#decls)*
                     }
@@ -262,6 +264,7 @@ impl Emitter<'_> {
             #description
             #[derive(Debug, Clone, #serde::Serialize)]
             #[serde(crate = #serde_attr)]
+            #[allow(dead_code)]
             pub struct #input_ty {
                 #(#input_fields)*
                 #data_field
@@ -270,11 +273,13 @@ impl Emitter<'_> {
             #[doc = #output_doc]
             #[derive(Debug, Clone, #serde::Serialize, #serde::Deserialize)]
             #[serde(crate = #serde_attr)]
+            #[allow(dead_code)]
             pub struct #output_ty {
                 #(#output_fields)*
             }
 
             #input_fn_doc
+            #[allow(dead_code)]
             pub fn #input_fn(#state_param: &#state) -> ::core::result::Result<#input_ty, #krate::MissingField> {
                 Ok(#input_ty {
                     #(#selects)*
@@ -283,6 +288,7 @@ impl Emitter<'_> {
             }
 
             #output_fn_doc
+            #[allow(dead_code)]
             pub fn #output_fn(state: &mut #state, #output_param: #output_ty) {
                 #(#merges)*
                 #krate::TaskState::record(state, #name);
@@ -331,6 +337,7 @@ impl Emitter<'_> {
         ));
         quote! {
             #doc
+            #[allow(dead_code)]
             pub trait Tasks: Send + Sync + 'static {
                 #(#methods)*
             }
@@ -371,6 +378,7 @@ impl Emitter<'_> {
         };
         quote! {
             /// Binds an implementation of [`Tasks`] to [`TASK_REGISTRY`]: what the runtime executes.
+            #[allow(dead_code)]
             pub struct Crew<A>(pub A);
 
             impl<A: Tasks> #krate::TaskSet for Crew<A> {
@@ -467,6 +475,7 @@ impl Emitter<'_> {
         ));
         quote! {
             #doc
+            #[allow(dead_code)]
             pub static TASK_REGISTRY: #krate::Registry<#state> = #krate::Registry {
                 name: #name,
                 source_hash: #hash,

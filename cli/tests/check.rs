@@ -1,0 +1,101 @@
+//! `tasknet check`: rustc-style diagnostics, every error at once, exit codes, summary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn tasknet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tasknet"))
+        .current_dir(workspace())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn clean_file_exits_zero_with_a_summary() {
+    let out = tasknet(&[
+        "check",
+        "examples/tropical_sales/tasks.yaml",
+        "--agents",
+        "examples/tropical_sales/agents.yaml",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "examples/tropical_sales/tasks.yaml: ok: 4 tasks, 7 fields (2 inputs), order: read_email -> classify_message -> check_stock_availability -> generate_response\n"
+    );
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let out = tasknet(&["check", "tests/ui/all_errors_at_once.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    for expected in [
+        "error: unknown key `retries` in task `fetch` (did you mean `max_retries`?)\n --> tests/ui/all_errors_at_once.yaml:8:3",
+        "error: invalid type for field `summary`: unknown type `strin`\n  --> tests/ui/all_errors_at_once.yaml:14:14",
+        "error: task `publish` declares field `current_task`, which collides with the run metadata",
+        "error: task `summarise` requires `page_htm`, which no task produces (did you mean `page_html`?)\n  --> tests/ui/all_errors_at_once.yaml:12:14",
+        "12 |   requires: [page_htm]\n   |              ^^^^^^^^ no task or input produces this field",
+        "= help: add `page_htm` to the `produces` of the task that makes it, or declare it under `inputs:`",
+        "error: unresolved placeholder `{audience}` in task `summarise`",
+        "error: task `publish` has `sumarise` in its context, but there is no such task (did you mean `summarise`?)",
+        "error: could not generate tasks: 7 errors found",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn unknown_agent_is_checked_against_agents_yaml() {
+    let out = tasknet(&[
+        "check",
+        "tests/ui/unknown_agent.yaml",
+        "--agents",
+        "tests/ui/unknown_agent.agents.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains(
+        "task `research_task` names agent `reseacher`, which agents.yaml does not define (did you mean `researcher`?)"
+    ));
+    // Without agents.yaml, agent names are not checked.
+    let out = tasknet(&["check", "tests/ui/unknown_agent.yaml"]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let out = tasknet(&["check", "nope/tasks.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("error: cannot read `nope/tasks.yaml`: "));
+}
+
+#[test]
+fn crewai_corpus_passes_unchanged() {
+    let dir = workspace().join("tests/fixtures/crewai");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(prefix) = name.strip_suffix("tasks.yaml") else {
+            continue;
+        };
+        let tasks = format!("tests/fixtures/crewai/{name}");
+        let agents = format!("tests/fixtures/crewai/{prefix}agents.yaml");
+        let out = tasknet(&["check", &tasks, "--agents", &agents]);
+        assert!(out.status.success(), "{tasks}: {}", text(&out.stderr));
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+}
