@@ -52,14 +52,7 @@ pub fn resolve(file: &TasksFile, cx: &Context<'_>, diags: &mut Diagnostics) -> O
         edges: Vec::new(),
     };
     if file.tasks.is_empty() {
-        // tasks_file() already said so when the file itself was empty.
-        if !file.inputs.is_empty() {
-            r.diags.push(
-                Diagnostic::error("tasks.yaml declares inputs but no task")
-                    .at(file.inputs[0].name.span, "inputs declared here")
-                    .help("add at least one task next to `inputs:`"),
-            );
-        }
+        // spec::tasks_file() reported why: an empty file, only inputs, or broken tasks.
         return None;
     }
     r.index_tasks();

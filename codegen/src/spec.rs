@@ -145,16 +145,25 @@ pub fn tasks_file(root: &Node, diags: &mut Diagnostics) -> TasksFile {
             return file;
         }
     };
+    let mut inputs_key = None;
     for (key, node) in entries {
         if key.name == INPUTS_KEY {
             file.uses_extensions = true;
             file.inputs = fields(node, "`inputs`", diags);
+            inputs_key = Some(key.span);
             continue;
         }
         if let Some(task) = task_decl(key, node, diags) {
             file.uses_extensions |= task.declares_dataflow() || !task.input_data.is_empty();
             file.tasks.push(task);
         }
+    }
+    if let (Some(span), true) = (inputs_key, entries.len() == 1) {
+        diags.push(
+            Diagnostic::error("tasks.yaml declares inputs but no task")
+                .at(span, "inputs declared here")
+                .help("add at least one task next to `inputs:`"),
+        );
     }
     file
 }

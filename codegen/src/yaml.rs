@@ -69,6 +69,9 @@ pub struct SyntaxError {
 pub fn parse(file: FileId, source: &SourceFile) -> Result<Node, SyntaxError> {
     let options = serde_saphyr::options! {
         with_snippet: false,
+        // YAML 1.2 core schema: only `true`/`false` are booleans, so a field called `y`, `on`
+        // or `no` stays a name (YAML 1.1 would read it as a boolean).
+        strict_booleans: true,
         // Generated files of 10,000 tasks exceed the default node budget (250,000).
         budget: serde_saphyr::budget! {
             max_nodes: 50_000_000,
@@ -276,7 +279,7 @@ mod tests {
         let Value::Map(inner) = &entries[1].1.value else {
             panic!()
         };
-        // YAML 1.1 reads `n` as false; a key stays a string.
+        // A key stays a string, whatever it looks like.
         assert_eq!(inner[0].0.name, "n");
         assert_eq!(sources.location(inner[0].0.span), "t.yaml:3:3");
         let Value::Seq(items) = &inner[0].1.value else {
@@ -284,6 +287,19 @@ mod tests {
         };
         assert_eq!(sources.location(items[1].span), "t.yaml:3:10");
         assert_eq!(items[1].value, Value::Str("y".into()));
+    }
+
+    #[test]
+    fn yaml_1_2_booleans() {
+        let (_, node) = parse_str("[y, no, on, true, False]\n");
+        let Value::Seq(items) = node.unwrap().value else {
+            panic!()
+        };
+        let values: Vec<&Value> = items.iter().map(|n| &n.value).collect();
+        assert_eq!(values[0], &Value::Str("y".into()));
+        assert_eq!(values[1], &Value::Str("no".into()));
+        assert_eq!(values[2], &Value::Str("on".into()));
+        assert_eq!(values[3], &Value::Bool(true));
     }
 
     #[test]

@@ -1,0 +1,116 @@
+//! The generator never panics and never emits broken Rust, whatever the yaml.
+
+use std::path::{Path, PathBuf};
+
+use quote::quote;
+use tasknet_codegen::emit::rust::items;
+use tasknet_codegen::macro_support::{MacroEnv, task_registry};
+use tasknet_codegen::{RustOptions, SourceFile, check};
+
+fn yaml_files() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for dir in [
+        "tests/ui",
+        "tests/fixtures",
+        "tests/fixtures/crewai",
+        "examples/tropical_sales",
+        "examples/minimal",
+    ] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 20, "{files:?}");
+    files
+}
+
+/// Checks and, when clean, emits; the emitted tokens must parse as a Rust file.
+fn check_and_emit(name: &str, text: &str) {
+    if let Ok(checked) = check(SourceFile::new(name, text), None, None) {
+        let tokens = items(&checked.model, &RustOptions::default());
+        if let Err(e) = syn::parse2::<syn::File>(tokens) {
+            panic!("{name}: emitted code does not parse: {e}\n--- yaml:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn every_prefix_of_every_fixture() {
+    let mut runs = 0;
+    for path in yaml_files() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.display().to_string();
+        for (cut, _) in text.char_indices().step_by(5) {
+            check_and_emit(&name, &text[..cut]);
+            runs += 1;
+        }
+    }
+    assert!(runs > 500, "{runs}");
+}
+
+#[test]
+fn hostile_strings_survive_into_rust() {
+    let hostile = [
+        r##"quote " backslash \ hash "# brace {{x}} close */ open /*"##,
+        "line\u{2028}separator\u{2029}paragraph",
+        "nul \0 and bell \u{7}",
+        "`backticks` ${template} </script> ]]> <!--",
+        "emoji 🥭 and rtl \u{202e}",
+    ];
+    for s in hostile {
+        let json = serde_json::to_string(s).unwrap();
+        let yaml = format!(
+            "t:\n  description: {json}\n  expected_output: {json}\n  produces: {{out: String}}\n  input_data: {{note: {json}, list: [{json}], template: 1}}\n"
+        );
+        let checked = check(SourceFile::new("h.yaml", yaml.clone()), None, None)
+            .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        assert_eq!(checked.model.tasks[0].description, s);
+        let tokens = items(&checked.model, &RustOptions::default());
+        let file: syn::File = syn::parse2(tokens).unwrap_or_else(|e| panic!("{e}: {s:?}"));
+        let code = prettyplease::unparse(&file);
+        // The description reaches the registry as a string literal equal to the original.
+        let found = file_literals(&file).into_iter().any(|lit| lit == s);
+        assert!(found, "{s:?} not found as a literal in:\n{code}");
+    }
+}
+
+fn file_literals(file: &syn::File) -> Vec<String> {
+    let mut out = Vec::new();
+    collect(quote!(#file), &mut out);
+    out
+}
+
+fn collect(tokens: proc_macro2::TokenStream, out: &mut Vec<String>) {
+    for tt in tokens {
+        match tt {
+            proc_macro2::TokenTree::Group(g) => collect(g.stream(), out),
+            proc_macro2::TokenTree::Literal(lit) => {
+                if let Ok(s) = syn::parse_str::<syn::LitStr>(&lit.to_string()) {
+                    out.push(s.value());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn macro_expansion_never_reports_an_internal_error() {
+    let env = MacroEnv {
+        manifest_dir: PathBuf::from("/nonexistent"),
+        caller_file: None,
+    };
+    for path in yaml_files() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (cut, _) in text.char_indices().step_by(11) {
+            let yaml = &text[..cut];
+            let out = task_registry(quote!(yaml = #yaml), &env).to_string();
+            assert!(!out.contains("internal error"), "{out}");
+        }
+    }
+}
