@@ -107,7 +107,18 @@ fn run(command: Command) -> Result<ExitCode, String> {
 fn summary(checked: &Checked) -> String {
     let m = &checked.model;
     let inputs = m.inputs().count();
-    let order: Vec<&str> = m.order.iter().map(|&i| m.tasks[i].name.as_str()).collect();
+    let names: Vec<&str> = m.order.iter().map(|&i| m.tasks[i].name.as_str()).collect();
+    // A long order is shown by its ends: the line stays one line.
+    let order = if names.len() > 12 {
+        format!(
+            "{} -> ... ({} more) -> {}",
+            names[..5].join(" -> "),
+            names.len() - 10,
+            names[names.len() - 5..].join(" -> ")
+        )
+    } else {
+        names.join(" -> ")
+    };
     format!(
         "{}: ok: {} task{}, {} field{} ({} input{}), order: {}",
         m.tasks_file,
@@ -117,7 +128,7 @@ fn summary(checked: &Checked) -> String {
         plural(m.fields.len()),
         inputs,
         plural(inputs),
-        order.join(" -> ")
+        order
     )
 }
 

@@ -24,6 +24,8 @@ pub mod resolve;
 pub mod source;
 pub mod spec;
 pub mod suggest;
+#[doc(hidden)]
+pub mod synthetic;
 pub mod types;
 pub mod yaml;
 

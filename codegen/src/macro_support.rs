@@ -421,10 +421,14 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
             ),
         ));
     }
-    let state_impl = task_state_impl(&ident.to_token_stream(), &task_fields, &krate);
+    let state_impl = task_state_impl(&ident.to_token_stream(), &task_fields);
     let macro_name = state_macro_name(ident);
     Ok(quote! {
-        #state_impl
+        // An anonymous scope, so that the alias cannot clash with the registry's own.
+        const _: () = {
+            use #krate::__private as __tasknet;
+            #state_impl
+        };
 
         #[doc(hidden)]
         macro_rules! #macro_name {

@@ -82,19 +82,17 @@ pub fn resolve(file: &TasksFile, cx: &Context<'_>, diags: &mut Diagnostics) -> O
             column: 0,
         });
     }
-    for (id, task) in tasks.iter_mut().enumerate() {
+    let mut depends_on: Vec<Vec<TaskId>> = vec![Vec::new(); tasks.len()];
+    for e in &r.edges {
+        depends_on[e.to].push(e.from);
+    }
+    for ((id, task), mut deps) in tasks.iter_mut().enumerate().zip(depends_on) {
         let (line, column) = cx
             .sources
             .get(file.tasks[id].name.span.file)
             .line_col(file.tasks[id].name.span.start);
         task.line = line;
         task.column = column;
-        let mut deps: Vec<TaskId> = r
-            .edges
-            .iter()
-            .filter(|e| e.to == id)
-            .map(|e| e.from)
-            .collect();
         deps.sort_unstable();
         deps.dedup();
         task.depends_on = deps;
@@ -128,7 +126,8 @@ struct Edge {
     from: TaskId,
     to: TaskId,
     span: Span,
-    why: String,
+    /// The field read, or `None` for a `context` entry.
+    field: Option<FieldId>,
 }
 
 struct Resolver<'a, 'd> {
@@ -413,12 +412,7 @@ impl<'a> Resolver<'a, '_> {
                 from,
                 to: task,
                 span,
-                why: format!(
-                    "`{}` reads `{}`, produced by `{}`",
-                    self.file.tasks[task].name.value,
-                    self.fields[field].name,
-                    self.file.tasks[from].name.value
-                ),
+                field: Some(field),
             });
         }
     }
@@ -460,7 +454,7 @@ impl<'a> Resolver<'a, '_> {
                     from,
                     to: id,
                     span: ctx.span,
-                    why: format!("`{}` has `{}` in its context", task.name.value, ctx.value),
+                    field: None,
                 });
             } else {
                 for &field in &produces[from] {
@@ -674,6 +668,21 @@ impl<'a> Resolver<'a, '_> {
         Some(order)
     }
 
+    /// Why an edge exists, in words (only needed for cycle reports).
+    fn why(&self, edge: &Edge) -> String {
+        let (to, from) = (
+            &self.file.tasks[edge.to].name.value,
+            &self.file.tasks[edge.from].name.value,
+        );
+        match edge.field {
+            Some(f) => format!(
+                "`{to}` reads `{}`, produced by `{from}`",
+                self.fields[f].name
+            ),
+            None => format!("`{to}` has `{from}` in its context"),
+        }
+    }
+
     /// Reports one cycle through a strongly connected component, as a path.
     fn report_cycle(&mut self, graph: &DiGraph<TaskId, usize>, scc: &[NodeIndex]) {
         let start = *scc.iter().min().expect("an SCC is never empty");
@@ -705,13 +714,13 @@ impl<'a> Resolver<'a, '_> {
             .collect();
         let first = &self.edges[via[0]];
         let message = if names.len() == 2 {
-            format!("task `{}` depends on itself: {}", names[0], first.why)
+            format!("task `{}` depends on itself: {}", names[0], self.why(first))
         } else {
             format!("dependency cycle: {}", names.join(" -> "))
         };
-        let mut d = Diagnostic::error(message).at(first.span, first.why.clone());
+        let mut d = Diagnostic::error(message).at(first.span, self.why(first));
         for &e in &via[1..] {
-            d = d.also(self.edges[e].span, self.edges[e].why.clone());
+            d = d.also(self.edges[e].span, self.why(&self.edges[e]));
         }
         d = d.help("a task can only read what earlier tasks produce; break the cycle by removing one of these reads");
         self.diags.push(d);

@@ -14,10 +14,11 @@ pub enum FieldType {
 }
 
 impl FieldType {
-    /// The type's tokens; `json` goes through the facade's re-export of serde_json.
-    pub fn tokens(&self, crate_path: &TokenStream) -> TokenStream {
+    /// The type's tokens; `json` is the runtime's alias of `serde_json::Value`, named through
+    /// `rt` (the generated code's `__tasknet` alias).
+    pub fn tokens(&self, rt: &TokenStream) -> TokenStream {
         match self {
-            FieldType::Json => quote!(#crate_path::__private::serde_json::Value),
+            FieldType::Json => quote!(#rt::Json),
             FieldType::Rust(text) => syn::parse_str::<syn::Type>(text)
                 .map(ToTokens::into_token_stream)
                 .unwrap_or_else(|_| quote!(())),

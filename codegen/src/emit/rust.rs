@@ -6,7 +6,7 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::emit::state::{StateField, task_state_impl};
-use crate::model::{Field, Model, Producer, StateKind, Task};
+use crate::model::{Field, FieldId, Model, Producer, StateKind, Task};
 use crate::yaml::{Node, Value};
 
 /// Options that change the emitted code.
@@ -25,11 +25,19 @@ impl Default for RustOptions {
     }
 }
 
-/// The generated items, as tokens.
+/// The generated items, as tokens (what the macro returns).
 pub fn items(model: &Model, options: &RustOptions) -> TokenStream {
+    item_list(model, options).into_iter().collect()
+}
+
+/// The generated items one by one, so that printing can parse them one at a time.
+fn item_list(model: &Model, options: &RustOptions) -> Vec<TokenStream> {
+    let krate = &options.crate_path;
+    let rt = quote!(__tasknet);
     let e = Emitter {
         model,
-        krate: &options.crate_path,
+        field_types: model.fields.iter().map(|f| f.ty.tokens(&rt)).collect(),
+        rt,
         state: match &model.state {
             StateKind::Generated => quote!(State),
             StateKind::Custom(custom) => syn::parse_str::<syn::Path>(&custom.path)
@@ -37,37 +45,43 @@ pub fn items(model: &Model, options: &RustOptions) -> TokenStream {
                 .unwrap_or_else(|_| quote!(State)),
         },
     };
-    let state = e.state_struct();
-    let tasks = model.tasks.iter().map(|t| e.task_items(t));
-    let tasks_trait = e.tasks_trait();
-    let crew = e.crew();
-    let registry = e.registry();
-    quote! {
-        #state
-        #(#tasks)*
-        #tasks_trait
-        #crew
-        #registry
-    }
+    // One short alias for the runtime keeps the generated code small and immune to a user's
+    // own `Result` or `Option`.
+    let mut list = vec![
+        quote!(use #krate::__private as __tasknet;),
+        e.state_struct(),
+    ];
+    list.extend(model.tasks.iter().map(|t| e.task_items(t)));
+    list.push(e.tasks_trait());
+    list.push(e.crew());
+    list.push(e.registry());
+    list
 }
 
-/// The generated items, pretty-printed (no header).
+/// The generated items, pretty-printed (no header). Each group of items is parsed and printed
+/// on its own, which keeps memory flat for files of thousands of tasks.
 pub fn pretty(model: &Model, options: &RustOptions) -> String {
-    pretty_tokens(items(model, options))
+    item_list(model, options)
+        .into_iter()
+        .map(pretty_tokens)
+        .collect()
 }
 
-/// Pretty-prints items with prettyplease; tokens that do not parse are a generator bug and are
-/// shown as they are, so that rustc points at the problem.
+/// Pretty-prints items with prettyplease. Tokens that do not parse are a generator bug; the
+/// output then says so, and rustc points at it.
 pub fn pretty_tokens(tokens: TokenStream) -> String {
-    match syn::parse2::<syn::File>(tokens.clone()) {
+    match syn::parse2::<syn::File>(tokens) {
         Ok(file) => prettyplease::unparse(&file),
-        Err(_) => tokens.to_string(),
+        Err(e) => format!("::core::compile_error!(\"tasknet generated invalid Rust: {e}\");\n"),
     }
 }
 
 struct Emitter<'a> {
     model: &'a Model,
-    krate: &'a TokenStream,
+    /// Each field's type, parsed once: fields are named in several items.
+    field_types: Vec<TokenStream>,
+    /// The runtime's `__private` module, as the generated code names it.
+    rt: TokenStream,
     state: TokenStream,
 }
 
@@ -92,61 +106,60 @@ fn type_name(task: &Task, suffix: &str) -> Ident {
 }
 
 impl Emitter<'_> {
-    fn field_ty(&self, field: &Field) -> TokenStream {
-        field.ty.tokens(self.krate)
+    fn field_ty(&self, id: FieldId) -> &TokenStream {
+        &self.field_types[id]
     }
 
     fn state_struct(&self) -> TokenStream {
         if !matches!(self.model.state, StateKind::Generated) {
             return TokenStream::new();
         }
-        let krate = self.krate;
-        let serde_path = format!("{}::__private::serde", krate.to_string().replace(' ', ""));
-        let fields = self.model.fields.iter().map(|f| {
+        let rt = &self.rt;
+        let fields = self.model.fields.iter().enumerate().map(|(id, f)| {
             let name = ident(&f.name);
-            let ty = self.field_ty(f);
+            let ty = self.field_ty(id);
             let doc = match f.producer {
                 Producer::Input => " Kickoff input.".to_owned(),
                 Producer::Task(t) => format!(" Produced by `{}`.", self.model.tasks[t].name),
             };
             quote! {
                 #[doc = #doc]
-                #[serde(skip_serializing_if = "::core::option::Option::is_none")]
-                pub #name: ::core::option::Option<#ty>,
+                #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
+                pub #name: #rt::Option<#ty>,
             }
         });
         let state_fields: Vec<StateField> = self
             .model
             .fields
             .iter()
-            .map(|f| StateField {
+            .enumerate()
+            .map(|(id, f)| StateField {
                 ident: ident(&f.name),
-                ty: self.field_ty(f),
+                ty: self.field_ty(id).clone(),
                 ty_display: f.ty.display(),
                 optional: true,
             })
             .collect();
-        let state_impl = task_state_impl(&quote!(State), &state_fields, krate);
-        let doc = format!(
+        let state_impl = task_state_impl(&quote!(State), &state_fields);
+        let doc = doc_lines(&format!(
             "The state shared by the tasks of `{}`: every field starts unset (CrewAI's\ninputs and task outputs), plus the run metadata.",
             self.model.tasks_file
-        );
-        let doc = doc_lines(&doc);
+        ));
         quote! {
             #doc
-            #[derive(Debug, Clone, Default, #krate::__private::serde::Serialize, #krate::__private::serde::Deserialize)]
-            #[serde(crate = #serde_path, default, deny_unknown_fields)]
+            #[derive(Debug, Clone, Default, #rt::serde::Serialize, #rt::serde::Deserialize)]
+            #[serde(crate = "__tasknet::serde", default, deny_unknown_fields)]
             #[allow(dead_code)]
             pub struct State {
                 #(#fields)*
                 /// Run metadata: one entry per task whose output was merged, in order.
-                pub execution_log: ::std::vec::Vec<#krate::LogEntry>,
+                pub execution_log: #rt::Vec<#rt::LogEntry>,
                 /// Run metadata: the task that ran last.
-                #[serde(skip_serializing_if = "::core::option::Option::is_none")]
-                pub current_task: ::core::option::Option<::std::string::String>,
+                #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
+                pub current_task: #rt::Option<#rt::String>,
                 /// Run metadata: when the last task's output was merged (RFC 3339, UTC).
-                #[serde(skip_serializing_if = "::core::option::Option::is_none")]
-                pub timestamp: ::core::option::Option<::std::string::String>,
+                #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
+                pub timestamp: #rt::Option<#rt::String>,
             }
 
             #state_impl
@@ -154,7 +167,7 @@ impl Emitter<'_> {
     }
 
     fn task_items(&self, task: &Task) -> TokenStream {
-        let krate = self.krate;
+        let rt = &self.rt;
         let state = &self.state;
         let name = &task.name;
         let input_ty = type_name(task, "Input");
@@ -162,27 +175,25 @@ impl Emitter<'_> {
         let data_ty = type_name(task, "InputData");
         let input_fn = format_ident!("{}_input", task.name);
         let output_fn = format_ident!("{}_output", task.name);
-        let serde = quote!(#krate::__private::serde);
-        let serde_attr = format!("{}::__private::serde", krate.to_string().replace(' ', ""));
 
         let description = doc_lines(&task.description);
         let input_doc = format!(" Input of task `{name}`: the state fields it requires.");
         let output_doc = format!(" Output of task `{name}`: the state fields it produces.");
 
-        let required: Vec<&Field> = task
+        let required: Vec<(FieldId, &Field)> = task
             .requires
             .iter()
-            .map(|&f| &self.model.fields[f])
+            .map(|&f| (f, &self.model.fields[f]))
             .collect();
-        let produced: Vec<&Field> = task
+        let produced: Vec<(FieldId, &Field)> = task
             .produces
             .iter()
-            .map(|&f| &self.model.fields[f])
+            .map(|&f| (f, &self.model.fields[f]))
             .collect();
 
-        let input_fields = required.iter().map(|f| {
+        let input_fields = required.iter().map(|&(fid, f)| {
             let id = ident(&f.name);
-            let ty = self.field_ty(f);
+            let ty = self.field_ty(fid);
             quote!(pub #id: #ty,)
         });
         let (data_struct, data_field, data_value) = if task.input_data.is_empty() {
@@ -193,7 +204,7 @@ impl Emitter<'_> {
                 .iter()
                 .map(|(key, node)| {
                     let id = ident(key);
-                    let (ty, value) = data_value(node, krate);
+                    let (ty, value) = data_value(node, rt);
                     (quote!(pub #id: #ty,), quote!(#id: #value,))
                 })
                 .unzip();
@@ -201,8 +212,8 @@ impl Emitter<'_> {
             (
                 quote! {
                     #[doc = #doc]
-                    #[derive(Debug, Clone, #serde::Serialize)]
-                    #[serde(crate = #serde_attr)]
+                    #[derive(Debug, Clone, #rt::serde::Serialize)]
+                    #[serde(crate = "__tasknet::serde")]
                     #[allow(dead_code)]
                     pub struct #data_ty {
                         #(#decls)*
@@ -215,17 +226,17 @@ impl Emitter<'_> {
                 quote!(input_data: #data_ty { #(#values)* },),
             )
         };
-        let output_fields = produced.iter().map(|f| {
+        let output_fields = produced.iter().map(|&(fid, f)| {
             let id = ident(&f.name);
-            let ty = self.field_ty(f);
+            let ty = self.field_ty(fid);
             quote!(pub #id: #ty,)
         });
 
-        let selects = required.iter().map(|f| {
+        let selects = required.iter().map(|(_, f)| {
             let id = ident(&f.name);
             let field_name = &f.name;
             if f.optional {
-                quote!(#id: #krate::__private::required(&state.#id, #name, #field_name)?,)
+                quote!(#id: #rt::required(&state.#id, #name, #field_name)?,)
             } else {
                 quote!(#id: state.#id.clone(),)
             }
@@ -235,7 +246,7 @@ impl Emitter<'_> {
         } else {
             quote!(state)
         };
-        let merges = produced.iter().map(|f| {
+        let merges = produced.iter().map(|(_, f)| {
             let id = ident(&f.name);
             if f.optional {
                 quote!(state.#id = Some(output.#id);)
@@ -249,21 +260,19 @@ impl Emitter<'_> {
             quote!(output)
         };
         let input_fn_doc = format!(
-            "Builds the input of `{name}` from the state: copies the fields it requires, nothing else."
+            " Builds the input of `{name}` from the state: copies the fields it requires, nothing else."
         );
-        let output_fn_doc = format!(
+        let output_fn_doc = doc_lines(&format!(
             "Merges the output of `{name}` into the state, keeping every other field, and records\nthe task in the run metadata."
-        );
-        let input_fn_doc = doc_lines(&input_fn_doc);
-        let output_fn_doc = doc_lines(&output_fn_doc);
+        ));
         quote! {
             #data_struct
 
             #[doc = #input_doc]
             #[doc = ""]
             #description
-            #[derive(Debug, Clone, #serde::Serialize)]
-            #[serde(crate = #serde_attr)]
+            #[derive(Debug, Clone, #rt::serde::Serialize)]
+            #[serde(crate = "__tasknet::serde")]
             #[allow(dead_code)]
             pub struct #input_ty {
                 #(#input_fields)*
@@ -271,16 +280,16 @@ impl Emitter<'_> {
             }
 
             #[doc = #output_doc]
-            #[derive(Debug, Clone, #serde::Serialize, #serde::Deserialize)]
-            #[serde(crate = #serde_attr)]
+            #[derive(Debug, Clone, #rt::serde::Serialize, #rt::serde::Deserialize)]
+            #[serde(crate = "__tasknet::serde")]
             #[allow(dead_code)]
             pub struct #output_ty {
                 #(#output_fields)*
             }
 
-            #input_fn_doc
+            #[doc = #input_fn_doc]
             #[allow(dead_code)]
-            pub fn #input_fn(#state_param: &#state) -> ::core::result::Result<#input_ty, #krate::MissingField> {
+            pub fn #input_fn(#state_param: &#state) -> #rt::Result<#input_ty, #rt::MissingField> {
                 Ok(#input_ty {
                     #(#selects)*
                     #data_value
@@ -291,23 +300,13 @@ impl Emitter<'_> {
             #[allow(dead_code)]
             pub fn #output_fn(state: &mut #state, #output_param: #output_ty) {
                 #(#merges)*
-                #krate::TaskState::record(state, #name);
-            }
-
-            impl #krate::TaskOutput<#state> for #output_ty {
-                fn to_json(&self) -> ::core::result::Result<#krate::__private::serde_json::Value, #krate::__private::serde_json::Error> {
-                    #krate::__private::serde_json::to_value(self)
-                }
-
-                fn apply(self: ::std::boxed::Box<Self>, state: &mut #state) {
-                    #output_fn(state, *self);
-                }
+                #rt::TaskState::record(state, #name);
             }
         }
     }
 
     fn tasks_trait(&self) -> TokenStream {
-        let krate = self.krate;
+        let rt = &self.rt;
         let methods = self.model.tasks.iter().map(|task| {
             let method = ident(&task.name);
             let input_ty = type_name(task, "Input");
@@ -326,9 +325,9 @@ impl Emitter<'_> {
                 #doc
                 fn #method(
                     &self,
-                    ctx: &#krate::TaskContext,
+                    ctx: &#rt::TaskContext,
                     input: #input_ty,
-                ) -> impl ::core::future::Future<Output = ::core::result::Result<#output_ty, #krate::TaskError>> + Send;
+                ) -> impl ::core::future::Future<Output = #rt::Result<#output_ty, #rt::TaskError>> + Send;
             }
         });
         let doc = doc_lines(&format!(
@@ -345,33 +344,19 @@ impl Emitter<'_> {
     }
 
     fn crew(&self) -> TokenStream {
-        let krate = self.krate;
+        let rt = &self.rt;
         let state = &self.state;
         let count = self.model.tasks.len();
         let registry_name = &self.model.name;
         let call_arms = self.model.tasks.iter().enumerate().map(|(i, task)| {
             let method = ident(&task.name);
             let input_fn = format_ident!("{}_input", task.name);
-            quote! {
-                #i => {
-                    let input = #input_fn(state)?;
-                    Ok(::std::boxed::Box::pin(async move {
-                        self.0
-                            .#method(ctx, input)
-                            .await
-                            .map(|output| ::std::boxed::Box::new(output) as ::std::boxed::Box<dyn #krate::TaskOutput<#state>>)
-                    }))
-                }
-            }
+            let output_fn = format_ident!("{}_output", task.name);
+            quote!(#i => Ok(#rt::call(self.0.#method(ctx, #input_fn(state)?), #output_fn)),)
         });
         let json_arms = self.model.tasks.iter().enumerate().map(|(i, task)| {
             let input_fn = format_ident!("{}_input", task.name);
-            quote! {
-                #i => #krate::__private::serde_json::to_value(
-                    #input_fn(state).map_err(#krate::TaskError::missing)?,
-                )
-                .map_err(#krate::TaskError::from),
-            }
+            quote!(#i => #rt::input_json(#input_fn(state)),)
         });
         let out_of_range = quote! {
             _ => panic!("task index {index} is out of range: registry `{}` has {} tasks", #registry_name, #count),
@@ -381,30 +366,26 @@ impl Emitter<'_> {
             #[allow(dead_code)]
             pub struct Crew<A>(pub A);
 
-            impl<A: Tasks> #krate::TaskSet for Crew<A> {
+            impl<A: Tasks> #rt::TaskSet for Crew<A> {
                 type State = #state;
 
-                fn registry(&self) -> &'static #krate::Registry<#state> {
+                fn registry(&self) -> &'static #rt::Registry<#state> {
                     &TASK_REGISTRY
                 }
 
                 fn call<'a>(
                     &'a self,
                     index: usize,
-                    ctx: &'a #krate::TaskContext,
+                    ctx: &'a #rt::TaskContext,
                     state: &#state,
-                ) -> ::core::result::Result<#krate::TaskCall<'a, #state>, #krate::MissingField> {
+                ) -> #rt::Result<#rt::TaskCall<'a, #state>, #rt::MissingField> {
                     match index {
                         #(#call_arms)*
                         #out_of_range
                     }
                 }
 
-                fn input_json(
-                    &self,
-                    index: usize,
-                    state: &#state,
-                ) -> ::core::result::Result<#krate::__private::serde_json::Value, #krate::TaskError> {
+                fn input_json(&self, index: usize, state: &#state) -> #rt::Result<#rt::Json, #rt::TaskError> {
                     match index {
                         #(#json_arms)*
                         #out_of_range
@@ -415,18 +396,19 @@ impl Emitter<'_> {
     }
 
     fn registry(&self) -> TokenStream {
-        let krate = self.krate;
+        let rt = &self.rt;
         let state = &self.state;
         let m = self.model;
         let field_spec = |f: &Field| {
             let name = &f.name;
             let ty = f.ty.display();
-            quote!(#krate::FieldSpec { name: #name, ty: #ty })
+            quote!(#rt::FieldSpec { name: #name, ty: #ty })
         };
         let opt_str = |s: &Option<String>| match s {
             Some(s) => quote!(Some(#s)),
             None => quote!(None),
         };
+        let file = &m.tasks_file;
         let tasks = m.tasks.iter().map(|t| {
             let name = &t.name;
             let description = &t.description;
@@ -439,11 +421,10 @@ impl Emitter<'_> {
             let context = &t.context;
             let depends_on = &t.depends_on;
             let output_file = opt_str(&t.output_file);
-            let file = &m.tasks_file;
             let line = t.line as u32;
             let column = t.column as u32;
             quote! {
-                #krate::TaskSpec {
+                #rt::TaskSpec {
                     name: #name,
                     description: #description,
                     expected_output: #expected,
@@ -455,7 +436,7 @@ impl Emitter<'_> {
                     context: &[#(#context),*],
                     depends_on: &[#(#depends_on),*],
                     output_file: #output_file,
-                    location: #krate::SourceLocation { file: #file, line: #line, column: #column },
+                    location: #rt::SourceLocation { file: #file, line: #line, column: #column },
                 }
             }
         });
@@ -464,7 +445,7 @@ impl Emitter<'_> {
         let agents = m.agents.iter().map(|a| {
             let (name, role, goal, backstory, tools) = (&a.name, &a.role, &a.goal, &a.backstory, &a.tools);
             quote! {
-                #krate::AgentSpec { name: #name, role: #role, goal: #goal, backstory: #backstory, tools: &[#(#tools),*] }
+                #rt::AgentSpec { name: #name, role: #role, goal: #goal, backstory: #backstory, tools: &[#(#tools),*] }
             }
         });
         let name = &m.name;
@@ -476,14 +457,14 @@ impl Emitter<'_> {
         quote! {
             #doc
             #[allow(dead_code)]
-            pub static TASK_REGISTRY: #krate::Registry<#state> = #krate::Registry {
+            pub static TASK_REGISTRY: #rt::Registry<#state> = #rt::Registry {
                 name: #name,
                 source_hash: #hash,
                 tasks: &[#(#tasks),*],
                 order: &[#(#order),*],
                 inputs: &[#(#inputs),*],
                 agents: &[#(#agents),*],
-                state: ::core::marker::PhantomData,
+                state: #rt::PhantomData,
             };
         }
     }
@@ -517,7 +498,7 @@ pub(crate) fn to_json(node: &Node) -> serde_json::Value {
 
 /// The Rust type and value of one input_data entry: scalars keep their YAML type, lists of one
 /// scalar type become slices, anything else is JSON.
-fn data_value(node: &Node, krate: &TokenStream) -> (TokenStream, TokenStream) {
+fn data_value(node: &Node, rt: &TokenStream) -> (TokenStream, TokenStream) {
     if let Some(scalar) = scalar(node) {
         return scalar;
     }
@@ -534,10 +515,7 @@ fn data_value(node: &Node, krate: &TokenStream) -> (TokenStream, TokenStream) {
             }
         }
     }
-    (
-        quote!(#krate::__private::serde_json::Value),
-        json_expr(node, krate),
-    )
+    (quote!(#rt::Json), json_expr(node, rt))
 }
 
 fn scalar(node: &Node) -> Option<(TokenStream, TokenStream)> {
@@ -570,8 +548,8 @@ fn float_expr(f: f64) -> TokenStream {
     }
 }
 
-fn json_expr(node: &Node, krate: &TokenStream) -> TokenStream {
-    let json = quote!(#krate::__private::serde_json);
+fn json_expr(node: &Node, rt: &TokenStream) -> TokenStream {
+    let json = quote!(#rt::serde_json);
     match &node.value {
         Value::Null => quote!(#json::Value::Null),
         Value::Bool(b) => quote!(#json::Value::Bool(#b)),
@@ -583,14 +561,14 @@ fn json_expr(node: &Node, krate: &TokenStream) -> TokenStream {
         }
         Value::Str(s) => quote!(#json::Value::from(#s)),
         Value::Seq(items) => {
-            let items = items.iter().map(|i| json_expr(i, krate));
+            let items = items.iter().map(|i| json_expr(i, rt));
             quote!(#json::Value::Array(::std::vec![#(#items),*]))
         }
         Value::Map(entries) => {
             let inserts = entries.iter().map(|(k, v)| {
                 let key = &k.name;
-                let v = json_expr(v, krate);
-                quote!(map.insert(::std::string::String::from(#key), #v);)
+                let v = json_expr(v, rt);
+                quote!(map.insert(#rt::String::from(#key), #v);)
             });
             if entries.is_empty() {
                 quote!(#json::Value::Object(#json::Map::new()))

@@ -16,11 +16,9 @@ pub struct StateField {
 
 /// `impl TaskState for #state { ... }`. The struct must also have the run metadata fields
 /// `execution_log`, `current_task` and `timestamp`.
-pub fn task_state_impl(
-    state: &TokenStream,
-    fields: &[StateField],
-    krate: &TokenStream,
-) -> TokenStream {
+pub fn task_state_impl(state: &TokenStream, fields: &[StateField]) -> TokenStream {
+    // The caller brings `__tasknet` (the runtime's `__private` module) into scope.
+    let krate = &quote!(__tasknet);
     let infos = fields.iter().map(|f| {
         let name = f.ident.to_string();
         let ty = &f.ty_display;
@@ -31,12 +29,12 @@ pub fn task_state_impl(
     let get_arms = fields.iter().map(|f| {
         let ident = &f.ident;
         let name = ident.to_string();
-        quote!(#name => #krate::__private::to_json(&self.#ident, #name),)
+        quote!(#name => #krate::to_json(&self.#ident, #name),)
     });
     let set_arms = fields.iter().map(|f| {
         let ident = &f.ident;
         let name = ident.to_string();
-        quote!(#name => self.#ident = #krate::__private::from_json(value, #name)?,)
+        quote!(#name => self.#ident = #krate::from_json(value, #name)?,)
     });
     let is_set_arms = fields.iter().map(|f| {
         let ident = &f.ident;
@@ -77,17 +75,17 @@ pub fn task_state_impl(
         }
     };
     let is_set_body = by_name(quote!(#(#is_set_arms)*));
-    let result = quote!(::core::result::Result);
-    let option = quote!(::core::option::Option);
+    let result = quote!(#krate::Result);
+    let option = quote!(#krate::Option);
     quote! {
         impl #krate::TaskState for #state {
             const FIELDS: &'static [#krate::FieldInfo] = &[#(#infos),*];
 
-            fn get_json(&self, field: &str) -> #result<#option<#krate::__private::serde_json::Value>, #krate::StateError> {
+            fn get_json(&self, field: &str) -> #result<#option<#krate::Json>, #krate::StateError> {
                 #get_body
             }
 
-            fn set_json(&mut self, field: &str, value: #krate::__private::serde_json::Value) -> #result<(), #krate::StateError> {
+            fn set_json(&mut self, field: &str, value: #krate::Json) -> #result<(), #krate::StateError> {
                 #set_body
             }
 

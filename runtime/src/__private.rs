@@ -1,0 +1,89 @@
+//! What generated code names, through one short alias (`use ::tasknet::__private as
+//! __tasknet;`): re-exports that a user's own `Result` or `Option` cannot shadow, and generic
+//! helpers that keep the per-task code small. Not part of the public API.
+
+pub use core::marker::PhantomData;
+pub use core::option::Option::{self, None, Some};
+pub use core::result::Result::{self, Err, Ok};
+pub use std::boxed::Box;
+pub use std::string::String;
+pub use std::vec::Vec;
+
+pub use serde;
+pub use serde_json;
+/// `json` in tasks.yaml.
+pub type Json = serde_json::Value;
+
+pub use crate::{
+    AgentSpec, FieldInfo, FieldSpec, LogEntry, MissingField, Registry, SourceLocation, StateError,
+    TaskCall, TaskContext, TaskError, TaskOutput, TaskSet, TaskSpec, TaskState, now_rfc3339,
+};
+
+use std::future::Future;
+
+/// An input function's copy of one required field.
+#[inline]
+pub fn required<T: Clone>(
+    value: &Option<T>,
+    task: &'static str,
+    field: &'static str,
+) -> Result<T, MissingField> {
+    match value {
+        Some(v) => Ok(v.clone()),
+        None => Err(MissingField { task, field }),
+    }
+}
+
+/// `TaskState::get_json` for one field.
+pub fn to_json<T: serde::Serialize>(
+    value: &T,
+    field: &'static str,
+) -> Result<Option<Json>, StateError> {
+    serde_json::to_value(value)
+        .map(|v| Some(v).filter(|v| !v.is_null()))
+        .map_err(|source| StateError::Type { field, source })
+}
+
+/// `TaskState::set_json` for one field.
+pub fn from_json<T: serde::de::DeserializeOwned>(
+    value: Json,
+    field: &'static str,
+) -> Result<T, StateError> {
+    serde_json::from_value(value).map_err(|source| StateError::Type { field, source })
+}
+
+/// A task's typed output with the output function that merges it.
+struct Merge<S, O> {
+    output: O,
+    merge: fn(&mut S, O),
+}
+
+impl<S: 'static, O: serde::Serialize + Send + 'static> TaskOutput<S> for Merge<S, O> {
+    fn to_json(&self) -> Result<Json, serde_json::Error> {
+        serde_json::to_value(&self.output)
+    }
+
+    fn apply(self: Box<Self>, state: &mut S) {
+        (self.merge)(state, self.output);
+    }
+}
+
+/// One arm of a generated `TaskSet::call`: awaits the user's method, then packs the output
+/// with its output function.
+pub fn call<'a, S, O, F>(method: F, merge: fn(&mut S, O)) -> TaskCall<'a, S>
+where
+    S: 'static,
+    O: serde::Serialize + Send + 'static,
+    F: Future<Output = Result<O, TaskError>> + Send + 'a,
+{
+    Box::pin(async move {
+        let output = method.await?;
+        Ok(Box::new(Merge { output, merge }) as Box<dyn TaskOutput<S>>)
+    })
+}
+
+/// One arm of a generated `TaskSet::input_json`.
+pub fn input_json<I: serde::Serialize>(input: Result<I, MissingField>) -> Result<Json, TaskError> {
+    let input = input.map_err(TaskError::missing)?;
+    Ok(serde_json::to_value(input)?)
+}
