@@ -75,7 +75,7 @@ fn seed_registry_describes_the_pipeline() {
         ]
     );
     let check = R.task("check_stock_availability").unwrap();
-    assert_eq!(check.requires, ["products", "category", "stock_db"]);
+    assert_eq!(check.requires, ["products", "category", "stock_file"]);
     assert_eq!(check.depends_on, [1]);
     assert_eq!(check.agent, Some("stock_keeper"));
     assert_eq!(
@@ -84,10 +84,10 @@ fn seed_registry_describes_the_pipeline() {
     );
     assert_eq!(
         check.location.to_string(),
-        "examples/tropical_sales/tasks.yaml:34:1"
+        "examples/tropical_sales/tasks.yaml:35:1"
     );
     let inputs: Vec<&str> = R.inputs.iter().map(|f| f.name).collect();
-    assert_eq!(inputs, ["inbox_dir", "stock_db"]);
+    assert_eq!(inputs, ["inbox_dir", "stock_file"]);
     assert_eq!(
         R.agent("responder").unwrap().role,
         "Customer Sales Representative"

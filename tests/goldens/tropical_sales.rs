@@ -18,7 +18,7 @@ pub struct State {
     pub inbox_dir: __tasknet::Option<String>,
     /// Kickoff input.
     #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
-    pub stock_db: __tasknet::Option<String>,
+    pub stock_file: __tasknet::Option<String>,
     /// Produced by `read_email`.
     #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub email: __tasknet::Option<__tasknet::Json>,
@@ -51,7 +51,7 @@ impl __tasknet::TaskState for State {
             optional: true,
         },
         __tasknet::FieldInfo {
-            name: "stock_db",
+            name: "stock_file",
             ty: "String",
             optional: true,
         },
@@ -87,7 +87,7 @@ impl __tasknet::TaskState for State {
     ) -> __tasknet::Result<__tasknet::Option<__tasknet::Json>, __tasknet::StateError> {
         match field {
             "inbox_dir" => __tasknet::to_json(&self.inbox_dir, "inbox_dir"),
-            "stock_db" => __tasknet::to_json(&self.stock_db, "stock_db"),
+            "stock_file" => __tasknet::to_json(&self.stock_file, "stock_file"),
             "email" => __tasknet::to_json(&self.email, "email"),
             "category" => __tasknet::to_json(&self.category, "category"),
             "products" => __tasknet::to_json(&self.products, "products"),
@@ -103,7 +103,7 @@ impl __tasknet::TaskState for State {
     ) -> __tasknet::Result<(), __tasknet::StateError> {
         match field {
             "inbox_dir" => self.inbox_dir = __tasknet::from_json(value, "inbox_dir")?,
-            "stock_db" => self.stock_db = __tasknet::from_json(value, "stock_db")?,
+            "stock_file" => self.stock_file = __tasknet::from_json(value, "stock_file")?,
             "email" => self.email = __tasknet::from_json(value, "email")?,
             "category" => self.category = __tasknet::from_json(value, "category")?,
             "products" => self.products = __tasknet::from_json(value, "products")?,
@@ -116,7 +116,7 @@ impl __tasknet::TaskState for State {
     fn is_set(&self, field: &str) -> __tasknet::Result<bool, __tasknet::StateError> {
         match field {
             "inbox_dir" => Ok(self.inbox_dir.is_some()),
-            "stock_db" => Ok(self.stock_db.is_some()),
+            "stock_file" => Ok(self.stock_file.is_some()),
             "email" => Ok(self.email.is_some()),
             "category" => Ok(self.category.is_some()),
             "products" => Ok(self.products.is_some()),
@@ -128,7 +128,7 @@ impl __tasknet::TaskState for State {
     fn merge(&mut self, other: Self) {
         let Self {
             inbox_dir,
-            stock_db,
+            stock_file,
             email,
             category,
             products,
@@ -141,8 +141,8 @@ impl __tasknet::TaskState for State {
         if inbox_dir.is_some() {
             self.inbox_dir = inbox_dir;
         }
-        if stock_db.is_some() {
-            self.stock_db = stock_db;
+        if stock_file.is_some() {
+            self.stock_file = stock_file;
         }
         if email.is_some() {
             self.email = email;
@@ -231,6 +231,7 @@ pub fn read_email_output(state: &mut State, output: ReadEmailOutput) {
 #[allow(dead_code)]
 pub struct ClassifyMessageInputData {
     pub categories: &'static [&'static str],
+    pub known_products: &'static [&'static str],
 }
 /// Input of task `classify_message`: the state fields it requires.
 ///
@@ -260,6 +261,14 @@ pub fn classify_message_input(
         email: __tasknet::required(&state.email, "classify_message", "email")?,
         input_data: ClassifyMessageInputData {
             categories: &["order", "stock_question", "complaint", "other"],
+            known_products: &[
+                "mango",
+                "passion fruit",
+                "papaya",
+                "pineapple",
+                "banana",
+                "coconut",
+            ],
         },
     })
 }
@@ -280,14 +289,14 @@ pub struct CheckStockAvailabilityInputData {
 }
 /// Input of task `check_stock_availability`: the state fields it requires.
 ///
-/// Look up each product of this {category} email in the stock database at {stock_db}.
+/// Look up each product of this {category} email in the stock list at {stock_file}.
 #[derive(Debug, Clone, __tasknet::serde::Serialize)]
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct CheckStockAvailabilityInput {
     pub products: Vec<String>,
     pub category: String,
-    pub stock_db: String,
+    pub stock_file: String,
     /// The task's static `input_data`.
     pub input_data: CheckStockAvailabilityInputData,
 }
@@ -314,10 +323,10 @@ pub fn check_stock_availability_input(
             "check_stock_availability",
             "category",
         )?,
-        stock_db: __tasknet::required(
-            &state.stock_db,
+        stock_file: __tasknet::required(
+            &state.stock_file,
             "check_stock_availability",
-            "stock_db",
+            "stock_file",
         )?,
         input_data: CheckStockAvailabilityInputData {
             low_stock_threshold: 5,
@@ -409,7 +418,7 @@ pub trait Tasks: Send + Sync + 'static {
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<ClassifyMessageOutput, __tasknet::TaskError>,
     > + Send;
-    /// Look up each product of this {category} email in the stock database at {stock_db}.
+    /// Look up each product of this {category} email in the stock list at {stock_file}.
     ///
     /// Expected output: For each product: the quantity in stock and whether the request can be served.
     fn check_stock_availability(
@@ -513,7 +522,7 @@ impl<A: Tasks> __tasknet::TaskSet for Crew<A> {
 #[allow(dead_code)]
 pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
     name: "tasks",
-    source_hash: "df4439713f1d62df",
+    source_hash: "92cdc83daa7b775d",
     tasks: &[
         __tasknet::TaskSpec {
             name: "read_email",
@@ -555,7 +564,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
                     ty: "Vec<String>",
                 },
             ],
-            input_data: "{\"categories\":[\"order\",\"stock_question\",\"complaint\",\"other\"]}",
+            input_data: "{\"categories\":[\"order\",\"stock_question\",\"complaint\",\"other\"],\"known_products\":[\"mango\",\"passion fruit\",\"papaya\",\"pineapple\",\"banana\",\"coconut\"]}",
             context: &[],
             depends_on: &[0usize],
             output_file: None,
@@ -567,11 +576,11 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
         },
         __tasknet::TaskSpec {
             name: "check_stock_availability",
-            description: "Look up each product of this {category} email in the stock database at {stock_db}.\n",
+            description: "Look up each product of this {category} email in the stock list at {stock_file}.\n",
             expected_output: "For each product: the quantity in stock and whether the request can be served.\n",
             agent: Some("stock_keeper"),
             tools: &[],
-            requires: &["products", "category", "stock_db"],
+            requires: &["products", "category", "stock_file"],
             produces: &[
                 __tasknet::FieldSpec {
                     name: "stock",
@@ -584,7 +593,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             output_file: None,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
-                line: 34u32,
+                line: 35u32,
                 column: 1u32,
             },
         },
@@ -607,7 +616,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             output_file: None,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
-                line: 47u32,
+                line: 48u32,
                 column: 1u32,
             },
         },
@@ -619,7 +628,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             ty: "String",
         },
         __tasknet::FieldSpec {
-            name: "stock_db",
+            name: "stock_file",
             ty: "String",
         },
     ],
