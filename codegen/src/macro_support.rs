@@ -483,6 +483,24 @@ mod tests {
     }
 
     #[test]
+    fn failing_yaml_is_still_included_so_edits_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tasks.yaml"), "a: {requires: [nope]}\n").unwrap();
+        let env = MacroEnv {
+            manifest_dir: dir.path().to_path_buf(),
+            caller_file: None,
+        };
+        let out = task_registry(quote!("tasks.yaml"), &env).to_string();
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("include_bytes"), "{out}");
+        assert!(out.contains(&dir.path().join("tasks.yaml").display().to_string()));
+        // Also through the hand-over to a hand-written state.
+        let out = task_registry(quote!(file = "tasks.yaml", state = S), &env).to_string();
+        assert!(out.contains("include_bytes"), "{out}");
+        assert!(out.contains("__tasknet_state_S"), "{out}");
+    }
+
+    #[test]
     fn inline_yaml_expands() {
         let yaml = "a:\n  description: x\n  produces: {n: i64}\n";
         let out = task_registry(quote!(yaml = #yaml), &env()).to_string();

@@ -159,7 +159,9 @@ impl __tasknet::TaskState for State {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ResearchTaskInput {
+    /// State field `topic`.
     pub topic: String,
+    /// State field `current_year`.
     pub current_year: String,
 }
 /// Output of task `research_task`: the state fields it produces.
@@ -167,6 +169,7 @@ pub struct ResearchTaskInput {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ResearchTaskOutput {
+    /// State field `research_task_output`.
     pub research_task_output: String,
 }
 /// Builds the input of `research_task` from the state: copies the fields it requires, nothing else.
@@ -197,7 +200,9 @@ pub fn research_task_output(state: &mut State, output: ResearchTaskOutput) {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ReportingTaskInput {
+    /// State field `research_task_output`.
     pub research_task_output: String,
+    /// State field `topic`.
     pub topic: String,
 }
 /// Output of task `reporting_task`: the state fields it produces.
@@ -205,6 +210,7 @@ pub struct ReportingTaskInput {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ReportingTaskOutput {
+    /// State field `reporting_task_output`.
     pub reporting_task_output: String,
 }
 /// Builds the input of `reporting_task` from the state: copies the fields it requires, nothing else.
@@ -256,7 +262,10 @@ pub trait Tasks: Send + Sync + 'static {
 }
 /// Binds an implementation of [`Tasks`] to [`TASK_REGISTRY`]: what the runtime executes.
 #[allow(dead_code)]
-pub struct Crew<A>(pub A);
+pub struct Crew<A>(
+    /// The implementation of [`Tasks`].
+    pub A,
+);
 impl<A: Tasks> __tasknet::TaskSet for Crew<A> {
     type State = State;
     fn registry(&self) -> &'static __tasknet::Registry<State> {

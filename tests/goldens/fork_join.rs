@@ -173,6 +173,7 @@ impl __tasknet::TaskState for State {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct FetchInput {
+    /// State field `url`.
     pub url: String,
 }
 /// Output of task `fetch`: the state fields it produces.
@@ -180,6 +181,7 @@ pub struct FetchInput {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct FetchOutput {
+    /// State field `page`.
     pub page: String,
 }
 /// Builds the input of `fetch` from the state: copies the fields it requires, nothing else.
@@ -205,6 +207,7 @@ pub fn fetch_output(state: &mut State, output: FetchOutput) {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ExtractLinksInput {
+    /// State field `page`.
     pub page: String,
 }
 /// Output of task `extract_links`: the state fields it produces.
@@ -212,6 +215,7 @@ pub struct ExtractLinksInput {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ExtractLinksOutput {
+    /// State field `links`.
     pub links: Vec<String>,
 }
 /// Builds the input of `extract_links` from the state: copies the fields it requires, nothing else.
@@ -235,9 +239,13 @@ pub fn extract_links_output(state: &mut State, output: ExtractLinksOutput) {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ExtractTextInputData {
+    /// `input_data.keep_headings`.
     pub keep_headings: bool,
+    /// `input_data.max_chars`.
     pub max_chars: i64,
+    /// `input_data.languages`.
     pub languages: &'static [&'static str],
+    /// `input_data.selectors`.
     pub selectors: __tasknet::Json,
 }
 /// Input of task `extract_text`: the state fields it requires.
@@ -247,6 +255,7 @@ pub struct ExtractTextInputData {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ExtractTextInput {
+    /// State field `page`.
     pub page: String,
     /// The task's static `input_data`.
     pub input_data: ExtractTextInputData,
@@ -256,6 +265,7 @@ pub struct ExtractTextInput {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ExtractTextOutput {
+    /// State field `text`.
     pub text: String,
 }
 /// Builds the input of `extract_text` from the state: copies the fields it requires, nothing else.
@@ -296,6 +306,7 @@ pub fn extract_text_output(state: &mut State, output: ExtractTextOutput) {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct SummariseInputData {
+    /// `input_data.max_words`.
     pub max_words: i64,
 }
 /// Input of task `summarise`: the state fields it requires.
@@ -305,7 +316,9 @@ pub struct SummariseInputData {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct SummariseInput {
+    /// State field `links`.
     pub links: Vec<String>,
+    /// State field `text`.
     pub text: String,
     /// The task's static `input_data`.
     pub input_data: SummariseInputData,
@@ -315,7 +328,9 @@ pub struct SummariseInput {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct SummariseOutput {
+    /// State field `summary`.
     pub summary: String,
+    /// State field `word_count`.
     pub word_count: u64,
 }
 /// Builds the input of `summarise` from the state: copies the fields it requires, nothing else.
@@ -387,7 +402,10 @@ pub trait Tasks: Send + Sync + 'static {
 }
 /// Binds an implementation of [`Tasks`] to [`TASK_REGISTRY`]: what the runtime executes.
 #[allow(dead_code)]
-pub struct Crew<A>(pub A);
+pub struct Crew<A>(
+    /// The implementation of [`Tasks`].
+    pub A,
+);
 impl<A: Tasks> __tasknet::TaskSet for Crew<A> {
     type State = State;
     fn registry(&self) -> &'static __tasknet::Registry<State> {

@@ -186,6 +186,7 @@ impl __tasknet::TaskState for State {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ReadEmailInputData {
+    /// `input_data.max_emails`.
     pub max_emails: i64,
 }
 /// Input of task `read_email`: the state fields it requires.
@@ -195,6 +196,7 @@ pub struct ReadEmailInputData {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ReadEmailInput {
+    /// State field `inbox_dir`.
     pub inbox_dir: String,
     /// The task's static `input_data`.
     pub input_data: ReadEmailInputData,
@@ -204,6 +206,7 @@ pub struct ReadEmailInput {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ReadEmailOutput {
+    /// State field `email`.
     pub email: __tasknet::Json,
 }
 /// Builds the input of `read_email` from the state: copies the fields it requires, nothing else.
@@ -230,7 +233,9 @@ pub fn read_email_output(state: &mut State, output: ReadEmailOutput) {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ClassifyMessageInputData {
+    /// `input_data.categories`.
     pub categories: &'static [&'static str],
+    /// `input_data.known_products`.
     pub known_products: &'static [&'static str],
 }
 /// Input of task `classify_message`: the state fields it requires.
@@ -240,6 +245,7 @@ pub struct ClassifyMessageInputData {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ClassifyMessageInput {
+    /// State field `email`.
     pub email: __tasknet::Json,
     /// The task's static `input_data`.
     pub input_data: ClassifyMessageInputData,
@@ -249,7 +255,9 @@ pub struct ClassifyMessageInput {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ClassifyMessageOutput {
+    /// State field `category`.
     pub category: String,
+    /// State field `products`.
     pub products: Vec<String>,
 }
 /// Builds the input of `classify_message` from the state: copies the fields it requires, nothing else.
@@ -285,6 +293,7 @@ pub fn classify_message_output(state: &mut State, output: ClassifyMessageOutput)
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct CheckStockAvailabilityInputData {
+    /// `input_data.low_stock_threshold`.
     pub low_stock_threshold: i64,
 }
 /// Input of task `check_stock_availability`: the state fields it requires.
@@ -294,8 +303,11 @@ pub struct CheckStockAvailabilityInputData {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct CheckStockAvailabilityInput {
+    /// State field `products`.
     pub products: Vec<String>,
+    /// State field `category`.
     pub category: String,
+    /// State field `stock_file`.
     pub stock_file: String,
     /// The task's static `input_data`.
     pub input_data: CheckStockAvailabilityInputData,
@@ -305,6 +317,7 @@ pub struct CheckStockAvailabilityInput {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct CheckStockAvailabilityOutput {
+    /// State field `stock`.
     pub stock: __tasknet::Json,
 }
 /// Builds the input of `check_stock_availability` from the state: copies the fields it requires, nothing else.
@@ -348,7 +361,9 @@ pub fn check_stock_availability_output(
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct GenerateResponseInputData {
+    /// `input_data.signature`.
     pub signature: &'static str,
+    /// `input_data.tone`.
     pub tone: &'static str,
 }
 /// Input of task `generate_response`: the state fields it requires.
@@ -358,8 +373,11 @@ pub struct GenerateResponseInputData {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct GenerateResponseInput {
+    /// State field `email`.
     pub email: __tasknet::Json,
+    /// State field `category`.
     pub category: String,
+    /// State field `stock`.
     pub stock: __tasknet::Json,
     /// The task's static `input_data`.
     pub input_data: GenerateResponseInputData,
@@ -369,6 +387,7 @@ pub struct GenerateResponseInput {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct GenerateResponseOutput {
+    /// State field `response`.
     pub response: String,
 }
 /// Builds the input of `generate_response` from the state: copies the fields it requires, nothing else.
@@ -441,7 +460,10 @@ pub trait Tasks: Send + Sync + 'static {
 }
 /// Binds an implementation of [`Tasks`] to [`TASK_REGISTRY`]: what the runtime executes.
 #[allow(dead_code)]
-pub struct Crew<A>(pub A);
+pub struct Crew<A>(
+    /// The implementation of [`Tasks`].
+    pub A,
+);
 impl<A: Tasks> __tasknet::TaskSet for Crew<A> {
     type State = State;
     fn registry(&self) -> &'static __tasknet::Registry<State> {

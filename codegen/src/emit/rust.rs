@@ -194,7 +194,8 @@ impl Emitter<'_> {
         let input_fields = required.iter().map(|&(fid, f)| {
             let id = ident(&f.name);
             let ty = self.field_ty(fid);
-            quote!(pub #id: #ty,)
+            let doc = format!(" State field `{}`.", f.name);
+            quote!(#[doc = #doc] pub #id: #ty,)
         });
         let (data_struct, data_field, data_value) = if task.input_data.is_empty() {
             (TokenStream::new(), TokenStream::new(), TokenStream::new())
@@ -205,7 +206,8 @@ impl Emitter<'_> {
                 .map(|(key, node)| {
                     let id = ident(key);
                     let (ty, value) = data_value(node, rt);
-                    (quote!(pub #id: #ty,), quote!(#id: #value,))
+                    let doc = format!(" `input_data.{key}`.");
+                    (quote!(#[doc = #doc] pub #id: #ty,), quote!(#id: #value,))
                 })
                 .unzip();
             let doc = format!(" The static `input_data` of task `{name}`.");
@@ -229,7 +231,8 @@ impl Emitter<'_> {
         let output_fields = produced.iter().map(|&(fid, f)| {
             let id = ident(&f.name);
             let ty = self.field_ty(fid);
-            quote!(pub #id: #ty,)
+            let doc = format!(" State field `{}`.", f.name);
+            quote!(#[doc = #doc] pub #id: #ty,)
         });
 
         let selects = required.iter().map(|(_, f)| {
@@ -364,7 +367,10 @@ impl Emitter<'_> {
         quote! {
             /// Binds an implementation of [`Tasks`] to [`TASK_REGISTRY`]: what the runtime executes.
             #[allow(dead_code)]
-            pub struct Crew<A>(pub A);
+            pub struct Crew<A>(
+                /// The implementation of [`Tasks`].
+                pub A,
+            );
 
             impl<A: Tasks> #rt::TaskSet for Crew<A> {
                 type State = #state;
