@@ -36,6 +36,26 @@ classify:
     );
 }
 
+/// A state in its own module, named by path from elsewhere (the usual layout).
+pub mod states {
+    /// Another hand-written state.
+    #[derive(Debug, Default, Clone, tasknet::TaskState)]
+    pub struct Inbox {
+        pub email: Option<String>,
+        pub label: Option<String>,
+        pub execution_log: Vec<tasknet::LogEntry>,
+        pub current_task: Option<String>,
+        pub timestamp: Option<String>,
+    }
+}
+
+mod by_path {
+    tasknet::task_registry!(
+        state = crate::states::Inbox,
+        yaml = "inputs: [email]\nclassify: {requires: [email], produces: [label]}\n"
+    );
+}
+
 struct Classifier;
 
 impl from_file::Tasks for Classifier {
@@ -120,6 +140,15 @@ fn derive_gives_field_access_by_name() {
     );
     state.record("manual");
     assert_eq!(state.execution_log()[0].task, "manual");
+}
+
+#[test]
+fn state_from_another_module_by_path() {
+    let state = states::Inbox {
+        email: Some("x".into()),
+        ..Default::default()
+    };
+    assert_eq!(by_path::classify_input(&state).unwrap().email, "x");
 }
 
 #[test]
