@@ -107,6 +107,15 @@ fn fork_join_order_and_dependencies() {
     assert_eq!(R.task("extract_links").unwrap().depends_on, [0]);
     assert_eq!(R.task("extract_text").unwrap().depends_on, [0]);
     assert_eq!(R.task("summarise").unwrap().depends_on, [1, 2]);
+    let text = R.task("extract_text").unwrap();
+    assert_eq!(text.timeout_ms, Some(30_000));
+    assert_eq!(
+        text.retry,
+        Some(tasknet::RetrySpec {
+            attempts: 3,
+            backoff_ms: 100
+        })
+    );
 }
 
 #[test]

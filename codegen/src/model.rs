@@ -66,6 +66,9 @@ pub struct Task {
     /// Tasks that must finish first, ascending.
     pub depends_on: Vec<TaskId>,
     pub output_file: Option<String>,
+    /// `timeout`, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    pub retry: Option<crate::spec::RetryDecl>,
     /// 1-based line and column of the task's key.
     pub line: usize,
     pub column: usize,

@@ -78,6 +78,8 @@ pub fn resolve(file: &TasksFile, cx: &Context<'_>, diags: &mut Diagnostics) -> O
             input_data: r.input_data(decl),
             depends_on: Vec::new(),
             output_file: decl.output_file.as_ref().map(|o| o.value.clone()),
+            timeout_ms: decl.timeout_ms,
+            retry: decl.retry,
             line: 0,
             column: 0,
         });

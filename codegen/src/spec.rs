@@ -48,8 +48,9 @@ pub const CREWAI_TASK_KEYS: &[&str] = &[
     "i18n",
 ];
 
-/// tasknet's dataflow keys (DESIGN.md section 3).
-pub const EXTENSION_TASK_KEYS: &[&str] = &["requires", "produces", "input_data"];
+/// tasknet's task keys: the dataflow (DESIGN.md section 3), and how the runtime runs the task.
+pub const EXTENSION_TASK_KEYS: &[&str] =
+    &["requires", "produces", "input_data", "timeout", "retry"];
 
 /// A string with its span.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,7 +87,22 @@ pub struct TaskDecl {
     pub requires: Option<Vec<Text>>,
     pub produces: Option<Vec<FieldDecl>>,
     pub input_data: Vec<(Text, Node)>,
+    /// `timeout`, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    pub retry: Option<RetryDecl>,
 }
+
+/// `retry: 3` or `retry: {attempts: 3, backoff: 500ms}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryDecl {
+    /// Tries in all, the first one included.
+    pub attempts: u32,
+    /// The wait before the second try; it doubles before each further one.
+    pub backoff_ms: u64,
+}
+
+/// The backoff when `retry` gives none.
+pub const DEFAULT_BACKOFF_MS: u64 = 200;
 
 impl TaskDecl {
     /// Whether the task uses tasknet's dataflow keys (otherwise CrewAI's rules apply).
@@ -195,6 +211,8 @@ fn task_decl(key: &Key, node: &Node, diags: &mut Diagnostics) -> Option<TaskDecl
         requires: None,
         produces: None,
         input_data: Vec::new(),
+        timeout_ms: None,
+        retry: None,
     };
     let what = |k: &str| format!("`{k}` of task `{}`", key.name);
     for (k, v) in entries {
@@ -208,6 +226,8 @@ fn task_decl(key: &Key, node: &Node, diags: &mut Diagnostics) -> Option<TaskDecl
             "requires" => task.requires = Some(text_list(v, &what("requires"), diags)),
             "produces" => task.produces = Some(fields(v, &what("produces"), diags)),
             "input_data" => task.input_data = input_data(v, &what("input_data"), diags),
+            "timeout" => task.timeout_ms = duration(v, &what("timeout"), diags),
+            "retry" => task.retry = retry(v, &what("retry"), diags),
             other if CREWAI_TASK_KEYS.contains(&other) => {}
             other => {
                 let known = CREWAI_TASK_KEYS.iter().chain(EXTENSION_TASK_KEYS).copied();
@@ -224,6 +244,112 @@ fn task_decl(key: &Key, node: &Node, diags: &mut Diagnostics) -> Option<TaskDecl
         }
     }
     Some(task)
+}
+
+/// A duration: a number of seconds (`30`, `0.5`) or a string with a unit (`500ms`, `30s`,
+/// `2m`, `1h`).
+fn duration(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<u64> {
+    let ms = match &node.value {
+        Value::Int(i) if *i >= 0 => Some(*i as f64 * 1000.0),
+        Value::UInt(u) => Some(*u as f64 * 1000.0),
+        Value::Float(f) if *f >= 0.0 && f.is_finite() => Some(f * 1000.0),
+        Value::Str(s) => parse_duration_ms(s),
+        _ => None,
+    };
+    match ms {
+        Some(ms) if (1.0..1e15).contains(&ms) => Some(ms.round() as u64),
+        _ => {
+            diags.push(
+                Diagnostic::error(format!("{what} must be a positive duration")).at(
+                    node.span,
+                    "expected e.g. `30` (seconds), `500ms`, `30s`, `2m` or `1h`",
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn parse_duration_ms(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let split = s.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = s.split_at(split);
+    let number: f64 = number.trim().parse().ok()?;
+    let factor = match unit.trim() {
+        "ms" => 1.0,
+        "s" => 1000.0,
+        "m" | "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        _ => return None,
+    };
+    (number >= 0.0).then_some(number * factor)
+}
+
+fn retry(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<RetryDecl> {
+    let attempts_of = |n: &Node| match n.value {
+        Value::Int(i) if (1..=1000).contains(&i) => Some(i as u32),
+        _ => None,
+    };
+    let bad_attempts = |n: &Node, diags: &mut Diagnostics| {
+        diags.push(
+            Diagnostic::error(format!(
+                "{what}: attempts must be an integer from 1 to 1000"
+            ))
+            .at(n.span, "the number of tries in all, the first one included"),
+        );
+    };
+    match &node.value {
+        Value::Int(_) => match attempts_of(node) {
+            Some(attempts) => Some(RetryDecl {
+                attempts,
+                backoff_ms: DEFAULT_BACKOFF_MS,
+            }),
+            None => {
+                bad_attempts(node, diags);
+                None
+            }
+        },
+        Value::Map(entries) => {
+            let mut decl = RetryDecl {
+                attempts: 1,
+                backoff_ms: DEFAULT_BACKOFF_MS,
+            };
+            for (k, v) in entries {
+                match k.name.as_str() {
+                    "attempts" => match attempts_of(v) {
+                        Some(a) => decl.attempts = a,
+                        None => bad_attempts(v, diags),
+                    },
+                    "backoff" => {
+                        if let Some(ms) = duration(v, &format!("{what}: backoff"), diags) {
+                            decl.backoff_ms = ms;
+                        }
+                    }
+                    other => diags.push(
+                        Diagnostic::error(format!(
+                            "unknown key `{other}` in {what}{}",
+                            did_you_mean(other, ["attempts", "backoff"])
+                        ))
+                        .at(k.span, "expected `attempts` or `backoff`"),
+                    ),
+                }
+            }
+            Some(decl)
+        }
+        other => {
+            diags.push(
+                Diagnostic::error(format!(
+                    "{what} must be a number of attempts or a map, found {}",
+                    other.kind()
+                ))
+                .at(
+                    node.span,
+                    "expected e.g. `3` or `{attempts: 3, backoff: 500ms}`",
+                ),
+            );
+            None
+        }
+    }
 }
 
 fn text(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<Text> {

@@ -282,3 +282,31 @@ b: {context: [zz], description: '{q}'}
     );
     assert_eq!(errs.len(), 5, "{errs:?}");
 }
+
+#[test]
+fn timeout_and_retry() {
+    let m = ok("
+a: {produces: {x: String}, timeout: 1.5, retry: 3}
+b: {produces: {y: String}, timeout: 2m, retry: {attempts: 5, backoff: 1s}}
+c: {produces: {z: String}, timeout: '250ms'}
+");
+    assert_eq!(m.tasks[0].timeout_ms, Some(1500));
+    assert_eq!(
+        m.tasks[0].retry.map(|r| (r.attempts, r.backoff_ms)),
+        Some((3, 200))
+    );
+    assert_eq!(m.tasks[1].timeout_ms, Some(120_000));
+    assert_eq!(
+        m.tasks[1].retry.map(|r| (r.attempts, r.backoff_ms)),
+        Some((5, 1000))
+    );
+    assert_eq!(m.tasks[2].timeout_ms, Some(250));
+    let errs =
+        errors("a: {produces: {x: String}, timeout: soon, retry: {attempts: 0, backof: 1s}}\n");
+    assert_eq!(errs.len(), 3, "{errs:?}");
+    assert!(errs[0].contains("`timeout` of task `a` must be a positive duration"));
+    assert!(errs[1].contains("attempts must be an integer from 1 to 1000"));
+    assert!(
+        errs[2].contains("unknown key `backof` in `retry` of task `a` (did you mean `backoff`?)")
+    );
+}

@@ -15,8 +15,9 @@ pub use serde_json;
 pub type Json = serde_json::Value;
 
 pub use crate::{
-    AgentSpec, FieldInfo, FieldSpec, LogEntry, MissingField, Registry, SourceLocation, StateError,
-    TaskCall, TaskContext, TaskError, TaskOutput, TaskSet, TaskSpec, TaskState, now_rfc3339,
+    AgentSpec, FieldInfo, FieldSpec, LogEntry, MissingField, Registry, RetrySpec, SourceLocation,
+    StateError, TaskCall, TaskContext, TaskError, TaskOutput, TaskSet, TaskSpec, TaskState,
+    now_rfc3339,
 };
 
 use std::future::Future;

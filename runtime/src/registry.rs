@@ -42,6 +42,15 @@ pub struct AgentSpec {
     pub tools: &'static [&'static str],
 }
 
+/// A task's `retry` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySpec {
+    /// Tries in all, the first one included.
+    pub attempts: u32,
+    /// The wait before the second try, in milliseconds; it doubles before each further one.
+    pub backoff_ms: u64,
+}
+
 /// One task of the registry: what the yaml says about it, resolved and checked.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TaskSpec {
@@ -67,6 +76,10 @@ pub struct TaskSpec {
     pub depends_on: &'static [usize],
     /// `output_file`, when given.
     pub output_file: Option<&'static str>,
+    /// `timeout`: how long one try may take, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// `retry`: how often to try, and how long to wait between tries.
+    pub retry: Option<RetrySpec>,
     /// Where the task was written.
     pub location: SourceLocation,
 }

@@ -342,6 +342,8 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             context: &[],
             depends_on: &[],
             output_file: None,
+            timeout_ms: None,
+            retry: None,
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/crewai/lib__cli__src__crewai_cli__templates__crew__config__tasks.yaml",
                 line: 1u32,
@@ -365,6 +367,8 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             context: &[],
             depends_on: &[0usize],
             output_file: None,
+            timeout_ms: None,
+            retry: None,
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/crewai/lib__cli__src__crewai_cli__templates__crew__config__tasks.yaml",
                 line: 10u32,

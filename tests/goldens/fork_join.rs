@@ -476,7 +476,7 @@ impl<A: Tasks> __tasknet::TaskSet for Crew<A> {
 #[allow(dead_code)]
 pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
     name: "fork_join",
-    source_hash: "ea303ea1a3c28c19",
+    source_hash: "24eb09cb903c95be",
     tasks: &[
         __tasknet::TaskSpec {
             name: "fetch",
@@ -495,6 +495,8 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             context: &[],
             depends_on: &[],
             output_file: None,
+            timeout_ms: None,
+            retry: None,
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/fork_join.yaml",
                 line: 5u32,
@@ -518,6 +520,8 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             context: &[],
             depends_on: &[0usize],
             output_file: None,
+            timeout_ms: None,
+            retry: None,
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/fork_join.yaml",
                 line: 12u32,
@@ -541,6 +545,11 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             context: &[],
             depends_on: &[0usize],
             output_file: None,
+            timeout_ms: Some(30000u64),
+            retry: Some(__tasknet::RetrySpec {
+                attempts: 3u32,
+                backoff_ms: 100u64,
+            }),
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/fork_join.yaml",
                 line: 19u32,
@@ -568,9 +577,14 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             context: &[],
             depends_on: &[1usize, 2usize],
             output_file: None,
+            timeout_ms: None,
+            retry: Some(__tasknet::RetrySpec {
+                attempts: 2u32,
+                backoff_ms: 200u64,
+            }),
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/fork_join.yaml",
-                line: 31u32,
+                line: 33u32,
                 column: 1u32,
             },
         },

@@ -563,6 +563,8 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             context: &[],
             depends_on: &[],
             output_file: None,
+            timeout_ms: None,
+            retry: None,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
                 line: 7u32,
@@ -590,6 +592,8 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             context: &[],
             depends_on: &[0usize],
             output_file: None,
+            timeout_ms: None,
+            retry: None,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
                 line: 20u32,
@@ -613,6 +617,8 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             context: &[],
             depends_on: &[1usize],
             output_file: None,
+            timeout_ms: None,
+            retry: None,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
                 line: 35u32,
@@ -636,6 +642,8 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             context: &[],
             depends_on: &[0usize, 1usize, 2usize],
             output_file: None,
+            timeout_ms: None,
+            retry: None,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
                 line: 48u32,

@@ -427,6 +427,17 @@ impl Emitter<'_> {
             let context = &t.context;
             let depends_on = &t.depends_on;
             let output_file = opt_str(&t.output_file);
+            let timeout_ms = match t.timeout_ms {
+                Some(ms) => quote!(Some(#ms)),
+                None => quote!(None),
+            };
+            let retry = match t.retry {
+                Some(r) => {
+                    let (attempts, backoff_ms) = (r.attempts, r.backoff_ms);
+                    quote!(Some(#rt::RetrySpec { attempts: #attempts, backoff_ms: #backoff_ms }))
+                }
+                None => quote!(None),
+            };
             let line = t.line as u32;
             let column = t.column as u32;
             quote! {
@@ -442,6 +453,8 @@ impl Emitter<'_> {
                     context: &[#(#context),*],
                     depends_on: &[#(#depends_on),*],
                     output_file: #output_file,
+                    timeout_ms: #timeout_ms,
+                    retry: #retry,
                     location: #rt::SourceLocation { file: #file, line: #line, column: #column },
                 }
             }
