@@ -3,10 +3,18 @@
 //! The code generated from a `tasks.yaml` (by `task_registry!`, the build.rs `Builder` or the
 //! `tasknet generate` CLI) names the items of this crate through the facade path `::tasknet`.
 //! This crate never depends on the generator.
+//!
+//! Besides those types: the [`Runner`] (executor), the execution log ([`Storage`], SQLite by
+//! default) and replay.
 
 mod error;
+pub mod executor;
+pub mod log;
+mod progress;
 mod registry;
+pub mod render;
 mod state;
+pub mod storage;
 mod task;
 mod time;
 
@@ -15,6 +23,12 @@ pub use registry::{AgentSpec, FieldSpec, Registry, RetrySpec, SourceLocation, Ta
 pub use state::{FieldInfo, LogEntry, RUN_METADATA_FIELDS, TaskState, field_info};
 pub use task::{TaskCall, TaskContext, TaskOutput, TaskSet};
 pub use time::{Timestamp, now_rfc3339};
+
+pub use executor::{Replay, RetryPolicy, Run, RunError, Runner, TaskFailure};
+pub use log::{ExecutionLog, ReplayMode, RunRecord, RunStatus, TaskRecord, TaskStatus};
+pub use storage::{MemoryStorage, Storage, StorageError, TaskOutputStorageHandler};
+#[cfg(feature = "sqlite")]
+pub use storage::{SqliteStorage, Synchronous};
 
 /// Items the generated code needs but users should not name. Not part of the public API.
 #[doc(hidden)]

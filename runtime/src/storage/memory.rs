@@ -1,0 +1,128 @@
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use super::{Storage, StorageError};
+use crate::log::{RunRecord, RunStatus, TaskRecord};
+
+/// The execution log in memory: for tests, benchmarks and runs that need no history.
+#[derive(Debug, Default)]
+pub struct MemoryStorage {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    runs: Vec<RunRecord>,
+    tasks: HashMap<String, Vec<TaskRecord>>,
+}
+
+impl MemoryStorage {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-written record: every write is
+        // one push or one assignment.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn unknown_run(op: &str, run_id: &str) -> StorageError {
+    StorageError::new(op, "memory", format!("no run `{run_id}`"))
+}
+
+impl Storage for MemoryStorage {
+    fn describe(&self) -> String {
+        "memory".to_owned()
+    }
+
+    fn create_run(&self, run: &RunRecord) -> Result<(), StorageError> {
+        let mut inner = self.lock();
+        if inner.runs.iter().any(|r| r.id == run.id) {
+            return Err(StorageError::new(
+                "create the run",
+                "memory",
+                format!("run `{}` exists already", run.id),
+            ));
+        }
+        inner.runs.push(run.clone());
+        Ok(())
+    }
+
+    fn finish_run(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        finished_at: &str,
+        error: Option<&str>,
+    ) -> Result<(), StorageError> {
+        let mut inner = self.lock();
+        let run = inner
+            .runs
+            .iter_mut()
+            .find(|r| r.id == run_id)
+            .ok_or_else(|| unknown_run("finish the run", run_id))?;
+        run.status = status;
+        run.finished_at = Some(finished_at.to_owned());
+        run.error = error.map(str::to_owned);
+        Ok(())
+    }
+
+    fn put_task(&self, task: TaskRecord) -> Result<(), StorageError> {
+        let mut inner = self.lock();
+        let tasks = inner.tasks.entry(task.run_id.clone()).or_default();
+        match tasks.iter_mut().find(|t| t.task_name == task.task_name) {
+            Some(existing) => *existing = task,
+            None => tasks.push(task),
+        }
+        Ok(())
+    }
+
+    fn update_task_at(
+        &self,
+        run_id: &str,
+        task_index: usize,
+        task: TaskRecord,
+    ) -> Result<bool, StorageError> {
+        let mut inner = self.lock();
+        let Some(tasks) = inner.tasks.get_mut(run_id) else {
+            return Ok(false);
+        };
+        match tasks.iter_mut().find(|t| t.task_index == task_index) {
+            Some(existing) => {
+                *existing = task;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn delete_tasks(&self, run_id: &str) -> Result<usize, StorageError> {
+        Ok(self.lock().tasks.remove(run_id).map_or(0, |t| t.len()))
+    }
+
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StorageError> {
+        Ok(self.lock().runs.iter().find(|r| r.id == run_id).cloned())
+    }
+
+    fn runs(&self) -> Result<Vec<RunRecord>, StorageError> {
+        Ok(self.lock().runs.clone())
+    }
+
+    fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>, StorageError> {
+        let mut tasks = self.lock().tasks.get(run_id).cloned().unwrap_or_default();
+        tasks.sort_by_key(|t| t.task_index);
+        Ok(tasks)
+    }
+
+    fn delete_runs(&self, run_ids: &[String]) -> Result<usize, StorageError> {
+        let mut inner = self.lock();
+        let before = inner.runs.len();
+        inner.runs.retain(|r| !run_ids.contains(&r.id));
+        for id in run_ids {
+            inner.tasks.remove(id);
+        }
+        Ok(before - inner.runs.len())
+    }
+}

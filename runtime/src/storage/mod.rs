@@ -1,0 +1,134 @@
+//! Where the execution log goes: the [`Storage`] trait, an in-memory store, SQLite (feature
+//! `sqlite`, the default), the seed's `TaskOutputStorageHandler`, and exports.
+
+mod export;
+mod handler;
+mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+use std::fmt;
+
+pub use export::{export_csv, export_jsonl};
+pub use handler::TaskOutputStorageHandler;
+pub use memory::MemoryStorage;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteStorage, Synchronous};
+
+use crate::log::{RunRecord, RunStatus, TaskRecord};
+
+/// A store for runs and their task records.
+///
+/// Calls are synchronous: the executor makes one per task, and an embedded database answers
+/// in microseconds (or one fsync for a durable commit). A server database (PostgreSQL, when
+/// several processes share one log) implements the same trait.
+pub trait Storage: Send + Sync {
+    /// A short description for messages (the database file, `memory`, ...).
+    fn describe(&self) -> String;
+
+    /// Records a new run.
+    fn create_run(&self, run: &RunRecord) -> Result<(), StorageError>;
+
+    /// Marks a run finished.
+    fn finish_run(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        finished_at: &str,
+        error: Option<&str>,
+    ) -> Result<(), StorageError>;
+
+    /// Stores a task record, replacing the run's record of the same task if there is one.
+    fn put_task(&self, task: TaskRecord) -> Result<(), StorageError>;
+
+    /// Stores many records at once (one transaction where the store has them).
+    fn put_tasks(&self, tasks: Vec<TaskRecord>) -> Result<(), StorageError> {
+        tasks.into_iter().try_for_each(|t| self.put_task(t))
+    }
+
+    /// Replaces the run's record at `task_index`; false when there is none.
+    fn update_task_at(
+        &self,
+        run_id: &str,
+        task_index: usize,
+        task: TaskRecord,
+    ) -> Result<bool, StorageError>;
+
+    /// Deletes a run's task records (not the run); returns how many.
+    fn delete_tasks(&self, run_id: &str) -> Result<usize, StorageError>;
+
+    /// The run with this id.
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StorageError>;
+
+    /// Every run, oldest first.
+    fn runs(&self) -> Result<Vec<RunRecord>, StorageError>;
+
+    /// A run's task records, by task index.
+    fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>, StorageError>;
+
+    /// Deletes runs and their task records; returns how many runs.
+    fn delete_runs(&self, run_ids: &[String]) -> Result<usize, StorageError>;
+
+    /// Retention: keeps the newest `n` runs, deletes the others; returns how many went.
+    fn keep_last_runs(&self, n: usize) -> Result<usize, StorageError> {
+        let runs = self.runs()?;
+        let old: Vec<String> = runs
+            .iter()
+            .take(runs.len().saturating_sub(n))
+            .map(|r| r.id.clone())
+            .collect();
+        self.delete_runs(&old)
+    }
+
+    /// Retention: deletes the runs started before `timestamp` (RFC 3339, compared as text,
+    /// which orders UTC timestamps correctly); returns how many went.
+    fn delete_runs_before(&self, timestamp: &str) -> Result<usize, StorageError> {
+        let old: Vec<String> = self
+            .runs()?
+            .into_iter()
+            .filter(|r| r.started_at.as_str() < timestamp)
+            .map(|r| r.id)
+            .collect();
+        self.delete_runs(&old)
+    }
+}
+
+/// A storage operation failed: which one, on what, and why. Nothing is swallowed.
+#[derive(Debug)]
+pub struct StorageError {
+    /// What was being done, e.g. "insert the task record".
+    pub operation: String,
+    /// The store, e.g. the database file.
+    pub target: String,
+    pub source: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl StorageError {
+    pub fn new(
+        operation: impl Into<String>,
+        target: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        StorageError {
+            operation: operation.into(),
+            target: target.into(),
+            source: source.into(),
+        }
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot {} in {}: {}",
+            self.operation, self.target, self.source
+        )
+    }
+}
+
+impl std::error::Error for StorageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.source.as_ref())
+    }
+}

@@ -1,0 +1,449 @@
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::Value;
+
+use super::{Storage, StorageError};
+use crate::log::{ReplayMode, RunRecord, RunStatus, TaskRecord, TaskStatus};
+
+/// SQLite's `synchronous` setting: how hard a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// No fsync: fastest, a power loss may lose recent commits.
+    Off,
+    /// In WAL mode, fsync at checkpoints only: a power loss may lose the last commits, never
+    /// corrupts.
+    Normal,
+    /// fsync at every commit: a committed task survives a power loss. The default.
+    #[default]
+    Full,
+    /// Like `Full`, and also syncs the directory.
+    Extra,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Off => "OFF",
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+            Synchronous::Extra => "EXTRA",
+        }
+    }
+}
+
+/// How long a writer waits for another process's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The schema version this code writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    id           TEXT PRIMARY KEY,
+    registry     TEXT NOT NULL,
+    source_hash  TEXT NOT NULL,
+    started_at   TEXT NOT NULL,
+    finished_at  TEXT,
+    status       TEXT NOT NULL,
+    inputs       TEXT NOT NULL,
+    parent_run   TEXT REFERENCES runs(id) ON DELETE SET NULL,
+    replay_task  TEXT,
+    replay_mode  TEXT,
+    error        TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_started_at ON runs(started_at);
+CREATE TABLE IF NOT EXISTS task_outputs (
+    run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    task_index      INTEGER NOT NULL,
+    task_name       TEXT NOT NULL,
+    expected_output TEXT NOT NULL,
+    inputs          TEXT NOT NULL,
+    output          TEXT NOT NULL,
+    produced        TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    error_kind      TEXT,
+    error           TEXT,
+    was_replayed    INTEGER NOT NULL,
+    started_at      TEXT NOT NULL,
+    finished_at     TEXT NOT NULL,
+    duration_ms     REAL NOT NULL,
+    attempts        INTEGER NOT NULL,
+    PRIMARY KEY (run_id, task_name)
+);
+";
+
+/// The execution log in an SQLite file: every run kept, tasks found by run and stable name.
+///
+/// WAL journal, one writer per process (a mutex), a busy timeout so that several processes can
+/// share the file, `synchronous = FULL` unless chosen otherwise.
+pub struct SqliteStorage {
+    conn: Mutex<Connection>,
+    target: String,
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage")
+            .field("target", &self.target)
+            .finish()
+    }
+}
+
+impl SqliteStorage {
+    /// Opens (or creates) the log at `path`, with `synchronous = FULL`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
+        Self::open_with(path, Synchronous::Full)
+    }
+
+    /// Opens (or creates) the log at `path` with the given durability.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        synchronous: Synchronous,
+    ) -> Result<Self, StorageError> {
+        let path = path.as_ref();
+        let target = path.display().to_string();
+        let conn = Connection::open(path)
+            .map_err(|e| StorageError::new("open the database", &target, e))?;
+        Self::setup(conn, target, Some(path.to_path_buf()), synchronous)
+    }
+
+    /// A private in-memory database (tests, benchmarks).
+    pub fn in_memory() -> Result<Self, StorageError> {
+        let conn = Connection::open_in_memory()
+            .map_err(|e| StorageError::new("open the database", ":memory:", e))?;
+        Self::setup(conn, ":memory:".to_owned(), None, Synchronous::Off)
+    }
+
+    fn setup(
+        conn: Connection,
+        target: String,
+        path: Option<PathBuf>,
+        synchronous: Synchronous,
+    ) -> Result<Self, StorageError> {
+        let err = |op: &str| {
+            let target = target.clone();
+            let op = op.to_owned();
+            move |e: rusqlite::Error| StorageError::new(op, target, e)
+        };
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(err("set the busy timeout"))?;
+        if path.is_some() {
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .map_err(err("switch to the WAL journal"))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StorageError::new(
+                    "switch to the WAL journal",
+                    &target,
+                    format!("SQLite kept the `{mode}` journal"),
+                ));
+            }
+        }
+        conn.pragma_update(None, "synchronous", synchronous.pragma())
+            .map_err(err("set `synchronous`"))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err("enable foreign keys"))?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err("read the schema version"))?;
+        if version > SCHEMA_VERSION {
+            return Err(StorageError::new(
+                "read the schema version",
+                &target,
+                format!(
+                    "the log was written by a newer tasknet (schema {version}, this one knows {SCHEMA_VERSION})"
+                ),
+            ));
+        }
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))
+        .map_err(err("create the schema"))?;
+        Ok(SqliteStorage {
+            conn: Mutex::new(conn),
+            target,
+            path,
+        })
+    }
+
+    /// The database file, unless in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // rusqlite leaves the connection usable after a panic elsewhere: take it back.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn err(&self, op: &str) -> impl Fn(rusqlite::Error) -> StorageError + '_ {
+        let op = op.to_owned();
+        move |e| StorageError::new(op.clone(), &self.target, e)
+    }
+
+    /// Copies the live database to `dest` with SQLite's online backup (readers and writers may
+    /// keep going meanwhile).
+    pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<(), StorageError> {
+        let dest = dest.as_ref();
+        let conn = self.conn();
+        conn.backup(
+            rusqlite::MAIN_DB,
+            dest,
+            None::<fn(rusqlite::backup::Progress)>,
+        )
+        .map_err(|e| StorageError::new(format!("back up to {}", dest.display()), &self.target, e))
+    }
+
+    /// Runs `PRAGMA integrity_check`; `Ok(())` when it says "ok".
+    pub fn integrity_check(&self) -> Result<(), StorageError> {
+        let result: String = self
+            .conn()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(self.err("check integrity"))?;
+        if result == "ok" {
+            Ok(())
+        } else {
+            Err(StorageError::new("check integrity", &self.target, result))
+        }
+    }
+}
+
+fn enum_text<T: serde::Serialize>(value: T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn enum_from<T: serde::de::DeserializeOwned>(text: String) -> rusqlite::Result<T> {
+    serde_json::from_value(Value::String(text)).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn json_from(text: String) -> rusqlite::Result<Value> {
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+const RUN_COLUMNS: &str = "id, registry, source_hash, started_at, finished_at, status, inputs, parent_run, replay_task, replay_mode, error";
+
+fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
+    Ok(RunRecord {
+        id: row.get(0)?,
+        registry: row.get(1)?,
+        source_hash: row.get(2)?,
+        started_at: row.get(3)?,
+        finished_at: row.get(4)?,
+        status: enum_from(row.get(5)?)?,
+        inputs: json_from(row.get(6)?)?,
+        parent_run: row.get(7)?,
+        replay_task: row.get(8)?,
+        replay_mode: row
+            .get::<_, Option<String>>(9)?
+            .map(enum_from::<ReplayMode>)
+            .transpose()?,
+        error: row.get(10)?,
+    })
+}
+
+const TASK_COLUMNS: &str = "run_id, task_index, task_name, expected_output, inputs, output, produced, status, error_kind, error, was_replayed, started_at, finished_at, duration_ms, attempts";
+
+fn task_from_row(row: &Row<'_>) -> rusqlite::Result<TaskRecord> {
+    let produced: String = row.get(6)?;
+    Ok(TaskRecord {
+        run_id: row.get(0)?,
+        task_index: row.get::<_, i64>(1)? as usize,
+        task_name: row.get(2)?,
+        expected_output: row.get(3)?,
+        inputs: json_from(row.get(4)?)?,
+        output: json_from(row.get(5)?)?,
+        produced: serde_json::from_str(&produced).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        status: enum_from::<TaskStatus>(row.get(7)?)?,
+        error_kind: row.get(8)?,
+        error: row.get(9)?,
+        was_replayed: row.get(10)?,
+        started_at: row.get(11)?,
+        finished_at: row.get(12)?,
+        duration_ms: row.get(13)?,
+        attempts: row.get::<_, i64>(14)? as u32,
+    })
+}
+
+const INSERT_TASK: &str = "INSERT INTO task_outputs (run_id, task_index, task_name, expected_output, inputs, output, produced, status, error_kind, error, was_replayed, started_at, finished_at, duration_ms, attempts)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+ON CONFLICT (run_id, task_name) DO UPDATE SET task_index = excluded.task_index, expected_output = excluded.expected_output, inputs = excluded.inputs, output = excluded.output, produced = excluded.produced, status = excluded.status, error_kind = excluded.error_kind, error = excluded.error, was_replayed = excluded.was_replayed, started_at = excluded.started_at, finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, attempts = excluded.attempts";
+
+fn insert_task(conn: &Connection, t: &TaskRecord) -> rusqlite::Result<usize> {
+    let produced = serde_json::to_string(&t.produced).unwrap_or_else(|_| "[]".to_owned());
+    conn.prepare_cached(INSERT_TASK)?.execute(params![
+        t.run_id,
+        t.task_index as i64,
+        t.task_name,
+        t.expected_output,
+        t.inputs.to_string(),
+        t.output.to_string(),
+        produced,
+        enum_text(t.status),
+        t.error_kind,
+        t.error,
+        t.was_replayed,
+        t.started_at,
+        t.finished_at,
+        t.duration_ms,
+        t.attempts as i64,
+    ])
+}
+
+impl Storage for SqliteStorage {
+    fn describe(&self) -> String {
+        self.target.clone()
+    }
+
+    fn create_run(&self, run: &RunRecord) -> Result<(), StorageError> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO runs (id, registry, source_hash, started_at, finished_at, status, inputs, parent_run, replay_task, replay_mode, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    run.id,
+                    run.registry,
+                    run.source_hash,
+                    run.started_at,
+                    run.finished_at,
+                    enum_text(run.status),
+                    run.inputs.to_string(),
+                    run.parent_run,
+                    run.replay_task,
+                    run.replay_mode.map(enum_text),
+                    run.error,
+                ])
+            })
+            .map(|_| ())
+            .map_err(self.err("insert the run"))
+    }
+
+    fn finish_run(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        finished_at: &str,
+        error: Option<&str>,
+    ) -> Result<(), StorageError> {
+        let changed = self
+            .conn()
+            .prepare_cached(
+                "UPDATE runs SET status = ?2, finished_at = ?3, error = ?4 WHERE id = ?1",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![run_id, enum_text(status), finished_at, error])
+            })
+            .map_err(self.err("mark the run finished"))?;
+        if changed == 0 {
+            return Err(StorageError::new(
+                "mark the run finished",
+                &self.target,
+                format!("no run `{run_id}`"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn put_task(&self, task: TaskRecord) -> Result<(), StorageError> {
+        insert_task(&self.conn(), &task)
+            .map(|_| ())
+            .map_err(self.err("insert the task record"))
+    }
+
+    fn put_tasks(&self, tasks: Vec<TaskRecord>) -> Result<(), StorageError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction()
+            .map_err(self.err("begin a transaction"))?;
+        for task in &tasks {
+            insert_task(&tx, task).map_err(self.err("insert the task records"))?;
+        }
+        tx.commit().map_err(self.err("commit the task records"))
+    }
+
+    fn update_task_at(
+        &self,
+        run_id: &str,
+        task_index: usize,
+        task: TaskRecord,
+    ) -> Result<bool, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction()
+            .map_err(self.err("begin a transaction"))?;
+        let deleted = tx
+            .execute(
+                "DELETE FROM task_outputs WHERE run_id = ?1 AND task_index = ?2",
+                params![run_id, task_index as i64],
+            )
+            .map_err(self.err("replace the task record"))?;
+        if deleted == 0 {
+            return Ok(false);
+        }
+        insert_task(&tx, &task).map_err(self.err("replace the task record"))?;
+        tx.commit().map_err(self.err("commit the task record"))?;
+        Ok(true)
+    }
+
+    fn delete_tasks(&self, run_id: &str) -> Result<usize, StorageError> {
+        self.conn()
+            .execute(
+                "DELETE FROM task_outputs WHERE run_id = ?1",
+                params![run_id],
+            )
+            .map_err(self.err("delete the task records"))
+    }
+
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StorageError> {
+        self.conn()
+            .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
+            .and_then(|mut stmt| stmt.query_row(params![run_id], run_from_row).optional())
+            .map_err(self.err("read the run"))
+    }
+
+    fn runs(&self) -> Result<Vec<RunRecord>, StorageError> {
+        self.conn()
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at, rowid"
+            ))
+            .and_then(|mut stmt| stmt.query_map([], run_from_row)?.collect())
+            .map_err(self.err("read the runs"))
+    }
+
+    fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>, StorageError> {
+        self.conn()
+            .prepare_cached(&format!(
+                "SELECT {TASK_COLUMNS} FROM task_outputs WHERE run_id = ?1 ORDER BY task_index"
+            ))
+            .and_then(|mut stmt| stmt.query_map(params![run_id], task_from_row)?.collect())
+            .map_err(self.err("read the task records"))
+    }
+
+    fn delete_runs(&self, run_ids: &[String]) -> Result<usize, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction()
+            .map_err(self.err("begin a transaction"))?;
+        let mut deleted = 0;
+        for id in run_ids {
+            deleted += tx
+                .execute("DELETE FROM runs WHERE id = ?1", params![id])
+                .map_err(self.err("delete the run"))?;
+        }
+        tx.commit().map_err(self.err("commit the deletion"))?;
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,313 @@
+//! Every Storage method, on both stores; the seed's handler semantics; retention; export;
+//! SQLite durability, backup and bad files.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tasknet_runtime::storage::{export_csv, export_jsonl};
+use tasknet_runtime::{
+    ExecutionLog, MemoryStorage, RunRecord, RunStatus, SqliteStorage, Storage,
+    TaskOutputStorageHandler, TaskRecord, TaskStatus,
+};
+
+fn run(id: &str, started_at: &str) -> RunRecord {
+    RunRecord {
+        id: id.to_owned(),
+        registry: "tasks".to_owned(),
+        source_hash: "abc".to_owned(),
+        started_at: started_at.to_owned(),
+        finished_at: None,
+        status: RunStatus::Running,
+        inputs: json!({"topic": "mangoes"}),
+        parent_run: None,
+        replay_task: None,
+        replay_mode: None,
+        error: None,
+    }
+}
+
+fn task(run_id: &str, index: usize, name: &str, output: serde_json::Value) -> TaskRecord {
+    TaskRecord {
+        run_id: run_id.to_owned(),
+        task_index: index,
+        task_name: name.to_owned(),
+        expected_output: format!("the output of {name}"),
+        inputs: json!({"topic": "mangoes, \"ripe\""}),
+        output,
+        produced: vec!["x".to_owned()],
+        status: TaskStatus::Succeeded,
+        error_kind: None,
+        error: None,
+        was_replayed: false,
+        started_at: "2026-11-21T06:00:00.000Z".to_owned(),
+        finished_at: "2026-11-21T06:00:01.000Z".to_owned(),
+        duration_ms: 1000.0,
+        attempts: 1,
+    }
+}
+
+fn stores() -> Vec<(&'static str, Arc<dyn Storage>, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStorage::open(dir.path().join("log.db")).unwrap();
+    vec![
+        (
+            "memory",
+            Arc::new(MemoryStorage::new()),
+            tempfile::tempdir().unwrap(),
+        ),
+        ("sqlite", Arc::new(sqlite), dir),
+    ]
+}
+
+#[test]
+fn runs_and_tasks_round_trip() {
+    for (name, s, _dir) in stores() {
+        s.create_run(&run("r1", "2026-11-21T06:00:00.000Z"))
+            .unwrap();
+        assert!(
+            s.create_run(&run("r1", "2026-11-21T06:00:00.000Z"))
+                .is_err(),
+            "{name}: duplicate run"
+        );
+        s.put_task(task("r1", 1, "b", json!({"x": 2}))).unwrap();
+        s.put_task(task("r1", 0, "a", json!({"x": 1}))).unwrap();
+        // Same run and name: replaced, not duplicated.
+        s.put_task(task("r1", 0, "a", json!({"x": 10}))).unwrap();
+        let tasks = s.tasks("r1").unwrap();
+        assert_eq!(tasks.len(), 2, "{name}");
+        assert_eq!(tasks[0].task_name, "a", "{name}: ordered by task index");
+        assert_eq!(tasks[0].output, json!({"x": 10}), "{name}");
+        assert_eq!(
+            tasks[1],
+            task("r1", 1, "b", json!({"x": 2})),
+            "{name}: every column kept"
+        );
+        s.finish_run("r1", RunStatus::Succeeded, "2026-11-21T06:00:02.000Z", None)
+            .unwrap();
+        let r = s.run("r1").unwrap().unwrap();
+        assert_eq!(r.status, RunStatus::Succeeded, "{name}");
+        assert_eq!(r.finished_at.as_deref(), Some("2026-11-21T06:00:02.000Z"));
+        assert_eq!(r.inputs, json!({"topic": "mangoes"}));
+        assert!(s.run("nope").unwrap().is_none());
+        assert!(
+            s.finish_run("nope", RunStatus::Failed, "t", None).is_err(),
+            "{name}"
+        );
+        assert_eq!(s.delete_tasks("r1").unwrap(), 2);
+        assert!(s.tasks("r1").unwrap().is_empty());
+        assert!(
+            s.run("r1").unwrap().is_some(),
+            "{name}: deleting tasks keeps the run"
+        );
+    }
+}
+
+#[test]
+fn batched_writes_and_many_runs_are_kept() {
+    for (name, s, _dir) in stores() {
+        for r in 0..3 {
+            let id = format!("r{r}");
+            s.create_run(&run(&id, &format!("2026-11-2{r}T00:00:00.000Z")))
+                .unwrap();
+            s.put_tasks(
+                (0..50)
+                    .map(|i| task(&id, i, &format!("t{i}"), json!({"i": i})))
+                    .collect(),
+            )
+            .unwrap();
+        }
+        assert_eq!(s.runs().unwrap().len(), 3, "{name}: every run is kept");
+        assert_eq!(s.tasks("r1").unwrap().len(), 50, "{name}");
+        assert_eq!(s.tasks("r2").unwrap()[49].output, json!({"i": 49}));
+    }
+}
+
+#[test]
+fn seed_handler_semantics() {
+    for (name, s, _dir) in stores() {
+        s.create_run(&run("r1", "2026-11-21T06:00:00.000Z"))
+            .unwrap();
+        let handler = TaskOutputStorageHandler::new(s.clone(), "r1");
+        let log = |index: usize, task: &str, out: i64, replayed: bool| ExecutionLog {
+            task_id: task.to_owned(),
+            expected_output: "e".to_owned(),
+            output: json!({"out": out}),
+            timestamp: "2026-11-21T06:00:00.000Z".to_owned(),
+            task_index: index,
+            inputs: json!({}),
+            was_replayed: replayed,
+        };
+        handler.add(&log(0, "a", 1, false)).unwrap();
+        handler.add(&log(1, "b", 2, false)).unwrap();
+        // A replayed entry replaces the row at its index.
+        handler.update(1, &log(1, "b", 20, true)).unwrap();
+        // Any other entry is added.
+        handler.update(2, &log(2, "c", 3, false)).unwrap();
+        let loaded = handler.load().unwrap();
+        let outs: Vec<_> = loaded
+            .iter()
+            .map(|l| {
+                (
+                    l.task_id.as_str(),
+                    l.output["out"].as_i64().unwrap(),
+                    l.was_replayed,
+                )
+            })
+            .collect();
+        assert_eq!(
+            outs,
+            [("a", 1, false), ("b", 20, true), ("c", 3, false)],
+            "{name}"
+        );
+        // A replayed entry with no row at its index is added.
+        handler.update(7, &log(7, "h", 8, true)).unwrap();
+        assert_eq!(handler.load().unwrap().len(), 4);
+        // Reset empties this run only.
+        s.create_run(&run("r2", "2026-11-21T07:00:00.000Z"))
+            .unwrap();
+        TaskOutputStorageHandler::new(s.clone(), "r2")
+            .add(&log(0, "a", 1, false))
+            .unwrap();
+        handler.reset().unwrap();
+        assert!(handler.load().unwrap().is_empty(), "{name}");
+        assert_eq!(
+            s.tasks("r2").unwrap().len(),
+            1,
+            "{name}: other runs untouched"
+        );
+    }
+}
+
+#[test]
+fn retention() {
+    for (name, s, _dir) in stores() {
+        for r in 1..=5 {
+            let id = format!("r{r}");
+            s.create_run(&run(&id, &format!("2026-11-0{r}T00:00:00.000Z")))
+                .unwrap();
+            s.put_task(task(&id, 0, "a", json!({}))).unwrap();
+        }
+        assert_eq!(
+            s.delete_runs_before("2026-11-03T00:00:00.000Z").unwrap(),
+            2,
+            "{name}"
+        );
+        assert_eq!(s.keep_last_runs(2).unwrap(), 1, "{name}");
+        let ids: Vec<String> = s.runs().unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["r4", "r5"], "{name}");
+        assert!(
+            s.tasks("r1").unwrap().is_empty(),
+            "{name}: tasks of deleted runs go too"
+        );
+        assert_eq!(s.tasks("r5").unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn exports() {
+    for (name, s, _dir) in stores() {
+        s.create_run(&run("r1", "2026-11-21T06:00:00.000Z"))
+            .unwrap();
+        s.put_task(task("r1", 0, "a", json!({"x": "line1\nline2"})))
+            .unwrap();
+        let mut jsonl = Vec::new();
+        assert_eq!(export_jsonl(s.as_ref(), &mut jsonl).unwrap(), 2);
+        let lines: Vec<serde_json::Value> = String::from_utf8(jsonl)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["type"], "run", "{name}");
+        assert_eq!(lines[1]["task"]["output"]["x"], "line1\nline2");
+        let mut csv = Vec::new();
+        assert_eq!(export_csv(s.as_ref(), &mut csv).unwrap(), 1);
+        let csv = String::from_utf8(csv).unwrap();
+        assert!(
+            csv.starts_with("run_id,registry,run_status,task_index,task_name,"),
+            "{csv}"
+        );
+        // Quotes doubled, the field quoted: RFC 4180.
+        assert!(
+            csv.contains(r#","{""topic"":""mangoes, \""ripe\""""}","#),
+            "{csv}"
+        );
+    }
+}
+
+#[test]
+fn sqlite_survives_reopening_and_backs_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.db");
+    {
+        let s = SqliteStorage::open(&path).unwrap();
+        s.create_run(&run("r1", "2026-11-21T06:00:00.000Z"))
+            .unwrap();
+        s.put_task(task("r1", 0, "a", json!({"x": 1}))).unwrap();
+    }
+    let s = SqliteStorage::open(&path).unwrap();
+    assert_eq!(s.tasks("r1").unwrap()[0].output, json!({"x": 1}));
+    s.integrity_check().unwrap();
+    let copy = dir.path().join("backup.db");
+    s.backup_to(&copy).unwrap();
+    let b = SqliteStorage::open(&copy).unwrap();
+    assert_eq!(b.runs().unwrap().len(), 1);
+    assert_eq!(b.tasks("r1").unwrap().len(), 1);
+}
+
+#[test]
+fn sqlite_bad_files_give_located_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.db");
+    std::fs::write(
+        &corrupt,
+        b"this is not an SQLite database, just text. ".repeat(200),
+    )
+    .unwrap();
+    let err = SqliteStorage::open(&corrupt).unwrap_err().to_string();
+    assert!(err.contains("corrupt.db"), "{err}");
+    assert!(err.starts_with("cannot "), "{err}");
+    assert_eq!(
+        std::fs::read(&corrupt).unwrap(),
+        b"this is not an SQLite database, just text. ".repeat(200),
+        "the file is left as it was"
+    );
+
+    let missing_dir = dir.path().join("no/such/dir/log.db");
+    let err = SqliteStorage::open(&missing_dir).unwrap_err().to_string();
+    assert!(
+        err.contains("cannot open the database in") && err.contains("no/such/dir/log.db"),
+        "{err}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn sqlite_read_only_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.db");
+    {
+        let s = SqliteStorage::open(&path).unwrap();
+        s.create_run(&run("r1", "2026-11-21T06:00:00.000Z"))
+            .unwrap();
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    // root ignores permissions: only check when they bite.
+    let writable = std::fs::write(dir.path().join("probe"), b"x").is_ok();
+    let result = SqliteStorage::open(&path).and_then(|s| s.create_run(&run("r2", "t")));
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    if !writable {
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("log.db"), "{err}");
+    }
+    // Earlier rows are intact.
+    assert!(
+        SqliteStorage::open(&path)
+            .unwrap()
+            .run("r1")
+            .unwrap()
+            .is_some()
+    );
+}
