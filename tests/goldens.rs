@@ -75,7 +75,7 @@ fn seed_registry_describes_the_pipeline() {
         ]
     );
     let check = R.task("check_stock_availability").unwrap();
-    assert_eq!(check.requires, ["products", "category", "stock_file"]);
+    assert_eq!(check.requires, ["products", "category", "stock_db"]);
     assert_eq!(check.depends_on, [1]);
     assert_eq!(check.agent, Some("stock_keeper"));
     assert_eq!(
@@ -84,16 +84,23 @@ fn seed_registry_describes_the_pipeline() {
     );
     assert_eq!(
         check.location.to_string(),
-        "examples/tropical_sales/tasks.yaml:35:1"
+        "examples/tropical_sales/tasks.yaml:36:1"
     );
     let inputs: Vec<&str> = R.inputs.iter().map(|f| f.name).collect();
-    assert_eq!(inputs, ["inbox_dir", "stock_file"]);
+    assert_eq!(inputs, ["inbox_dir", "outbox_dir", "stock_db"]);
     assert_eq!(
         R.agent("responder").unwrap().role,
         "Customer Sales Representative"
     );
     let respond = R.task("generate_response").unwrap();
     assert_eq!(respond.depends_on, [0, 1, 2]);
+    assert_eq!(
+        check.retry,
+        Some(tasknet::RetrySpec {
+            attempts: 3,
+            backoff_ms: 200
+        })
+    );
 }
 
 #[test]

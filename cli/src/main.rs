@@ -1,5 +1,5 @@
-//! `tasknet`: check a tasks.yaml and generate its Rust code, the same code the
-//! `task_registry!` macro and the build.rs `Builder` produce.
+//! `tasknet`: check a tasks.yaml and generate its Rust code (the same code the
+//! `task_registry!` macro and the build.rs `Builder` produce); read and export execution logs.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use quote::ToTokens;
 use tasknet_codegen::{Checked, LoadError, RustOptions, Style, check_files, generated_file};
+use tasknet_runtime::storage::{export_csv, export_jsonl};
+use tasknet_runtime::{SqliteStorage, Storage, report};
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +46,51 @@ enum Command {
         #[arg(long, default_value = "::tasknet")]
         crate_path: String,
     },
+    /// Print the runs of an execution log, or one run's task outputs.
+    Log {
+        /// The log (an SQLite file written by a tasknet runner).
+        db: PathBuf,
+        /// The run to show.
+        #[arg(long)]
+        run: Option<String>,
+    },
+    /// Export an execution log: every run and task record.
+    Export {
+        /// The log (an SQLite file).
+        db: PathBuf,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+        /// Write to this file instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Jsonl,
+    Csv,
+}
+
+/// A reader that closed the pipe (`| head`) is not an error worth a message.
+fn quiet_on_broken_pipe(e: tasknet_runtime::StorageError) -> Result<(), String> {
+    let broken = e
+        .source
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+    if broken {
+        Ok(())
+    } else {
+        Err(format!("error: {e}"))
+    }
+}
+
+/// Opens an existing log; a missing file is an error, not a new empty log.
+fn open_log(db: &Path) -> Result<SqliteStorage, String> {
+    if !db.is_file() {
+        return Err(format!("error: no execution log at `{}`", db.display()));
+    }
+    SqliteStorage::open(db).map_err(|e| format!("error: {e}"))
 }
 
 fn main() -> ExitCode {
@@ -97,6 +144,59 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     // A closed pipe (`| head`) is not an error worth a message.
                     let _ = stdout.write_all(code.as_bytes());
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Log { db, run } => {
+            let storage = open_log(&db)?;
+            let mut out = std::io::stdout().lock();
+            match run {
+                None => {
+                    if let Err(e) = report::print_runs(&storage, &mut out) {
+                        quiet_on_broken_pipe(e)?;
+                    }
+                }
+                Some(id) => {
+                    let record = storage
+                        .run(&id)
+                        .map_err(|e| format!("error: {e}"))?
+                        .ok_or_else(|| {
+                            format!("error: there is no run `{id}` in {}", db.display())
+                        })?;
+                    if let Err(e) = report::print_run(&storage, &record, &mut out) {
+                        quiet_on_broken_pipe(e)?;
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { db, format, output } => {
+            let storage = open_log(&db)?;
+            let mut out: Box<dyn Write> = match &output {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .map_err(|e| format!("error: cannot create `{}`: {e}", path.display()))?,
+                )),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let written = match format {
+                ExportFormat::Jsonl => export_jsonl(&storage, &mut out),
+                ExportFormat::Csv => export_csv(&storage, &mut out),
+            };
+            let written = match written {
+                Ok(n) => n,
+                Err(e) => {
+                    quiet_on_broken_pipe(e)?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+            };
+            if let Err(e) = out.flush()
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(format!("error: cannot write the export: {e}"));
+            }
+            if output.is_some() {
+                eprintln!("exported {written} records");
             }
             Ok(ExitCode::SUCCESS)
         }

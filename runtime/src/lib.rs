@@ -7,12 +7,15 @@
 //! Besides those types: the [`Runner`] (executor), the execution log ([`Storage`], SQLite by
 //! default) and replay.
 
+#[cfg(feature = "app")]
+mod app;
 mod error;
 pub mod executor;
 pub mod log;
 mod progress;
 mod registry;
 pub mod render;
+pub mod report;
 mod state;
 pub mod storage;
 mod task;
@@ -24,6 +27,8 @@ pub use state::{FieldInfo, LogEntry, RUN_METADATA_FIELDS, TaskState, field_info}
 pub use task::{TaskCall, TaskContext, TaskOutput, TaskSet};
 pub use time::{Timestamp, now_rfc3339};
 
+#[cfg(feature = "app")]
+pub use app::App;
 pub use executor::{Replay, RetryPolicy, Run, RunError, Runner, TaskFailure};
 pub use log::{ExecutionLog, ReplayMode, RunRecord, RunStatus, TaskRecord, TaskStatus};
 pub use storage::{MemoryStorage, Storage, StorageError, TaskOutputStorageHandler};

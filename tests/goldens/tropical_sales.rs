@@ -18,7 +18,10 @@ pub struct State {
     pub inbox_dir: __tasknet::Option<String>,
     /// Kickoff input.
     #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
-    pub stock_file: __tasknet::Option<String>,
+    pub outbox_dir: __tasknet::Option<String>,
+    /// Kickoff input.
+    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
+    pub stock_db: __tasknet::Option<String>,
     /// Produced by `read_email`.
     #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub email: __tasknet::Option<__tasknet::Json>,
@@ -34,6 +37,9 @@ pub struct State {
     /// Produced by `generate_response`.
     #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub response: __tasknet::Option<String>,
+    /// Produced by `generate_response`.
+    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
+    pub reply_file: __tasknet::Option<String>,
     /// Run metadata: one entry per task whose output was merged, in order.
     pub execution_log: __tasknet::Vec<__tasknet::LogEntry>,
     /// Run metadata: the task that ran last.
@@ -51,7 +57,12 @@ impl __tasknet::TaskState for State {
             optional: true,
         },
         __tasknet::FieldInfo {
-            name: "stock_file",
+            name: "outbox_dir",
+            ty: "String",
+            optional: true,
+        },
+        __tasknet::FieldInfo {
+            name: "stock_db",
             ty: "String",
             optional: true,
         },
@@ -80,6 +91,11 @@ impl __tasknet::TaskState for State {
             ty: "String",
             optional: true,
         },
+        __tasknet::FieldInfo {
+            name: "reply_file",
+            ty: "String",
+            optional: true,
+        },
     ];
     fn get_json(
         &self,
@@ -87,12 +103,14 @@ impl __tasknet::TaskState for State {
     ) -> __tasknet::Result<__tasknet::Option<__tasknet::Json>, __tasknet::StateError> {
         match field {
             "inbox_dir" => __tasknet::to_json(&self.inbox_dir, "inbox_dir"),
-            "stock_file" => __tasknet::to_json(&self.stock_file, "stock_file"),
+            "outbox_dir" => __tasknet::to_json(&self.outbox_dir, "outbox_dir"),
+            "stock_db" => __tasknet::to_json(&self.stock_db, "stock_db"),
             "email" => __tasknet::to_json(&self.email, "email"),
             "category" => __tasknet::to_json(&self.category, "category"),
             "products" => __tasknet::to_json(&self.products, "products"),
             "stock" => __tasknet::to_json(&self.stock, "stock"),
             "response" => __tasknet::to_json(&self.response, "response"),
+            "reply_file" => __tasknet::to_json(&self.reply_file, "reply_file"),
             _ => Err(__tasknet::StateError::UnknownField(field.to_owned())),
         }
     }
@@ -103,12 +121,14 @@ impl __tasknet::TaskState for State {
     ) -> __tasknet::Result<(), __tasknet::StateError> {
         match field {
             "inbox_dir" => self.inbox_dir = __tasknet::from_json(value, "inbox_dir")?,
-            "stock_file" => self.stock_file = __tasknet::from_json(value, "stock_file")?,
+            "outbox_dir" => self.outbox_dir = __tasknet::from_json(value, "outbox_dir")?,
+            "stock_db" => self.stock_db = __tasknet::from_json(value, "stock_db")?,
             "email" => self.email = __tasknet::from_json(value, "email")?,
             "category" => self.category = __tasknet::from_json(value, "category")?,
             "products" => self.products = __tasknet::from_json(value, "products")?,
             "stock" => self.stock = __tasknet::from_json(value, "stock")?,
             "response" => self.response = __tasknet::from_json(value, "response")?,
+            "reply_file" => self.reply_file = __tasknet::from_json(value, "reply_file")?,
             _ => return Err(__tasknet::StateError::UnknownField(field.to_owned())),
         }
         Ok(())
@@ -116,24 +136,28 @@ impl __tasknet::TaskState for State {
     fn is_set(&self, field: &str) -> __tasknet::Result<bool, __tasknet::StateError> {
         match field {
             "inbox_dir" => Ok(self.inbox_dir.is_some()),
-            "stock_file" => Ok(self.stock_file.is_some()),
+            "outbox_dir" => Ok(self.outbox_dir.is_some()),
+            "stock_db" => Ok(self.stock_db.is_some()),
             "email" => Ok(self.email.is_some()),
             "category" => Ok(self.category.is_some()),
             "products" => Ok(self.products.is_some()),
             "stock" => Ok(self.stock.is_some()),
             "response" => Ok(self.response.is_some()),
+            "reply_file" => Ok(self.reply_file.is_some()),
             _ => Err(__tasknet::StateError::UnknownField(field.to_owned())),
         }
     }
     fn merge(&mut self, other: Self) {
         let Self {
             inbox_dir,
-            stock_file,
+            outbox_dir,
+            stock_db,
             email,
             category,
             products,
             stock,
             response,
+            reply_file,
             execution_log,
             current_task,
             timestamp,
@@ -141,8 +165,11 @@ impl __tasknet::TaskState for State {
         if inbox_dir.is_some() {
             self.inbox_dir = inbox_dir;
         }
-        if stock_file.is_some() {
-            self.stock_file = stock_file;
+        if outbox_dir.is_some() {
+            self.outbox_dir = outbox_dir;
+        }
+        if stock_db.is_some() {
+            self.stock_db = stock_db;
         }
         if email.is_some() {
             self.email = email;
@@ -158,6 +185,9 @@ impl __tasknet::TaskState for State {
         }
         if response.is_some() {
             self.response = response;
+        }
+        if reply_file.is_some() {
+            self.reply_file = reply_file;
         }
         self.execution_log.extend(execution_log);
         if current_task.is_some() {
@@ -191,13 +221,15 @@ pub struct ReadEmailInputData {
 }
 /// Input of task `read_email`: the state fields it requires.
 ///
-/// Read the oldest unanswered email in {inbox_dir} and extract its sender, subject and body.
+/// Read the oldest email in {inbox_dir} that has no reply in {outbox_dir} yet, and extract its sender, subject and body.
 #[derive(Debug, Clone, __tasknet::serde::Serialize)]
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ReadEmailInput {
     /// State field `inbox_dir`.
     pub inbox_dir: String,
+    /// State field `outbox_dir`.
+    pub outbox_dir: String,
     /// The task's static `input_data`.
     pub input_data: ReadEmailInputData,
 }
@@ -216,6 +248,7 @@ pub fn read_email_input(
 ) -> __tasknet::Result<ReadEmailInput, __tasknet::MissingField> {
     Ok(ReadEmailInput {
         inbox_dir: __tasknet::required(&state.inbox_dir, "read_email", "inbox_dir")?,
+        outbox_dir: __tasknet::required(&state.outbox_dir, "read_email", "outbox_dir")?,
         input_data: ReadEmailInputData {
             max_emails: 10,
         },
@@ -298,7 +331,7 @@ pub struct CheckStockAvailabilityInputData {
 }
 /// Input of task `check_stock_availability`: the state fields it requires.
 ///
-/// Look up each product of this {category} email in the stock list at {stock_file}.
+/// Look up each product of this {category} email in the stock database at {stock_db}.
 #[derive(Debug, Clone, __tasknet::serde::Serialize)]
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
@@ -307,8 +340,8 @@ pub struct CheckStockAvailabilityInput {
     pub products: Vec<String>,
     /// State field `category`.
     pub category: String,
-    /// State field `stock_file`.
-    pub stock_file: String,
+    /// State field `stock_db`.
+    pub stock_db: String,
     /// The task's static `input_data`.
     pub input_data: CheckStockAvailabilityInputData,
 }
@@ -336,10 +369,10 @@ pub fn check_stock_availability_input(
             "check_stock_availability",
             "category",
         )?,
-        stock_file: __tasknet::required(
-            &state.stock_file,
+        stock_db: __tasknet::required(
+            &state.stock_db,
             "check_stock_availability",
-            "stock_file",
+            "stock_db",
         )?,
         input_data: CheckStockAvailabilityInputData {
             low_stock_threshold: 5,
@@ -379,6 +412,8 @@ pub struct GenerateResponseInput {
     pub category: String,
     /// State field `stock`.
     pub stock: __tasknet::Json,
+    /// State field `outbox_dir`.
+    pub outbox_dir: String,
     /// The task's static `input_data`.
     pub input_data: GenerateResponseInputData,
 }
@@ -389,6 +424,8 @@ pub struct GenerateResponseInput {
 pub struct GenerateResponseOutput {
     /// State field `response`.
     pub response: String,
+    /// State field `reply_file`.
+    pub reply_file: String,
 }
 /// Builds the input of `generate_response` from the state: copies the fields it requires, nothing else.
 #[allow(dead_code)]
@@ -399,6 +436,11 @@ pub fn generate_response_input(
         email: __tasknet::required(&state.email, "generate_response", "email")?,
         category: __tasknet::required(&state.category, "generate_response", "category")?,
         stock: __tasknet::required(&state.stock, "generate_response", "stock")?,
+        outbox_dir: __tasknet::required(
+            &state.outbox_dir,
+            "generate_response",
+            "outbox_dir",
+        )?,
         input_data: GenerateResponseInputData {
             signature: "Tropical Fruits Sales Team",
             tone: "friendly",
@@ -410,6 +452,7 @@ pub fn generate_response_input(
 #[allow(dead_code)]
 pub fn generate_response_output(state: &mut State, output: GenerateResponseOutput) {
     state.response = Some(output.response);
+    state.reply_file = Some(output.reply_file);
     __tasknet::TaskState::record(state, "generate_response");
 }
 /// The tasks of `examples/tropical_sales/tasks.yaml`: implement one method per task (that is the agent).
@@ -417,7 +460,7 @@ pub fn generate_response_output(state: &mut State, output: GenerateResponseOutpu
 /// A missing method is a compile error; `Crew(your_impl)` is what the runtime runs.
 #[allow(dead_code)]
 pub trait Tasks: Send + Sync + 'static {
-    /// Read the oldest unanswered email in {inbox_dir} and extract its sender, subject and body.
+    /// Read the oldest email in {inbox_dir} that has no reply in {outbox_dir} yet, and extract its sender, subject and body.
     ///
     /// Expected output: The email as JSON: message_id, from, subject, body.
     fn read_email(
@@ -437,7 +480,7 @@ pub trait Tasks: Send + Sync + 'static {
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<ClassifyMessageOutput, __tasknet::TaskError>,
     > + Send;
-    /// Look up each product of this {category} email in the stock list at {stock_file}.
+    /// Look up each product of this {category} email in the stock database at {stock_db}.
     ///
     /// Expected output: For each product: the quantity in stock and whether the request can be served.
     fn check_stock_availability(
@@ -449,7 +492,7 @@ pub trait Tasks: Send + Sync + 'static {
     > + Send;
     /// Write the reply to the email, given its category and the stock levels.
     ///
-    /// Expected output: A polite reply with availability and prices, signed by the sales team.
+    /// Expected output: A polite reply with availability and prices, signed by the sales team, written to {outbox_dir} as an .eml file.
     fn generate_response(
         &self,
         ctx: &__tasknet::TaskContext,
@@ -544,15 +587,15 @@ impl<A: Tasks> __tasknet::TaskSet for Crew<A> {
 #[allow(dead_code)]
 pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
     name: "tasks",
-    source_hash: "92cdc83daa7b775d",
+    source_hash: "bd9ec0a65b25e59a",
     tasks: &[
         __tasknet::TaskSpec {
             name: "read_email",
-            description: "Read the oldest unanswered email in {inbox_dir} and extract its sender, subject and body.\n",
+            description: "Read the oldest email in {inbox_dir} that has no reply in {outbox_dir} yet, and extract its sender, subject and body.\n",
             expected_output: "The email as JSON: message_id, from, subject, body.\n",
             agent: Some("email_reader"),
             tools: &[],
-            requires: &["inbox_dir"],
+            requires: &["inbox_dir", "outbox_dir"],
             produces: &[
                 __tasknet::FieldSpec {
                     name: "email",
@@ -567,7 +610,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             retry: None,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
-                line: 7u32,
+                line: 8u32,
                 column: 1u32,
             },
         },
@@ -596,17 +639,17 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             retry: None,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
-                line: 20u32,
+                line: 21u32,
                 column: 1u32,
             },
         },
         __tasknet::TaskSpec {
             name: "check_stock_availability",
-            description: "Look up each product of this {category} email in the stock list at {stock_file}.\n",
+            description: "Look up each product of this {category} email in the stock database at {stock_db}.\n",
             expected_output: "For each product: the quantity in stock and whether the request can be served.\n",
             agent: Some("stock_keeper"),
             tools: &[],
-            requires: &["products", "category", "stock_file"],
+            requires: &["products", "category", "stock_db"],
             produces: &[
                 __tasknet::FieldSpec {
                     name: "stock",
@@ -617,24 +660,31 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             context: &[],
             depends_on: &[1usize],
             output_file: None,
-            timeout_ms: None,
-            retry: None,
+            timeout_ms: Some(10000u64),
+            retry: Some(__tasknet::RetrySpec {
+                attempts: 3u32,
+                backoff_ms: 200u64,
+            }),
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
-                line: 35u32,
+                line: 36u32,
                 column: 1u32,
             },
         },
         __tasknet::TaskSpec {
             name: "generate_response",
             description: "Write the reply to the email, given its category and the stock levels.\n",
-            expected_output: "A polite reply with availability and prices, signed by the sales team.\n",
+            expected_output: "A polite reply with availability and prices, signed by the sales team, written to {outbox_dir} as an .eml file.\n",
             agent: Some("responder"),
             tools: &[],
-            requires: &["email", "category", "stock"],
+            requires: &["email", "category", "stock", "outbox_dir"],
             produces: &[
                 __tasknet::FieldSpec {
                     name: "response",
+                    ty: "String",
+                },
+                __tasknet::FieldSpec {
+                    name: "reply_file",
                     ty: "String",
                 },
             ],
@@ -646,7 +696,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             retry: None,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
-                line: 48u32,
+                line: 51u32,
                 column: 1u32,
             },
         },
@@ -658,7 +708,11 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             ty: "String",
         },
         __tasknet::FieldSpec {
-            name: "stock_file",
+            name: "outbox_dir",
+            ty: "String",
+        },
+        __tasknet::FieldSpec {
+            name: "stock_db",
             ty: "String",
         },
     ],

@@ -1,0 +1,259 @@
+//! Gives a user's binary the subcommands `run`, `replay` and `log` without CLI code.
+//!
+//! ```ignore
+//! fn main() -> std::process::ExitCode {
+//!     tasknet::App::new("tropical_sales", Crew(SalesTeam))
+//!         .db("tropical_sales.db")
+//!         .inputs(|| Ok(State { inbox_dir: Some("inbox".into()), ..State::default() }))
+//!         .main()
+//! }
+//! ```
+//!
+//! `my_bin` (or `my_bin run`) runs the registry; `my_bin replay --run ID --from TASK` (or
+//! `--only TASK`) replays; `my_bin log [--run ID]` prints the execution log.
+
+use std::error::Error;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::executor::{Replay, Run, RunError, Runner};
+use crate::report::{print_run, print_runs};
+use crate::storage::{SqliteStorage, Storage};
+use crate::{TaskSet, TaskState};
+
+type BoxError = Box<dyn Error + Send + Sync>;
+type InputsFn<S> = Box<dyn Fn() -> Result<S, BoxError>>;
+type AfterRunFn<S> = Box<dyn Fn(&Run<S>, &dyn Storage) -> Result<(), BoxError>>;
+type ConfigureFn<T> = Box<dyn Fn(Runner<T>) -> Runner<T>>;
+
+#[derive(Parser)]
+struct Cli {
+    /// The execution log (an SQLite file).
+    #[arg(long, global = true)]
+    db: Option<PathBuf>,
+    /// No progress lines.
+    #[arg(long, global = true)]
+    quiet: bool,
+    /// Set a kickoff input of `run`: FIELD=VALUE (VALUE is JSON, or else a string).
+    #[arg(long = "set", value_name = "FIELD=VALUE", global = true)]
+    set: Vec<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every task (the default).
+    Run,
+    /// Replay a logged run from a task (re-running it and every task after it), or one task.
+    Replay {
+        /// The run to replay.
+        #[arg(long)]
+        run: String,
+        /// Re-run this task and every task after it.
+        #[arg(long, conflicts_with = "only", required_unless_present = "only")]
+        from: Option<String>,
+        /// Re-run this task alone.
+        #[arg(long)]
+        only: Option<String>,
+        /// Replay even if the run was made from another version of the yaml.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the runs, or one run's task records.
+    Log {
+        /// The run to show.
+        #[arg(long)]
+        run: Option<String>,
+    },
+}
+
+/// A binary's command line around a registry; see the module docs.
+pub struct App<T: TaskSet> {
+    name: String,
+    tasks: T,
+    db: PathBuf,
+    inputs: InputsFn<T::State>,
+    after_run: Option<AfterRunFn<T::State>>,
+    configure: Option<ConfigureFn<T>>,
+}
+
+impl<T: TaskSet> App<T> {
+    /// `name` is the binary's name in help texts; the log defaults to `<name>.db`.
+    pub fn new(name: impl Into<String>, tasks: T) -> Self {
+        let name = name.into();
+        App {
+            db: PathBuf::from(format!("{name}.db")),
+            name,
+            tasks,
+            inputs: Box::new(|| Ok(T::State::default())),
+            after_run: None,
+            configure: None,
+        }
+    }
+
+    /// The default log file (`--db` overrides it).
+    pub fn db(mut self, path: impl Into<PathBuf>) -> Self {
+        self.db = path.into();
+        self
+    }
+
+    /// The kickoff inputs of `run` (`--set FIELD=VALUE` overrides them).
+    pub fn inputs(mut self, inputs: impl Fn() -> Result<T::State, BoxError> + 'static) -> Self {
+        self.inputs = Box::new(inputs);
+        self
+    }
+
+    /// Called after a successful run or replay (write a report, say where things went).
+    pub fn after_run(
+        mut self,
+        hook: impl Fn(&Run<T::State>, &dyn Storage) -> Result<(), BoxError> + 'static,
+    ) -> Self {
+        self.after_run = Some(Box::new(hook));
+        self
+    }
+
+    /// Adjusts the runner (timeouts, retries) before it runs.
+    pub fn configure(mut self, configure: impl Fn(Runner<T>) -> Runner<T> + 'static) -> Self {
+        self.configure = Some(Box::new(configure));
+        self
+    }
+
+    /// Parses the process's arguments and runs the command; the exit code says how it went.
+    pub fn main(self) -> ExitCode {
+        self.main_from(std::env::args_os())
+    }
+
+    /// Like [`App::main`], with the given arguments (the first is the binary's name).
+    pub fn main_from<I, A>(self, args: I) -> ExitCode
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<OsString> + Clone,
+    {
+        let cli = match Cli::try_parse_from(args) {
+            Ok(cli) => cli,
+            Err(e) => {
+                let _ = e.print();
+                return if e.use_stderr() {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+        };
+        let name = self.name.clone();
+        match self.dispatch(cli) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{name}: error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    fn dispatch(self, cli: Cli) -> Result<(), BoxError> {
+        let db = cli.db.clone().unwrap_or_else(|| self.db.clone());
+        let storage = SqliteStorage::open(&db)?;
+        let quiet = cli.quiet;
+        let set = cli.set;
+        let command = cli.command.unwrap_or(Command::Run);
+        match command {
+            Command::Log { run } => {
+                let mut out = std::io::stdout().lock();
+                match run {
+                    None => {
+                        print_runs(&storage, &mut out)?;
+                    }
+                    Some(id) => {
+                        let record = storage
+                            .run(&id)?
+                            .ok_or_else(|| format!("there is no run `{id}` in {}", db.display()))?;
+                        print_run(&storage, &record, &mut out)?;
+                    }
+                }
+                Ok(())
+            }
+            Command::Run => {
+                let mut state = (self.inputs)()?;
+                for assignment in &set {
+                    let (field, value) = assignment
+                        .split_once('=')
+                        .ok_or_else(|| format!("`--set {assignment}`: expected FIELD=VALUE"))?;
+                    let value = serde_json::from_str(value)
+                        .unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+                    state
+                        .set_json(field, value)
+                        .map_err(|e| format!("`--set {assignment}`: {e}"))?;
+                }
+                self.execute(storage, &db, quiet, move |runner| {
+                    Box::pin(async move { runner.run(state).await })
+                })
+            }
+            Command::Replay {
+                run,
+                from,
+                only,
+                force,
+            } => {
+                let mut replay = match (from, only) {
+                    (Some(task), _) => Replay::from(run, task),
+                    (None, Some(task)) => Replay::only(run, task),
+                    (None, None) => unreachable!("clap requires --from or --only"),
+                };
+                replay.force = force;
+                self.execute(storage, &db, quiet, move |runner| {
+                    Box::pin(async move { runner.replay(&replay).await })
+                })
+            }
+        }
+    }
+
+    fn execute(
+        self,
+        storage: SqliteStorage,
+        db: &std::path::Path,
+        quiet: bool,
+        go: impl for<'r> FnOnce(
+            &'r Runner<T>,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Run<T::State>, RunError>> + 'r>,
+        >,
+    ) -> Result<(), BoxError> {
+        let mut runner = Runner::new(self.tasks).storage(storage).progress(!quiet);
+        if let Some(configure) = &self.configure {
+            runner = configure(runner);
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()?;
+        let result = rt.block_on(go(&runner));
+        match result {
+            Ok(run) => {
+                eprintln!(
+                    "run {} finished: {} task{} in {:.2?}; log: {}",
+                    run.id,
+                    run.tasks_run,
+                    if run.tasks_run == 1 { "" } else { "s" },
+                    run.duration,
+                    db.display()
+                );
+                if let Some(hook) = &self.after_run {
+                    hook(&run, runner.log().as_ref())?;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                if let RunError::TasksFailed { run_id, .. } = &e {
+                    eprintln!(
+                        "the log has every task's record: `{} log --run {run_id}`; fix and replay with `{} replay --run {run_id} --from TASK`",
+                        self.name, self.name
+                    );
+                }
+                Err(e.into())
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The main job end to end: the seed's pipeline over the shipped inbox, into a temporary
+//! folder and database; then its command line (run, log, replay) through `tasknet::App`.
+
+#[path = "../examples/tropical_sales/pipeline.rs"]
+mod pipeline;
+
+use std::process::ExitCode;
+
+use pipeline::{Crew, SalesTeam};
+use tasknet::{Replay, Runner, SqliteStorage, Storage, TaskStatus};
+
+#[tokio::test]
+async fn seed_pipeline_end_to_end() {
+    let out = tempfile::tempdir().unwrap();
+    let db = out.path().join("log.db");
+    let runner = Runner::new(Crew(SalesTeam))
+        .storage(SqliteStorage::open(&db).unwrap())
+        .progress(false);
+
+    let run = runner
+        .run(pipeline::prepare(out.path()).unwrap())
+        .await
+        .unwrap();
+    let rows = runner.log().tasks(&run.id).unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r.task_name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "read_email",
+            "classify_message",
+            "check_stock_availability",
+            "generate_response"
+        ]
+    );
+    assert!(rows.iter().all(|r| r.status == TaskStatus::Succeeded));
+    assert_eq!(rows[1].output["category"], "order");
+    assert_eq!(
+        rows[1].output["products"],
+        serde_json::json!(["mango", "passion fruit"])
+    );
+    assert_eq!(rows[2].output["stock"]["passion fruit"]["kg_in_stock"], 8);
+    assert_eq!(rows[2].output["stock"]["passion fruit"]["low"], false);
+
+    let reply = std::fs::read_to_string(out.path().join("outbox/reply-to-001-order.eml")).unwrap();
+    assert!(reply.contains("Subject: Re: Order for Friday: mangoes and passion fruit\r\n"));
+    assert!(reply.contains("In-Reply-To: <001.order@mercado-verde.example>"));
+    assert!(reply.contains("- mango: 120 kg available at EUR 2.40/kg"));
+    let parsed = mail_parser::MessageParser::default()
+        .parse(reply.as_bytes())
+        .unwrap();
+    assert_eq!(
+        parsed
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address()),
+        Some("ana@mercado-verde.example")
+    );
+
+    let report = pipeline::write_report(out.path(), &run, runner.log().as_ref()).unwrap();
+    let report = std::fs::read_to_string(report).unwrap();
+    assert!(report.contains("| category | order |"), "{report}");
+    assert!(report.contains("| mango | 120 | 2.40 |"), "{report}");
+    assert_eq!(report.matches("| succeeded |").count(), 4, "{report}");
+
+    // The next run answers the next email; the stock table is not seeded twice.
+    let second = runner
+        .run(pipeline::prepare(out.path()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(second.state.category.as_deref(), Some("stock_question"));
+    let stock = second.state.stock.unwrap();
+    assert_eq!(stock["pineapple"]["kg_in_stock"], 0);
+    assert!(
+        second
+            .state
+            .response
+            .unwrap()
+            .contains("- pineapple: out of stock this week")
+    );
+
+    // Replaying the first run from the classification re-runs the last three tasks.
+    let replay = runner
+        .replay(&Replay::from(&run.id, "classify_message"))
+        .await
+        .unwrap();
+    let replayed: Vec<bool> = runner
+        .log()
+        .tasks(&replay.id)
+        .unwrap()
+        .iter()
+        .map(|r| r.was_replayed)
+        .collect();
+    assert_eq!(replayed, [false, true, true, true]);
+    assert_eq!(replay.state.response, run.state.response);
+}
+
+#[test]
+fn the_binary_helper_runs_logs_and_replays() {
+    let out = tempfile::tempdir().unwrap();
+    let db = out.path().join("app.db");
+    let app = || {
+        let dir = out.path().to_path_buf();
+        tasknet::App::new("tropical_sales", Crew(SalesTeam))
+            .db(&db)
+            .inputs(move || pipeline::prepare(&dir))
+    };
+    assert_eq!(
+        app().main_from(["tropical_sales", "--quiet"]),
+        ExitCode::SUCCESS
+    );
+    assert_eq!(
+        app().main_from(["tropical_sales", "log"]),
+        ExitCode::SUCCESS
+    );
+    let storage = SqliteStorage::open(&db).unwrap();
+    let runs = storage.runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    let id = runs[0].id.clone();
+    assert_eq!(
+        app().main_from([
+            "tropical_sales",
+            "replay",
+            "--run",
+            &id,
+            "--only",
+            "generate_response",
+            "--quiet"
+        ]),
+        ExitCode::SUCCESS
+    );
+    assert_eq!(
+        app().main_from(["tropical_sales", "log", "--run", &id]),
+        ExitCode::SUCCESS
+    );
+    // Bad input: an unknown run or task fails, and the log is left as it was.
+    assert_eq!(
+        app().main_from([
+            "tropical_sales",
+            "replay",
+            "--run",
+            "nope",
+            "--from",
+            "read_email"
+        ]),
+        ExitCode::FAILURE
+    );
+    assert_eq!(
+        app().main_from(["tropical_sales", "replay", "--run", &id, "--from", "reply"]),
+        ExitCode::FAILURE
+    );
+    assert_eq!(
+        app().main_from(["tropical_sales", "--set", "stock_db=[1,2]"]),
+        ExitCode::FAILURE
+    );
+    assert_eq!(
+        app().main_from(["tropical_sales", "replay", "--run", &id]),
+        ExitCode::from(2),
+        "--from or --only is required"
+    );
+    let runs = storage.runs().unwrap();
+    assert_eq!(runs.len(), 2, "the replay is the only new run");
+    assert_eq!(runs[1].parent_run.as_deref(), Some(id.as_str()));
+    assert_eq!(storage.tasks(&id).unwrap().len(), 4);
+}
