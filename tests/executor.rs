@@ -145,7 +145,7 @@ async fn runs_in_dependency_order_and_logs_each_task() {
         .state
         .execution_log
         .iter()
-        .map(|e| e.task.as_str())
+        .map(|e| e.task.as_ref())
         .collect();
     assert_eq!(log.first(), Some(&"start"));
     assert_eq!(log.last(), Some(&"join"));

@@ -169,7 +169,7 @@ fn output_function_merges_and_records() {
     let log: Vec<&str> = state
         .execution_log
         .iter()
-        .map(|e| e.task.as_str())
+        .map(|e| e.task.as_ref())
         .collect();
     assert_eq!(log, ["fetch", "extract_links"]);
     assert_eq!(state.current_task.as_deref(), Some("extract_links"));

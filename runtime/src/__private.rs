@@ -88,3 +88,25 @@ pub fn input_json<I: serde::Serialize>(input: Result<I, MissingField>) -> Result
     let input = input.map_err(TaskError::missing)?;
     Ok(serde_json::to_value(input)?)
 }
+
+/// `TaskState::record` for the run metadata fields: reuses the buffers of `current_task` and
+/// `timestamp`, borrows the task name.
+#[inline]
+pub fn record(
+    log: &mut Vec<LogEntry>,
+    current_task: &mut Option<String>,
+    timestamp: &mut Option<String>,
+    task: &'static str,
+) {
+    let now = now_rfc3339();
+    let current = current_task.get_or_insert_with(String::new);
+    current.clear();
+    current.push_str(task);
+    let stamp = timestamp.get_or_insert_with(String::new);
+    stamp.clear();
+    stamp.push_str(&now);
+    log.push(LogEntry {
+        task: std::borrow::Cow::Borrowed(task),
+        timestamp: now,
+    });
+}

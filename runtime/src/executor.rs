@@ -319,6 +319,13 @@ impl<T: TaskSet> Runner<T> {
     }
 
     fn limits(&self, spec: &TaskSpec) -> (Option<Duration>, RetryPolicy) {
+        if self.task_timeouts.is_empty() && self.task_retries.is_empty() {
+            let timeout = spec.timeout_ms.map(Duration::from_millis).or(self.timeout);
+            let retry = spec.retry.map_or(self.retry, |r| {
+                RetryPolicy::new(r.attempts, Duration::from_millis(r.backoff_ms))
+            });
+            return (timeout, retry);
+        }
         let timeout = self
             .task_timeouts
             .get(spec.name)
@@ -666,62 +673,75 @@ impl<T: TaskSet> Runner<T> {
     }
 
     /// One task, with its retries and time limit: input -> method -> output (not yet merged).
-    async fn attempt<'a>(
+    ///
+    /// The input, the context and the first call are prepared before the future is built, so
+    /// that the future (which the run keeps per task in flight) holds little.
+    fn attempt<'a>(
         &'a self,
         index: usize,
         state: &'a Mutex<T::State>,
         context: &'a OnceLock<TaskContext>,
         run_id: &'a str,
-    ) -> Finished<T::State> {
+    ) -> impl Future<Output = Finished<T::State>> + Send + 'a {
         let started = Instant::now();
         let started_at = now_rfc3339();
         let registry = self.registry();
         let spec = &registry.tasks[index];
         let (timeout, retry) = self.limits(spec);
+        // Two statements: a guard lives to the end of its statement, and the closure locks again.
         let inputs = self.tasks.input_json(index, &lock(state));
-        let inputs = match inputs {
-            Ok(inputs) => inputs,
-            Err(error) => {
-                return Finished {
-                    index,
-                    result: Err(error),
-                    inputs: Value::Null,
-                    attempts: 1,
-                    started_at,
-                    duration: started.elapsed(),
-                };
-            }
-        };
-        let ctx = context.get_or_init(|| task_context(registry, spec, run_id, &inputs));
-        let mut attempt = 0;
-        let result = loop {
-            attempt += 1;
-            // Built from the state on each try; the lock is held only while copying the fields.
-            let call = self.tasks.call(index, ctx, &lock(state));
-            let result = match call {
-                Err(missing) => Err(TaskError::missing(missing)),
-                Ok(call) => guarded(call, timeout).await,
-            };
-            match result {
-                Err(error)
-                    if attempt < retry.attempts && error.kind() != TaskErrorKind::MissingField =>
-                {
-                    let wait = retry.wait_before(attempt + 1);
-                    tracing::warn!(run_id, task = spec.name, attempt, error = %error, ?wait, "task failed, retrying");
-                    if !wait.is_zero() {
-                        tokio::time::sleep(wait).await;
-                    }
+        let prepared = inputs.map(|inputs| {
+            let ctx = context.get_or_init(|| task_context(registry, spec, run_id, &inputs));
+            let first = self.tasks.call(index, ctx, &lock(state));
+            (inputs, ctx, first)
+        });
+        async move {
+            let (inputs, ctx, mut call) = match prepared {
+                Ok(prepared) => prepared,
+                Err(error) => {
+                    return Finished {
+                        index,
+                        result: Err(error),
+                        inputs: Value::Null,
+                        attempts: 1,
+                        started_at,
+                        duration: started.elapsed(),
+                    };
                 }
-                other => break other,
+            };
+            let mut attempt = 1;
+            let result = loop {
+                let result = match call {
+                    Err(missing) => Err(TaskError::missing(missing)),
+                    Ok(call) => guarded(call, timeout).await,
+                };
+                match result {
+                    Err(error)
+                        if attempt < retry.attempts
+                            && error.kind() != TaskErrorKind::MissingField =>
+                    {
+                        attempt += 1;
+                        let wait = retry.wait_before(attempt);
+                        tracing::warn!(run_id, task = spec.name, attempt, error = %error, ?wait, "task failed, retrying");
+                        if !wait.is_zero() {
+                            // Boxed: timers are rare here, and the task's future stays small.
+                            Box::pin(tokio::time::sleep(wait)).await;
+                        }
+                        // Built from the state on each try; the lock is held only while
+                        // copying the fields.
+                        call = self.tasks.call(index, ctx, &lock(state));
+                    }
+                    other => break other,
+                }
+            };
+            Finished {
+                index,
+                result,
+                inputs,
+                attempts: attempt,
+                started_at,
+                duration: started.elapsed(),
             }
-        };
-        Finished {
-            index,
-            result,
-            inputs,
-            attempts: attempt,
-            started_at,
-            duration: started.elapsed(),
         }
     }
 }
@@ -758,12 +778,21 @@ fn task_context<S>(
     run_id: &str,
     inputs: &Value,
 ) -> TaskContext {
-    let empty = Map::new();
-    let mut values = inputs.as_object().unwrap_or(&empty).clone();
-    if let Some(Value::Object(data)) = values.remove("input_data") {
-        values.extend(data);
-    }
     let agent = spec.agent.and_then(|a| registry.agent(a));
+    let texts = [spec.description, spec.expected_output];
+    let agent_texts = agent.map(|a| [a.role, a.goal, a.backstory]);
+    let has_placeholders = texts
+        .iter()
+        .chain(agent_texts.iter().flatten())
+        .any(|t| t.contains('{'));
+    // The values are the task's input: its required fields and its input_data keys.
+    let mut values = Map::new();
+    if has_placeholders && let Some(fields) = inputs.as_object() {
+        values = fields.clone();
+        if let Some(Value::Object(data)) = values.remove("input_data") {
+            values.extend(data);
+        }
+    }
     TaskContext {
         task: spec.name.to_owned(),
         run_id: run_id.to_owned(),
@@ -781,10 +810,10 @@ async fn guarded<F, O>(future: F, timeout: Option<Duration>) -> Result<O, TaskEr
 where
     F: Future<Output = Result<O, TaskError>>,
 {
-    let caught = CatchUnwind(future);
     match timeout {
-        None => caught.await,
-        Some(limit) => match tokio::time::timeout(limit, caught).await {
+        None => CatchUnwind(future).await,
+        // Boxed, so that a task without a time limit does not carry a timer in its future.
+        Some(limit) => match Box::pin(tokio::time::timeout(limit, CatchUnwind(future))).await {
             Ok(result) => result,
             Err(_) => Err(TaskError::with_kind(
                 TaskErrorKind::Timeout,

@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::StateError;
@@ -9,8 +11,8 @@ pub const RUN_METADATA_FIELDS: [&str; 3] = ["execution_log", "current_task", "ti
 /// One line of the state's `execution_log`: which task's output was merged, and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogEntry {
-    /// The task whose output function ran.
-    pub task: String,
+    /// The task whose output function ran (borrowed from the registry, no copy per task).
+    pub task: Cow<'static, str>,
     /// When it ran (RFC 3339, UTC).
     pub timestamp: String,
 }
@@ -51,7 +53,7 @@ pub trait TaskState: Default + Clone + Send + Sync + 'static {
 
     /// Records that `task`'s output was merged: appends to `execution_log`, sets
     /// `current_task` and `timestamp`. Called by every generated output function.
-    fn record(&mut self, task: &str);
+    fn record(&mut self, task: &'static str);
 
     /// The execution log accumulated so far.
     fn execution_log(&self) -> &[LogEntry];

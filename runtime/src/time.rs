@@ -9,7 +9,21 @@ pub fn now_rfc3339() -> Timestamp {
     let since_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    format_rfc3339(since_epoch.as_secs() as i64, since_epoch.subsec_millis())
+    let millis = since_epoch.as_millis();
+    // Tasks finish many times per millisecond: format each millisecond once per thread.
+    thread_local! {
+        static LAST: std::cell::RefCell<(u128, String)> = const { std::cell::RefCell::new((u128::MAX, String::new())) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != millis {
+            *last = (
+                millis,
+                format_rfc3339(since_epoch.as_secs() as i64, since_epoch.subsec_millis()),
+            );
+        }
+        last.1.clone()
+    })
 }
 
 fn format_rfc3339(unix_secs: i64, millis: u32) -> String {

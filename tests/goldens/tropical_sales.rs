@@ -197,15 +197,13 @@ impl __tasknet::TaskState for State {
             self.timestamp = timestamp;
         }
     }
-    fn record(&mut self, task: &str) {
-        let timestamp = __tasknet::now_rfc3339();
-        self.execution_log
-            .push(__tasknet::LogEntry {
-                task: task.to_owned(),
-                timestamp: timestamp.clone(),
-            });
-        self.current_task = Some(task.to_owned());
-        self.timestamp = Some(timestamp);
+    fn record(&mut self, task: &'static str) {
+        __tasknet::record(
+            &mut self.execution_log,
+            &mut self.current_task,
+            &mut self.timestamp,
+            task,
+        );
     }
     fn execution_log(&self) -> &[__tasknet::LogEntry] {
         &self.execution_log

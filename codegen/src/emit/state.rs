@@ -105,14 +105,8 @@ pub fn task_state_impl(state: &TokenStream, fields: &[StateField]) -> TokenStrea
                 }
             }
 
-            fn record(&mut self, task: &str) {
-                let timestamp = #krate::now_rfc3339();
-                self.execution_log.push(#krate::LogEntry {
-                    task: task.to_owned(),
-                    timestamp: timestamp.clone(),
-                });
-                self.current_task = Some(task.to_owned());
-                self.timestamp = Some(timestamp);
+            fn record(&mut self, task: &'static str) {
+                #krate::record(&mut self.execution_log, &mut self.current_task, &mut self.timestamp, task);
             }
 
             fn execution_log(&self) -> &[#krate::LogEntry] {

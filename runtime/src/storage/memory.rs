@@ -13,7 +13,14 @@ pub struct MemoryStorage {
 #[derive(Debug, Default)]
 struct Inner {
     runs: Vec<RunRecord>,
-    tasks: HashMap<String, Vec<TaskRecord>>,
+    tasks: HashMap<String, RunTasks>,
+}
+
+/// One run's records, and where each task's record is.
+#[derive(Debug, Default)]
+struct RunTasks {
+    records: Vec<TaskRecord>,
+    by_name: HashMap<String, usize>,
 }
 
 impl MemoryStorage {
@@ -71,10 +78,18 @@ impl Storage for MemoryStorage {
 
     fn put_task(&self, task: TaskRecord) -> Result<(), StorageError> {
         let mut inner = self.lock();
-        let tasks = inner.tasks.entry(task.run_id.clone()).or_default();
-        match tasks.iter_mut().find(|t| t.task_name == task.task_name) {
-            Some(existing) => *existing = task,
-            None => tasks.push(task),
+        let tasks = match inner.tasks.get_mut(&task.run_id) {
+            Some(tasks) => tasks,
+            None => inner.tasks.entry(task.run_id.clone()).or_default(),
+        };
+        match tasks.by_name.get(&task.task_name) {
+            Some(&at) => tasks.records[at] = task,
+            None => {
+                tasks
+                    .by_name
+                    .insert(task.task_name.clone(), tasks.records.len());
+                tasks.records.push(task);
+            }
         }
         Ok(())
     }
@@ -89,17 +104,27 @@ impl Storage for MemoryStorage {
         let Some(tasks) = inner.tasks.get_mut(run_id) else {
             return Ok(false);
         };
-        match tasks.iter_mut().find(|t| t.task_index == task_index) {
-            Some(existing) => {
-                *existing = task;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        let Some(at) = tasks
+            .records
+            .iter()
+            .position(|t| t.task_index == task_index)
+        else {
+            return Ok(false);
+        };
+        let old_name = std::mem::replace(&mut tasks.records[at], task).task_name;
+        tasks.by_name.remove(&old_name);
+        tasks
+            .by_name
+            .insert(tasks.records[at].task_name.clone(), at);
+        Ok(true)
     }
 
     fn delete_tasks(&self, run_id: &str) -> Result<usize, StorageError> {
-        Ok(self.lock().tasks.remove(run_id).map_or(0, |t| t.len()))
+        Ok(self
+            .lock()
+            .tasks
+            .remove(run_id)
+            .map_or(0, |t| t.records.len()))
     }
 
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StorageError> {
@@ -111,7 +136,12 @@ impl Storage for MemoryStorage {
     }
 
     fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>, StorageError> {
-        let mut tasks = self.lock().tasks.get(run_id).cloned().unwrap_or_default();
+        let mut tasks = self
+            .lock()
+            .tasks
+            .get(run_id)
+            .map(|t| t.records.clone())
+            .unwrap_or_default();
         tasks.sort_by_key(|t| t.task_index);
         Ok(tasks)
     }
