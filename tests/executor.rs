@@ -59,11 +59,11 @@ struct Team {
 
 impl Team {
     fn called(&self, ctx: &TaskContext) {
-        self.calls.lock().unwrap().push(ctx.task.clone());
+        self.calls.lock().unwrap().push(ctx.task.to_owned());
         self.contexts
             .lock()
             .unwrap()
-            .insert(ctx.task.clone(), ctx.clone());
+            .insert(ctx.task.to_owned(), ctx.clone());
     }
 
     fn calls(&self) -> Vec<String> {
@@ -164,7 +164,7 @@ async fn runs_in_dependency_order_and_logs_each_task() {
         json!({"l": 20, "r": 200, "input_data": {"mode": "add"}})
     );
     assert_eq!(join.output, json!({"sum": 220}));
-    assert_eq!(join.produced, ["sum"]);
+    assert_eq!(join.produced(), ["sum"]);
     let stored = runner.log().run(&run.id).unwrap().unwrap();
     assert_eq!(stored.status, RunStatus::Succeeded);
     assert_eq!(stored.inputs, json!({"seed": 1}));
@@ -178,7 +178,7 @@ async fn the_task_context_is_rendered_from_the_input() {
     let contexts = runner.task_set().0.contexts.lock().unwrap().clone();
     let join = &contexts["join"];
     assert_eq!(join.description, "Join 20 and 200 (add).");
-    assert_eq!(join.run_id, run.id);
+    assert_eq!(&*join.run_id, run.id);
     assert_eq!(join.task, "join");
 }
 

@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for &index in TASK_REGISTRY.order {
         let spec = &TASK_REGISTRY.tasks[index];
         let ctx = TaskContext {
-            task: spec.name.into(),
+            task: spec.name,
             ..TaskContext::default()
         };
         let output = finish(crew.call(index, &ctx, &state)?)

@@ -216,7 +216,7 @@ impl Tasks for SalesTeam {
         lines.extend([String::new(), "Kind regards,".to_owned()]);
         lines.push(input.input_data.signature.to_owned());
         if let Some(role) = &ctx.role {
-            lines.push(role.clone());
+            lines.push(role.to_string());
         }
         let response = lines.join("\n");
 

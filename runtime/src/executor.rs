@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::log::{ReplayMode, RunRecord, RunStatus, TaskRecord, TaskStatus};
 use crate::progress::Progress;
-use crate::render::render;
+use crate::render::render_static;
 use crate::storage::{MemoryStorage, Storage, StorageError};
 use crate::{
     Registry, TaskContext, TaskError, TaskErrorKind, TaskOutput, TaskSet, TaskSpec, TaskState,
@@ -509,6 +509,7 @@ impl<T: TaskSet> Runner<T> {
             .filter(|&i| to_run[i] && waiting_for[i] == 0)
             .collect();
         let state = Mutex::new(initial);
+        let shared_run_id: Arc<str> = Arc::from(run_id.as_str());
         let contexts: Vec<OnceLock<TaskContext>> = (0..n).map(|_| OnceLock::new()).collect();
         let progress = Progress::new(
             self.progress,
@@ -524,7 +525,7 @@ impl<T: TaskSet> Runner<T> {
         loop {
             while let Some(i) = ready.pop_front() {
                 progress.started(i);
-                running.push(self.attempt(i, &state, &contexts[i], &run_id));
+                running.push(self.attempt(i, &state, &contexts[i], &shared_run_id));
             }
             let Some(done) = running.next().await else {
                 break;
@@ -540,7 +541,6 @@ impl<T: TaskSet> Runner<T> {
                 expected_output: spec.expected_output.to_owned(),
                 inputs: done.inputs,
                 output: Value::Null,
-                produced: Vec::new(),
                 status: TaskStatus::Succeeded,
                 error_kind: None,
                 error: None,
@@ -555,7 +555,6 @@ impl<T: TaskSet> Runner<T> {
                     record.output = output.to_json().unwrap_or_else(|e| {
                         Value::String(format!("<output not serializable: {e}>"))
                     });
-                    record.produced = spec.produces.iter().map(|f| f.name.to_owned()).collect();
                     output.apply(&mut lock(&state));
                     progress.finished(i, None);
                     tracing::info!(
@@ -660,7 +659,6 @@ impl<T: TaskSet> Runner<T> {
             expected_output: spec.expected_output.to_owned(),
             inputs: Value::Null,
             output: Value::Null,
-            produced: Vec::new(),
             status: TaskStatus::Skipped,
             error_kind: Some("skipped".to_owned()),
             error: Some(format!("not run: `{because}` failed upstream")),
@@ -681,7 +679,7 @@ impl<T: TaskSet> Runner<T> {
         index: usize,
         state: &'a Mutex<T::State>,
         context: &'a OnceLock<TaskContext>,
-        run_id: &'a str,
+        run_id: &'a Arc<str>,
     ) -> impl Future<Output = Finished<T::State>> + Send + 'a {
         let started = Instant::now();
         let started_at = now_rfc3339();
@@ -722,7 +720,7 @@ impl<T: TaskSet> Runner<T> {
                     {
                         attempt += 1;
                         let wait = retry.wait_before(attempt);
-                        tracing::warn!(run_id, task = spec.name, attempt, error = %error, ?wait, "task failed, retrying");
+                        tracing::warn!(run_id = &**run_id, task = spec.name, attempt, error = %error, ?wait, "task failed, retrying");
                         if !wait.is_zero() {
                             // Boxed: timers are rare here, and the task's future stays small.
                             Box::pin(tokio::time::sleep(wait)).await;
@@ -773,9 +771,9 @@ fn kickoff_inputs<S: TaskState>(registry: &Registry<S>, state: &S) -> Value {
 
 /// The task's context: description, expected output and agent rendered from its input.
 fn task_context<S>(
-    registry: &Registry<S>,
-    spec: &TaskSpec,
-    run_id: &str,
+    registry: &'static Registry<S>,
+    spec: &'static TaskSpec,
+    run_id: &Arc<str>,
     inputs: &Value,
 ) -> TaskContext {
     let agent = spec.agent.and_then(|a| registry.agent(a));
@@ -794,14 +792,14 @@ fn task_context<S>(
         }
     }
     TaskContext {
-        task: spec.name.to_owned(),
-        run_id: run_id.to_owned(),
-        description: render(spec.description, &values),
-        expected_output: render(spec.expected_output, &values),
-        agent: spec.agent.map(str::to_owned),
-        role: agent.map(|a| render(a.role, &values)),
-        goal: agent.map(|a| render(a.goal, &values)),
-        backstory: agent.map(|a| render(a.backstory, &values)),
+        task: spec.name,
+        run_id: run_id.clone(),
+        description: render_static(spec.description, &values),
+        expected_output: render_static(spec.expected_output, &values),
+        agent: spec.agent,
+        role: agent.map(|a| render_static(a.role, &values)),
+        goal: agent.map(|a| render_static(a.goal, &values)),
+        backstory: agent.map(|a| render_static(a.backstory, &values)),
     }
 }
 

@@ -84,8 +84,6 @@ pub struct TaskRecord {
     pub inputs: Value,
     /// The produced fields, as a JSON object (`null` when the task did not succeed).
     pub output: Value,
-    /// The names of the fields the task produced.
-    pub produced: Vec<String>,
     pub status: TaskStatus,
     /// `failed`, `timeout`, `panicked`, `missing_field` or `skipped`.
     pub error_kind: Option<String>,
@@ -98,6 +96,14 @@ pub struct TaskRecord {
 }
 
 impl TaskRecord {
+    /// The names of the fields the task produced (the keys of `output`).
+    pub fn produced(&self) -> Vec<&str> {
+        self.output
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
     /// The seed's view of this record.
     pub fn execution_log(&self) -> ExecutionLog {
         ExecutionLog {
@@ -113,11 +119,6 @@ impl TaskRecord {
 
     /// A record from the seed's view, for the seed's storage handler.
     pub fn from_execution_log(run_id: &str, log: &ExecutionLog) -> Self {
-        let produced = log
-            .output
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default();
         TaskRecord {
             run_id: run_id.to_owned(),
             task_index: log.task_index,
@@ -125,7 +126,6 @@ impl TaskRecord {
             expected_output: log.expected_output.clone(),
             inputs: log.inputs.clone(),
             output: log.output.clone(),
-            produced,
             status: TaskStatus::Succeeded,
             error_kind: None,
             error: None,

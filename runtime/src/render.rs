@@ -6,6 +6,18 @@
 
 use serde_json::{Map, Value};
 
+/// A registry text rendered: borrowed as it is when it has no braces.
+pub fn render_static(
+    template: &'static str,
+    values: &Map<String, Value>,
+) -> std::borrow::Cow<'static, str> {
+    if template.contains(['{', '}']) {
+        std::borrow::Cow::Owned(render(template, values))
+    } else {
+        std::borrow::Cow::Borrowed(template)
+    }
+}
+
 /// `template` with each `{name}` replaced by `values[name]` (strings as they are, other JSON
 /// values as compact JSON).
 pub fn render(template: &str, values: &Map<String, Value>) -> String {

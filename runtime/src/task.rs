@@ -1,27 +1,30 @@
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use crate::{MissingField, Registry, TaskError, TaskState};
 
-/// What a task method is told about the task it runs.
+/// What a task method is told about the task it runs. Texts without placeholders are
+/// borrowed from the registry, so building a context costs no copy.
 #[derive(Debug, Clone, Default)]
 pub struct TaskContext {
     /// The task's name in tasks.yaml.
-    pub task: String,
+    pub task: &'static str,
     /// The run this execution belongs to.
-    pub run_id: String,
+    pub run_id: Arc<str>,
     /// `description`, with `{placeholders}` filled from the task's input.
-    pub description: String,
+    pub description: Cow<'static, str>,
     /// `expected_output`, rendered the same way.
-    pub expected_output: String,
+    pub expected_output: Cow<'static, str>,
     /// The agent's name, when the task names one.
-    pub agent: Option<String>,
+    pub agent: Option<&'static str>,
     /// The agent's role, goal and backstory, rendered, when agents.yaml was given.
-    pub role: Option<String>,
+    pub role: Option<Cow<'static, str>>,
     /// See `role`.
-    pub goal: Option<String>,
+    pub goal: Option<Cow<'static, str>>,
     /// See `role`.
-    pub backstory: Option<String>,
+    pub backstory: Option<Cow<'static, str>>,
 }
 
 /// A task's typed output, erased so that an executor can log it and merge it into the state.

@@ -34,7 +34,6 @@ fn task(run_id: &str, index: usize, name: &str, output: serde_json::Value) -> Ta
         expected_output: format!("the output of {name}"),
         inputs: json!({"topic": "mangoes, \"ripe\""}),
         output,
-        produced: vec!["x".to_owned()],
         status: TaskStatus::Succeeded,
         error_kind: None,
         error: None,

@@ -16,11 +16,33 @@ struct Inner {
     tasks: HashMap<String, RunTasks>,
 }
 
-/// One run's records, and where each task's record is.
+/// One run's records, and where each task index's record is (records are replaced by task
+/// name; a registry gives each name one index, so the index finds it without hashing names).
 #[derive(Debug, Default)]
 struct RunTasks {
     records: Vec<TaskRecord>,
-    by_name: HashMap<String, usize>,
+    by_index: Vec<Option<usize>>,
+}
+
+impl RunTasks {
+    fn position(&self, task: &TaskRecord) -> Option<usize> {
+        let at = self.by_index.get(task.task_index).copied().flatten();
+        match at {
+            Some(at) if self.records[at].task_name == task.task_name => Some(at),
+            // The seed's handler may store another name at an index: look it up by name.
+            _ => self
+                .records
+                .iter()
+                .position(|r| r.task_name == task.task_name),
+        }
+    }
+
+    fn index(&mut self, task_index: usize, at: usize) {
+        if self.by_index.len() <= task_index {
+            self.by_index.resize(task_index + 1, None);
+        }
+        self.by_index[task_index] = Some(at);
+    }
 }
 
 impl MemoryStorage {
@@ -82,15 +104,18 @@ impl Storage for MemoryStorage {
             Some(tasks) => tasks,
             None => inner.tasks.entry(task.run_id.clone()).or_default(),
         };
-        match tasks.by_name.get(&task.task_name) {
-            Some(&at) => tasks.records[at] = task,
-            None => {
-                tasks
-                    .by_name
-                    .insert(task.task_name.clone(), tasks.records.len());
-                tasks.records.push(task);
+        let index = task.task_index;
+        let at = match tasks.position(&task) {
+            Some(at) => {
+                tasks.records[at] = task;
+                at
             }
-        }
+            None => {
+                tasks.records.push(task);
+                tasks.records.len() - 1
+            }
+        };
+        tasks.index(index, at);
         Ok(())
     }
 
@@ -111,11 +136,8 @@ impl Storage for MemoryStorage {
         else {
             return Ok(false);
         };
-        let old_name = std::mem::replace(&mut tasks.records[at], task).task_name;
-        tasks.by_name.remove(&old_name);
-        tasks
-            .by_name
-            .insert(tasks.records[at].task_name.clone(), at);
+        tasks.records[at] = task;
+        tasks.index(task_index, at);
         Ok(true)
     }
 

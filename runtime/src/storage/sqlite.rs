@@ -255,7 +255,6 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
 const TASK_COLUMNS: &str = "run_id, task_index, task_name, expected_output, inputs, output, produced, status, error_kind, error, was_replayed, started_at, finished_at, duration_ms, attempts";
 
 fn task_from_row(row: &Row<'_>) -> rusqlite::Result<TaskRecord> {
-    let produced: String = row.get(6)?;
     Ok(TaskRecord {
         run_id: row.get(0)?,
         task_index: row.get::<_, i64>(1)? as usize,
@@ -263,9 +262,6 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<TaskRecord> {
         expected_output: row.get(3)?,
         inputs: json_from(row.get(4)?)?,
         output: json_from(row.get(5)?)?,
-        produced: serde_json::from_str(&produced).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e))
-        })?,
         status: enum_from::<TaskStatus>(row.get(7)?)?,
         error_kind: row.get(8)?,
         error: row.get(9)?,
@@ -282,7 +278,8 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
 ON CONFLICT (run_id, task_name) DO UPDATE SET task_index = excluded.task_index, expected_output = excluded.expected_output, inputs = excluded.inputs, output = excluded.output, produced = excluded.produced, status = excluded.status, error_kind = excluded.error_kind, error = excluded.error, was_replayed = excluded.was_replayed, started_at = excluded.started_at, finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, attempts = excluded.attempts";
 
 fn insert_task(conn: &Connection, t: &TaskRecord) -> rusqlite::Result<usize> {
-    let produced = serde_json::to_string(&t.produced).unwrap_or_else(|_| "[]".to_owned());
+    // Kept as its own column for SQL users; in Rust it is `output`'s keys.
+    let produced = serde_json::to_string(&t.produced()).unwrap_or_else(|_| "[]".to_owned());
     conn.prepare_cached(INSERT_TASK)?.execute(params![
         t.run_id,
         t.task_index as i64,
