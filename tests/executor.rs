@@ -160,10 +160,10 @@ async fn runs_in_dependency_order_and_logs_each_task() {
     );
     let join = &rows[3];
     assert_eq!(
-        join.inputs,
+        join.inputs.value(),
         json!({"l": 20, "r": 200, "input_data": {"mode": "add"}})
     );
-    assert_eq!(join.output, json!({"sum": 220}));
+    assert_eq!(join.output.as_str(), r#"{"sum":220}"#);
     assert_eq!(join.produced(), ["sum"]);
     let stored = runner.log().run(&run.id).unwrap().unwrap();
     assert_eq!(stored.status, RunStatus::Succeeded);

@@ -15,9 +15,9 @@ pub use serde_json;
 pub type Json = serde_json::Value;
 
 pub use crate::{
-    AgentSpec, FieldInfo, FieldSpec, LogEntry, MissingField, Registry, RetrySpec, SourceLocation,
-    StateError, TaskCall, TaskContext, TaskError, TaskOutput, TaskSet, TaskSpec, TaskState,
-    now_rfc3339,
+    AgentSpec, FieldInfo, FieldSpec, JsonText, LogEntry, MissingField, Registry, RetrySpec,
+    SourceLocation, StateError, TaskCall, TaskContext, TaskError, TaskOutput, TaskSet, TaskSpec,
+    TaskState, now_rfc3339,
 };
 
 use std::future::Future;
@@ -60,8 +60,8 @@ struct Merge<S, O> {
 }
 
 impl<S: 'static, O: serde::Serialize + Send + 'static> TaskOutput<S> for Merge<S, O> {
-    fn to_json(&self) -> Result<Json, serde_json::Error> {
-        serde_json::to_value(&self.output)
+    fn to_json(&self) -> Result<JsonText, serde_json::Error> {
+        JsonText::of(&self.output)
     }
 
     fn apply(self: Box<Self>, state: &mut S) {
@@ -84,9 +84,11 @@ where
 }
 
 /// One arm of a generated `TaskSet::input_json`.
-pub fn input_json<I: serde::Serialize>(input: Result<I, MissingField>) -> Result<Json, TaskError> {
+pub fn input_json<I: serde::Serialize>(
+    input: Result<I, MissingField>,
+) -> Result<JsonText, TaskError> {
     let input = input.map_err(TaskError::missing)?;
-    Ok(serde_json::to_value(input)?)
+    Ok(JsonText::of(&input)?)
 }
 
 /// `TaskState::record` for the run metadata fields: reuses the buffers of `current_task` and

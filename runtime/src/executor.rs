@@ -22,8 +22,8 @@ use crate::progress::Progress;
 use crate::render::render_static;
 use crate::storage::{MemoryStorage, Storage, StorageError};
 use crate::{
-    Registry, TaskContext, TaskError, TaskErrorKind, TaskOutput, TaskSet, TaskSpec, TaskState,
-    now_rfc3339,
+    JsonText, Registry, TaskContext, TaskError, TaskErrorKind, TaskOutput, TaskSet, TaskSpec,
+    TaskState, now_rfc3339,
 };
 
 /// How often to try a task and how long to wait between tries.
@@ -445,10 +445,10 @@ impl<T: TaskSet> Runner<T> {
                         replay.task
                     ))
                 })?;
-            if let Value::Object(fields) = &record.output {
+            if let Value::Object(fields) = record.output.value() {
                 for (field, value) in fields {
                     state
-                        .set_json(field, value.clone())
+                        .set_json(&field, value)
                         .map_err(|e| not_restorable(format!("output of `{name}`: {e}")))?;
                 }
             }
@@ -540,7 +540,7 @@ impl<T: TaskSet> Runner<T> {
                 task_name: spec.name.to_owned(),
                 expected_output: spec.expected_output.to_owned(),
                 inputs: done.inputs,
-                output: Value::Null,
+                output: JsonText::null(),
                 status: TaskStatus::Succeeded,
                 error_kind: None,
                 error: None,
@@ -553,7 +553,7 @@ impl<T: TaskSet> Runner<T> {
             match done.result {
                 Ok(output) => {
                     record.output = output.to_json().unwrap_or_else(|e| {
-                        Value::String(format!("<output not serializable: {e}>"))
+                        JsonText::from(Value::String(format!("<output not serializable: {e}>")))
                     });
                     output.apply(&mut lock(&state));
                     progress.finished(i, None);
@@ -657,8 +657,8 @@ impl<T: TaskSet> Runner<T> {
             task_index: task,
             task_name: spec.name.to_owned(),
             expected_output: spec.expected_output.to_owned(),
-            inputs: Value::Null,
-            output: Value::Null,
+            inputs: JsonText::null(),
+            output: JsonText::null(),
             status: TaskStatus::Skipped,
             error_kind: Some("skipped".to_owned()),
             error: Some(format!("not run: `{because}` failed upstream")),
@@ -700,7 +700,7 @@ impl<T: TaskSet> Runner<T> {
                     return Finished {
                         index,
                         result: Err(error),
-                        inputs: Value::Null,
+                        inputs: JsonText::null(),
                         attempts: 1,
                         started_at,
                         duration: started.elapsed(),
@@ -747,7 +747,7 @@ impl<T: TaskSet> Runner<T> {
 struct Finished<S> {
     index: usize,
     result: Result<Box<dyn TaskOutput<S>>, TaskError>,
-    inputs: Value,
+    inputs: JsonText,
     attempts: u32,
     started_at: String,
     duration: Duration,
@@ -774,7 +774,7 @@ fn task_context<S>(
     registry: &'static Registry<S>,
     spec: &'static TaskSpec,
     run_id: &Arc<str>,
-    inputs: &Value,
+    inputs: &JsonText,
 ) -> TaskContext {
     let agent = spec.agent.and_then(|a| registry.agent(a));
     let texts = [spec.description, spec.expected_output];
@@ -785,8 +785,8 @@ fn task_context<S>(
         .any(|t| t.contains('{'));
     // The values are the task's input: its required fields and its input_data keys.
     let mut values = Map::new();
-    if has_placeholders && let Some(fields) = inputs.as_object() {
-        values = fields.clone();
+    if has_placeholders && let Value::Object(fields) = inputs.value() {
+        values = fields;
         if let Some(Value::Object(data)) = values.remove("input_data") {
             values.extend(data);
         }

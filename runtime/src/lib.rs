@@ -11,6 +11,7 @@
 mod app;
 mod error;
 pub mod executor;
+mod json;
 pub mod log;
 mod progress;
 mod registry;
@@ -30,6 +31,7 @@ pub use time::{Timestamp, now_rfc3339};
 #[cfg(feature = "app")]
 pub use app::App;
 pub use executor::{Replay, RetryPolicy, Run, RunError, Runner, TaskFailure};
+pub use json::JsonText;
 pub use log::{ExecutionLog, ReplayMode, RunRecord, RunStatus, TaskRecord, TaskStatus};
 pub use storage::{MemoryStorage, Storage, StorageError, TaskOutputStorageHandler};
 #[cfg(feature = "sqlite")]

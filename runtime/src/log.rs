@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::JsonText;
+
 /// The seed's (and CrewAI's) log entry for one task execution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionLog {
@@ -81,9 +83,10 @@ pub struct TaskRecord {
     /// The task's stable name: how a replay finds it, even in a reordered file.
     pub task_name: String,
     pub expected_output: String,
-    pub inputs: Value,
+    /// The task's input: its required fields and its input_data.
+    pub inputs: JsonText,
     /// The produced fields, as a JSON object (`null` when the task did not succeed).
-    pub output: Value,
+    pub output: JsonText,
     pub status: TaskStatus,
     /// `failed`, `timeout`, `panicked`, `missing_field` or `skipped`.
     pub error_kind: Option<String>,
@@ -97,11 +100,11 @@ pub struct TaskRecord {
 
 impl TaskRecord {
     /// The names of the fields the task produced (the keys of `output`).
-    pub fn produced(&self) -> Vec<&str> {
-        self.output
-            .as_object()
-            .map(|o| o.keys().map(String::as_str).collect())
-            .unwrap_or_default()
+    pub fn produced(&self) -> Vec<String> {
+        match self.output.value() {
+            Value::Object(fields) => fields.into_iter().map(|(k, _)| k).collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// The seed's view of this record.
@@ -109,10 +112,10 @@ impl TaskRecord {
         ExecutionLog {
             task_id: self.task_name.clone(),
             expected_output: self.expected_output.clone(),
-            output: self.output.clone(),
+            output: self.output.value(),
             timestamp: self.finished_at.clone(),
             task_index: self.task_index,
-            inputs: self.inputs.clone(),
+            inputs: self.inputs.value(),
             was_replayed: self.was_replayed,
         }
     }
@@ -124,8 +127,8 @@ impl TaskRecord {
             task_index: log.task_index,
             task_name: log.task_id.clone(),
             expected_output: log.expected_output.clone(),
-            inputs: log.inputs.clone(),
-            output: log.output.clone(),
+            inputs: JsonText::from(log.inputs.clone()),
+            output: JsonText::from(log.output.clone()),
             status: TaskStatus::Succeeded,
             error_kind: None,
             error: None,

@@ -3,7 +3,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::{MissingField, Registry, TaskError, TaskState};
+use crate::{JsonText, MissingField, Registry, TaskError, TaskState};
 
 /// What a task method is told about the task it runs. Texts without placeholders are
 /// borrowed from the registry, so building a context costs no copy.
@@ -29,8 +29,8 @@ pub struct TaskContext {
 
 /// A task's typed output, erased so that an executor can log it and merge it into the state.
 pub trait TaskOutput<S>: Send + 'static {
-    /// The output as JSON (for the execution log).
-    fn to_json(&self) -> Result<serde_json::Value, serde_json::Error>;
+    /// The output as JSON text (for the execution log).
+    fn to_json(&self) -> Result<JsonText, serde_json::Error>;
     /// Merges the output into the state through the task's output function.
     fn apply(self: Box<Self>, state: &mut S);
 }
@@ -62,6 +62,5 @@ pub trait TaskSet: Send + Sync + 'static {
     ) -> Result<TaskCall<'a, Self::State>, MissingField>;
 
     /// The input task `index` would get from this state, as JSON (for the execution log).
-    fn input_json(&self, index: usize, state: &Self::State)
-    -> Result<serde_json::Value, TaskError>;
+    fn input_json(&self, index: usize, state: &Self::State) -> Result<JsonText, TaskError>;
 }

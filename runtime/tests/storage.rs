@@ -32,8 +32,8 @@ fn task(run_id: &str, index: usize, name: &str, output: serde_json::Value) -> Ta
         task_index: index,
         task_name: name.to_owned(),
         expected_output: format!("the output of {name}"),
-        inputs: json!({"topic": "mangoes, \"ripe\""}),
-        output,
+        inputs: json!({"topic": "mangoes, \"ripe\""}).into(),
+        output: output.into(),
         status: TaskStatus::Succeeded,
         error_kind: None,
         error: None,
@@ -75,7 +75,7 @@ fn runs_and_tasks_round_trip() {
         let tasks = s.tasks("r1").unwrap();
         assert_eq!(tasks.len(), 2, "{name}");
         assert_eq!(tasks[0].task_name, "a", "{name}: ordered by task index");
-        assert_eq!(tasks[0].output, json!({"x": 10}), "{name}");
+        assert_eq!(tasks[0].output.value(), json!({"x": 10}), "{name}");
         assert_eq!(
             tasks[1],
             task("r1", 1, "b", json!({"x": 2})),
@@ -117,7 +117,7 @@ fn batched_writes_and_many_runs_are_kept() {
         }
         assert_eq!(s.runs().unwrap().len(), 3, "{name}: every run is kept");
         assert_eq!(s.tasks("r1").unwrap().len(), 50, "{name}");
-        assert_eq!(s.tasks("r2").unwrap()[49].output, json!({"i": 49}));
+        assert_eq!(s.tasks("r2").unwrap()[49].output.value(), json!({"i": 49}));
     }
 }
 
@@ -244,7 +244,7 @@ fn sqlite_survives_reopening_and_backs_up() {
         s.put_task(task("r1", 0, "a", json!({"x": 1}))).unwrap();
     }
     let s = SqliteStorage::open(&path).unwrap();
-    assert_eq!(s.tasks("r1").unwrap()[0].output, json!({"x": 1}));
+    assert_eq!(s.tasks("r1").unwrap()[0].output.value(), json!({"x": 1}));
     s.integrity_check().unwrap();
     let copy = dir.path().join("backup.db");
     s.backup_to(&copy).unwrap();

@@ -304,7 +304,7 @@ impl<A: Tasks> __tasknet::TaskSet for Crew<A> {
         &self,
         index: usize,
         state: &State,
-    ) -> __tasknet::Result<__tasknet::Json, __tasknet::TaskError> {
+    ) -> __tasknet::Result<__tasknet::JsonText, __tasknet::TaskError> {
         match index {
             0usize => __tasknet::input_json(research_task_input(state)),
             1usize => __tasknet::input_json(reporting_task_input(state)),

@@ -566,7 +566,7 @@ impl<A: Tasks> __tasknet::TaskSet for Crew<A> {
         &self,
         index: usize,
         state: &State,
-    ) -> __tasknet::Result<__tasknet::Json, __tasknet::TaskError> {
+    ) -> __tasknet::Result<__tasknet::JsonText, __tasknet::TaskError> {
         match index {
             0usize => __tasknet::input_json(read_email_input(state)),
             1usize => __tasknet::input_json(classify_message_input(state)),

@@ -391,7 +391,7 @@ impl Emitter<'_> {
                     }
                 }
 
-                fn input_json(&self, index: usize, state: &#state) -> #rt::Result<#rt::Json, #rt::TaskError> {
+                fn input_json(&self, index: usize, state: &#state) -> #rt::Result<#rt::JsonText, #rt::TaskError> {
                     match index {
                         #(#json_arms)*
                         #out_of_range

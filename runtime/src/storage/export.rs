@@ -60,8 +60,8 @@ fn csv_row(registry: &str, run_status: &str, t: &TaskRecord) -> String {
         format!("{:.3}", t.duration_ms),
         t.error_kind.clone().unwrap_or_default(),
         t.error.clone().unwrap_or_default(),
-        t.inputs.to_string(),
-        t.output.to_string(),
+        t.inputs.as_str().to_owned(),
+        t.output.as_str().to_owned(),
     ]
     .iter()
     .map(|field| csv_field(field))

@@ -38,6 +38,8 @@ impl Synchronous {
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The schema version this code writes (`PRAGMA user_version`).
+// Version 1: task_outputs is a WITHOUT ROWID table clustered on (run_id, task_name): one
+// b-tree to update per record, and a run's records stored together for loading.
 const SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA: &str = "
@@ -72,7 +74,7 @@ CREATE TABLE IF NOT EXISTS task_outputs (
     duration_ms     REAL NOT NULL,
     attempts        INTEGER NOT NULL,
     PRIMARY KEY (run_id, task_name)
-);
+) WITHOUT ROWID;
 ";
 
 /// The execution log in an SQLite file: every run kept, tasks found by run and stable name.
@@ -254,15 +256,37 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
 
 const TASK_COLUMNS: &str = "run_id, task_index, task_name, expected_output, inputs, output, produced, status, error_kind, error, was_replayed, started_at, finished_at, duration_ms, attempts";
 
+fn task_status(text: &str) -> rusqlite::Result<TaskStatus> {
+    Ok(match text {
+        "succeeded" => TaskStatus::Succeeded,
+        "failed" => TaskStatus::Failed,
+        "skipped" => TaskStatus::Skipped,
+        "restored" => TaskStatus::Restored,
+        other => {
+            return Err(rusqlite::Error::FromSqlConversionFailure(
+                7,
+                rusqlite::types::Type::Text,
+                format!("unknown task status `{other}`").into(),
+            ));
+        }
+    })
+}
+
+fn json_text(row: &Row<'_>, column: usize) -> rusqlite::Result<crate::JsonText> {
+    crate::JsonText::from_string(row.get(column)?).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
 fn task_from_row(row: &Row<'_>) -> rusqlite::Result<TaskRecord> {
     Ok(TaskRecord {
         run_id: row.get(0)?,
         task_index: row.get::<_, i64>(1)? as usize,
         task_name: row.get(2)?,
         expected_output: row.get(3)?,
-        inputs: json_from(row.get(4)?)?,
-        output: json_from(row.get(5)?)?,
-        status: enum_from::<TaskStatus>(row.get(7)?)?,
+        inputs: json_text(row, 4)?,
+        output: json_text(row, 5)?,
+        status: task_status(row.get_ref(7)?.as_str()?)?,
         error_kind: row.get(8)?,
         error: row.get(9)?,
         was_replayed: row.get(10)?,
@@ -278,15 +302,23 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
 ON CONFLICT (run_id, task_name) DO UPDATE SET task_index = excluded.task_index, expected_output = excluded.expected_output, inputs = excluded.inputs, output = excluded.output, produced = excluded.produced, status = excluded.status, error_kind = excluded.error_kind, error = excluded.error, was_replayed = excluded.was_replayed, started_at = excluded.started_at, finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, attempts = excluded.attempts";
 
 fn insert_task(conn: &Connection, t: &TaskRecord) -> rusqlite::Result<usize> {
+    let mut stmt = conn.prepare_cached(INSERT_TASK)?;
+    insert_with(&mut stmt, t)
+}
+
+fn insert_with(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    t: &TaskRecord,
+) -> rusqlite::Result<usize> {
     // Kept as its own column for SQL users; in Rust it is `output`'s keys.
     let produced = serde_json::to_string(&t.produced()).unwrap_or_else(|_| "[]".to_owned());
-    conn.prepare_cached(INSERT_TASK)?.execute(params![
+    stmt.execute(params![
         t.run_id,
         t.task_index as i64,
         t.task_name,
         t.expected_output,
-        t.inputs.to_string(),
-        t.output.to_string(),
+        t.inputs.as_str(),
+        t.output.as_str(),
         produced,
         enum_text(t.status),
         t.error_kind,
@@ -365,8 +397,13 @@ impl Storage for SqliteStorage {
         let tx = conn
             .transaction()
             .map_err(self.err("begin a transaction"))?;
-        for task in &tasks {
-            insert_task(&tx, task).map_err(self.err("insert the task records"))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(INSERT_TASK)
+                .map_err(self.err("insert the task records"))?;
+            for task in &tasks {
+                insert_with(&mut stmt, task).map_err(self.err("insert the task records"))?;
+            }
         }
         tx.commit().map_err(self.err("commit the task records"))
     }
@@ -421,12 +458,17 @@ impl Storage for SqliteStorage {
     }
 
     fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>, StorageError> {
-        self.conn()
+        // Rows come clustered by (run_id, task_name); sorting by index here is cheaper than
+        // letting SQLite build a temporary b-tree for ORDER BY.
+        let mut tasks: Vec<TaskRecord> = self
+            .conn()
             .prepare_cached(&format!(
-                "SELECT {TASK_COLUMNS} FROM task_outputs WHERE run_id = ?1 ORDER BY task_index"
+                "SELECT {TASK_COLUMNS} FROM task_outputs WHERE run_id = ?1"
             ))
             .and_then(|mut stmt| stmt.query_map(params![run_id], task_from_row)?.collect())
-            .map_err(self.err("read the task records"))
+            .map_err(self.err("read the task records"))?;
+        tasks.sort_by_key(|t| t.task_index);
+        Ok(tasks)
     }
 
     fn delete_runs(&self, run_ids: &[String]) -> Result<usize, StorageError> {
