@@ -63,8 +63,7 @@ CREATE TABLE IF NOT EXISTS task_outputs (
     task_name       TEXT NOT NULL,
     expected_output TEXT NOT NULL,
     inputs          TEXT NOT NULL,
-    output          TEXT NOT NULL,
-    produced        TEXT NOT NULL,
+    output          TEXT NOT NULL, -- the produced fields, as a JSON object
     status          TEXT NOT NULL,
     error_kind      TEXT,
     error           TEXT,
@@ -254,7 +253,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
     })
 }
 
-const TASK_COLUMNS: &str = "run_id, task_index, task_name, expected_output, inputs, output, produced, status, error_kind, error, was_replayed, started_at, finished_at, duration_ms, attempts";
+const TASK_COLUMNS: &str = "run_id, task_index, task_name, expected_output, inputs, output, status, error_kind, error, was_replayed, started_at, finished_at, duration_ms, attempts";
 
 fn task_status(text: &str) -> rusqlite::Result<TaskStatus> {
     Ok(match text {
@@ -286,20 +285,20 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<TaskRecord> {
         expected_output: row.get(3)?,
         inputs: json_text(row, 4)?,
         output: json_text(row, 5)?,
-        status: task_status(row.get_ref(7)?.as_str()?)?,
-        error_kind: row.get(8)?,
-        error: row.get(9)?,
-        was_replayed: row.get(10)?,
-        started_at: row.get(11)?,
-        finished_at: row.get(12)?,
-        duration_ms: row.get(13)?,
-        attempts: row.get::<_, i64>(14)? as u32,
+        status: task_status(row.get_ref(6)?.as_str()?)?,
+        error_kind: row.get(7)?,
+        error: row.get(8)?,
+        was_replayed: row.get(9)?,
+        started_at: row.get(10)?,
+        finished_at: row.get(11)?,
+        duration_ms: row.get(12)?,
+        attempts: row.get::<_, i64>(13)? as u32,
     })
 }
 
-const INSERT_TASK: &str = "INSERT INTO task_outputs (run_id, task_index, task_name, expected_output, inputs, output, produced, status, error_kind, error, was_replayed, started_at, finished_at, duration_ms, attempts)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-ON CONFLICT (run_id, task_name) DO UPDATE SET task_index = excluded.task_index, expected_output = excluded.expected_output, inputs = excluded.inputs, output = excluded.output, produced = excluded.produced, status = excluded.status, error_kind = excluded.error_kind, error = excluded.error, was_replayed = excluded.was_replayed, started_at = excluded.started_at, finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, attempts = excluded.attempts";
+const INSERT_TASK: &str = "INSERT INTO task_outputs (run_id, task_index, task_name, expected_output, inputs, output, status, error_kind, error, was_replayed, started_at, finished_at, duration_ms, attempts)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+ON CONFLICT (run_id, task_name) DO UPDATE SET task_index = excluded.task_index, expected_output = excluded.expected_output, inputs = excluded.inputs, output = excluded.output, status = excluded.status, error_kind = excluded.error_kind, error = excluded.error, was_replayed = excluded.was_replayed, started_at = excluded.started_at, finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, attempts = excluded.attempts";
 
 fn insert_task(conn: &Connection, t: &TaskRecord) -> rusqlite::Result<usize> {
     let mut stmt = conn.prepare_cached(INSERT_TASK)?;
@@ -310,8 +309,6 @@ fn insert_with(
     stmt: &mut rusqlite::CachedStatement<'_>,
     t: &TaskRecord,
 ) -> rusqlite::Result<usize> {
-    // Kept as its own column for SQL users; in Rust it is `output`'s keys.
-    let produced = serde_json::to_string(&t.produced()).unwrap_or_else(|_| "[]".to_owned());
     stmt.execute(params![
         t.run_id,
         t.task_index as i64,
@@ -319,7 +316,6 @@ fn insert_with(
         t.expected_output,
         t.inputs.as_str(),
         t.output.as_str(),
-        produced,
         enum_text(t.status),
         t.error_kind,
         t.error,
