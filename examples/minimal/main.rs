@@ -1,11 +1,9 @@
-//! The smallest tasknet program: two tasks, the registry generated at compile time by the
-//! macro, run here by hand, in topological order, without the runtime's executor.
+//! The smallest tasknet program: two tasks from `tasks.yaml`, the registry generated at compile
+//! time by the macro, run by the runtime with an in-memory log.
+//!
+//!     cargo run --example minimal
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-
-use tasknet::{TaskContext, TaskError, TaskSet, TaskState};
+use tasknet::{Runner, TaskContext, TaskError};
 
 tasknet::task_registry!("examples/minimal/tasks.yaml");
 
@@ -23,39 +21,26 @@ impl Tasks for Writer {
         Ok(ResearchOutput { facts })
     }
 
-    async fn write(&self, _ctx: &TaskContext, input: WriteInput) -> Result<WriteOutput, TaskError> {
+    async fn write(&self, ctx: &TaskContext, input: WriteInput) -> Result<WriteOutput, TaskError> {
+        // The description with its placeholders filled from this task's input.
+        println!("{}: {}", ctx.task, ctx.description);
         let words: Vec<&str> = input.facts.iter().flat_map(|f| f.split(' ')).collect();
         let paragraph = words[..words.len().min(input.input_data.max_words as usize)].join(" ");
         Ok(WriteOutput { paragraph })
     }
 }
 
-/// These tasks never wait, so polling once finishes them.
-fn finish<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => unreachable!("the minimal example's tasks never wait"),
-    }
-}
-
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let crew = Crew(Writer);
-    let mut state = State {
-        topic: Some("mangoes".into()),
-        ..State::default()
-    };
-    for &index in TASK_REGISTRY.order {
-        let spec = &TASK_REGISTRY.tasks[index];
-        let ctx = TaskContext {
-            task: spec.name,
-            ..TaskContext::default()
-        };
-        let output = finish(crew.call(index, &ctx, &state)?)
-            .map_err(|e| format!("task `{}` failed: {e}", spec.name))?;
-        output.apply(&mut state);
-    }
-    println!("{}", state.paragraph.as_deref().unwrap_or_default());
-    for entry in state.execution_log() {
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let runner = Runner::new(Crew(Writer));
+    let run = runner
+        .run(State {
+            topic: Some("mangoes".into()),
+            ..State::default()
+        })
+        .await?;
+    println!("{}", run.state.paragraph.as_deref().unwrap_or_default());
+    for entry in &run.state.execution_log {
         println!("ran {} at {}", entry.task, entry.timestamp);
     }
     Ok(())
