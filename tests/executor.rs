@@ -482,3 +482,102 @@ async fn replay_refuses_another_yaml_unless_forced_and_names_unknowns() {
         "there is no task `jion` in the registry (its tasks: start, left, right, join)"
     );
 }
+
+mod reordered {
+    // The diamond with its tasks written in another order: other indices, another hash.
+    tasknet::task_registry!(
+        yaml = "
+inputs: {seed: i64}
+join:
+  requires: [l, r]
+  produces: {sum: i64}
+right:
+  requires: [a]
+  produces: {r: i64}
+left:
+  requires: [a]
+  produces: {l: i64}
+start:
+  requires: [seed]
+  produces: {a: i64}
+"
+    );
+
+    pub struct Plain;
+
+    impl Tasks for Plain {
+        async fn join(
+            &self,
+            _: &tasknet::TaskContext,
+            i: JoinInput,
+        ) -> Result<JoinOutput, tasknet::TaskError> {
+            Ok(JoinOutput {
+                sum: i.l + i.r + 1000,
+            })
+        }
+        async fn right(
+            &self,
+            _: &tasknet::TaskContext,
+            i: RightInput,
+        ) -> Result<RightOutput, tasknet::TaskError> {
+            Ok(RightOutput { r: i.a * 100 })
+        }
+        async fn left(
+            &self,
+            _: &tasknet::TaskContext,
+            i: LeftInput,
+        ) -> Result<LeftOutput, tasknet::TaskError> {
+            Ok(LeftOutput { l: i.a * 10 })
+        }
+        async fn start(
+            &self,
+            _: &tasknet::TaskContext,
+            i: StartInput,
+        ) -> Result<StartOutput, tasknet::TaskError> {
+            Ok(StartOutput { a: i.seed + 1 })
+        }
+    }
+}
+
+#[tokio::test]
+async fn replay_finds_tasks_by_name_in_a_reordered_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("runs.db");
+    let first = Runner::new(Crew(Team::default()))
+        .storage(SqliteStorage::open(&db).unwrap())
+        .progress(false)
+        .run(seeded())
+        .await
+        .unwrap();
+    // The file was reordered: indices and hash changed; the names did not.
+    let runner = Runner::new(reordered::Crew(reordered::Plain))
+        .storage(SqliteStorage::open(&db).unwrap())
+        .progress(false);
+    let err = runner
+        .replay(&Replay::from(&first.id, "join"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RunError::RegistryMismatch { .. }), "{err}");
+    let replay = runner
+        .replay(&Replay::from(&first.id, "join").force())
+        .await
+        .unwrap();
+    assert_eq!(replay.state.a, Some(2));
+    assert_eq!(replay.state.l, Some(20));
+    assert_eq!(
+        replay.state.sum,
+        Some(1220),
+        "join re-ran on the restored l and r"
+    );
+    let rows = runner.log().tasks(&replay.id).unwrap();
+    let by_name: HashMap<&str, (usize, TaskStatus)> = rows
+        .iter()
+        .map(|r| (r.task_name.as_str(), (r.task_index, r.status)))
+        .collect();
+    assert_eq!(
+        by_name["join"],
+        (0, TaskStatus::Succeeded),
+        "the new file's index"
+    );
+    assert_eq!(by_name["start"], (3, TaskStatus::Restored));
+}
