@@ -2,40 +2,49 @@
 //!
 //! Serializing straight to text (no `serde_json::Value` tree) and parsing only on demand
 //! keeps logging cheap on both sides: the executor writes it, the store reads it back as is.
+//! Text from outside is checked when it comes in ([`JsonText::from_string`]); text a store
+//! hands back is the text it was given, and is checked again only when it is parsed or
+//! serialized (a damaged database then says so instead of spreading broken JSON).
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-/// Valid JSON text.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct JsonText(Box<RawValue>);
+/// JSON text.
+#[derive(Clone)]
+pub struct JsonText(Box<str>);
 
 impl JsonText {
     /// `null`.
     pub fn null() -> Self {
-        JsonText(RawValue::NULL.to_owned())
+        JsonText("null".into())
     }
 
     /// Serializes a value straight to text.
     pub fn of<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        serde_json::value::to_raw_value(value).map(JsonText)
+        serde_json::to_string(value).map(|s| JsonText(s.into_boxed_str()))
     }
 
     /// Checks that `text` is JSON and keeps it.
     pub fn from_string(text: String) -> Result<Self, serde_json::Error> {
-        RawValue::from_string(text).map(JsonText)
+        serde_json::from_str::<&RawValue>(&text)?;
+        Ok(JsonText(text.into_boxed_str()))
+    }
+
+    /// Text a store wrote from a `JsonText` and reads back: not checked again here.
+    pub(crate) fn from_store(text: String) -> Self {
+        JsonText(text.into_boxed_str())
     }
 
     /// The JSON text.
     pub fn as_str(&self) -> &str {
-        self.0.get()
+        &self.0
     }
 
-    /// The text parsed (it was checked when made, so this cannot fail but for memory).
+    /// The text parsed; `null` if a damaged store returned text that is not JSON.
     pub fn value(&self) -> Value {
         serde_json::from_str(self.as_str()).unwrap_or(Value::Null)
     }
@@ -47,6 +56,22 @@ impl JsonText {
 
     pub fn is_null(&self) -> bool {
         self.as_str() == "null"
+    }
+}
+
+impl Serialize for JsonText {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw: &RawValue = serde_json::from_str(self.as_str()).map_err(|e| {
+            serde::ser::Error::custom(format!("the log holds text that is not JSON: {e}"))
+        })?;
+        raw.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        JsonText::from_string(raw.get().to_owned()).map_err(D::Error::custom)
     }
 }
 
@@ -89,6 +114,12 @@ mod tests {
         assert_eq!(t, JsonText::from(json!({"a": [1, "x"]})));
         assert!(JsonText::from_string("{nope".into()).is_err());
         assert!(JsonText::null().is_null());
+        let damaged = JsonText::from_store("{nope".into());
+        assert!(
+            serde_json::to_string(&damaged).is_err(),
+            "damage is reported, not copied"
+        );
+        assert_eq!(damaged.value(), serde_json::Value::Null);
         let wrapped = json!({"inputs": t});
         assert_eq!(
             wrapped["inputs"]["a"][0], 1,

@@ -164,7 +164,7 @@ impl Storage for MemoryStorage {
             .get(run_id)
             .map(|t| t.records.clone())
             .unwrap_or_default();
-        tasks.sort_by_key(|t| t.task_index);
+        tasks.sort_unstable_by_key(|t| t.task_index);
         Ok(tasks)
     }
 

@@ -253,7 +253,8 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
     })
 }
 
-const TASK_COLUMNS: &str = "run_id, task_index, task_name, expected_output, inputs, output, status, error_kind, error, was_replayed, started_at, finished_at, duration_ms, attempts";
+/// The columns `task_from_row` reads (the run id is the query's own parameter).
+const TASK_COLUMNS: &str = "task_index, task_name, expected_output, inputs, output, status, error_kind, error, was_replayed, started_at, finished_at, duration_ms, attempts";
 
 fn task_status(text: &str) -> rusqlite::Result<TaskStatus> {
     Ok(match text {
@@ -263,7 +264,7 @@ fn task_status(text: &str) -> rusqlite::Result<TaskStatus> {
         "restored" => TaskStatus::Restored,
         other => {
             return Err(rusqlite::Error::FromSqlConversionFailure(
-                7,
+                5,
                 rusqlite::types::Type::Text,
                 format!("unknown task status `{other}`").into(),
             ));
@@ -272,27 +273,25 @@ fn task_status(text: &str) -> rusqlite::Result<TaskStatus> {
 }
 
 fn json_text(row: &Row<'_>, column: usize) -> rusqlite::Result<crate::JsonText> {
-    crate::JsonText::from_string(row.get(column)?).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
-    })
+    Ok(crate::JsonText::from_store(row.get(column)?))
 }
 
-fn task_from_row(row: &Row<'_>) -> rusqlite::Result<TaskRecord> {
+fn task_from_row(row: &Row<'_>, run_id: &str) -> rusqlite::Result<TaskRecord> {
     Ok(TaskRecord {
-        run_id: row.get(0)?,
-        task_index: row.get::<_, i64>(1)? as usize,
-        task_name: row.get(2)?,
-        expected_output: row.get(3)?,
-        inputs: json_text(row, 4)?,
-        output: json_text(row, 5)?,
-        status: task_status(row.get_ref(6)?.as_str()?)?,
-        error_kind: row.get(7)?,
-        error: row.get(8)?,
-        was_replayed: row.get(9)?,
-        started_at: row.get(10)?,
-        finished_at: row.get(11)?,
-        duration_ms: row.get(12)?,
-        attempts: row.get::<_, i64>(13)? as u32,
+        run_id: run_id.to_owned(),
+        task_index: row.get::<_, i64>(0)? as usize,
+        task_name: row.get(1)?,
+        expected_output: row.get(2)?,
+        inputs: json_text(row, 3)?,
+        output: json_text(row, 4)?,
+        status: task_status(row.get_ref(5)?.as_str()?)?,
+        error_kind: row.get(6)?,
+        error: row.get(7)?,
+        was_replayed: row.get(8)?,
+        started_at: row.get(9)?,
+        finished_at: row.get(10)?,
+        duration_ms: row.get(11)?,
+        attempts: row.get::<_, i64>(12)? as u32,
     })
 }
 
@@ -461,9 +460,12 @@ impl Storage for SqliteStorage {
             .prepare_cached(&format!(
                 "SELECT {TASK_COLUMNS} FROM task_outputs WHERE run_id = ?1"
             ))
-            .and_then(|mut stmt| stmt.query_map(params![run_id], task_from_row)?.collect())
+            .and_then(|mut stmt| {
+                stmt.query_map(params![run_id], |row| task_from_row(row, run_id))?
+                    .collect()
+            })
             .map_err(self.err("read the task records"))?;
-        tasks.sort_by_key(|t| t.task_index);
+        tasks.sort_unstable_by_key(|t| t.task_index);
         Ok(tasks)
     }
 
