@@ -13,30 +13,31 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-/// JSON text.
+/// JSON text. (A `String`, not a `Box<str>`: shrinking serde_json's buffer would cost a
+/// reallocation per value.)
 #[derive(Clone)]
-pub struct JsonText(Box<str>);
+pub struct JsonText(String);
 
 impl JsonText {
     /// `null`.
     pub fn null() -> Self {
-        JsonText("null".into())
+        JsonText("null".to_owned())
     }
 
     /// Serializes a value straight to text.
     pub fn of<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        serde_json::to_string(value).map(|s| JsonText(s.into_boxed_str()))
+        serde_json::to_string(value).map(JsonText)
     }
 
     /// Checks that `text` is JSON and keeps it.
     pub fn from_string(text: String) -> Result<Self, serde_json::Error> {
         serde_json::from_str::<&RawValue>(&text)?;
-        Ok(JsonText(text.into_boxed_str()))
+        Ok(JsonText(text))
     }
 
     /// Text a store wrote from a `JsonText` and reads back: not checked again here.
     pub(crate) fn from_store(text: String) -> Self {
-        JsonText(text.into_boxed_str())
+        JsonText(text)
     }
 
     /// The JSON text.
