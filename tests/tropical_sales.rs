@@ -117,6 +117,10 @@ fn the_binary_helper_runs_logs_and_replays() {
     let storage = SqliteStorage::open(&db).unwrap();
     let runs = storage.runs().unwrap();
     assert_eq!(runs.len(), 1);
+    assert_eq!(
+        runs[0].registry, "tropical_sales",
+        "the name given to the macro"
+    );
     let id = runs[0].id.clone();
     assert_eq!(
         app().main_from([

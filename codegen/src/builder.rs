@@ -28,6 +28,7 @@ pub struct Builder {
     agents: Option<PathBuf>,
     out_dir: Option<PathBuf>,
     module_name: Option<String>,
+    registry_name: Option<String>,
     crate_path: String,
     cargo_directives: bool,
 }
@@ -45,6 +46,7 @@ impl Builder {
             agents: None,
             out_dir: None,
             module_name: None,
+            registry_name: None,
             crate_path: "::tasknet".to_owned(),
             cargo_directives: true,
         }
@@ -71,6 +73,12 @@ impl Builder {
     /// The generated file's stem (`<name>.rs`); defaults to the tasks file's stem.
     pub fn module_name(mut self, name: impl Into<String>) -> Self {
         self.module_name = Some(name.into());
+        self
+    }
+
+    /// The registry's name in the execution log; defaults to the tasks file's stem.
+    pub fn registry_name(mut self, name: impl Into<String>) -> Self {
+        self.registry_name = Some(name.into());
         self
     }
 
@@ -118,7 +126,10 @@ impl Builder {
             .as_ref()
             .map(|a| read_source(&locate(a), &a.display().to_string()))
             .transpose()?;
-        let checked = check(tasks_source, agents_source, None).map_err(LoadError::Check)?;
+        let mut checked = check(tasks_source, agents_source, None).map_err(LoadError::Check)?;
+        if let Some(name) = &self.registry_name {
+            checked.model.name = name.clone();
+        }
         let crate_path = syn::parse_str::<syn::Path>(&self.crate_path)
             .map_err(|_| BuildError::InvalidCratePath(self.crate_path.clone()))?
             .to_token_stream();

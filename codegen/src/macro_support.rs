@@ -58,6 +58,8 @@ struct Args {
     agents: Option<LitStr>,
     state: Option<syn::Path>,
     krate: Option<syn::Path>,
+    /// The registry's name in the execution log (default: the tasks file's stem).
+    name: Option<LitStr>,
     /// Filled in by the second stage, from the state's derive.
     state_fields: Option<Vec<(Ident, syn::Type)>>,
 }
@@ -68,6 +70,7 @@ enum Arg {
     Agents(LitStr),
     State(syn::Path),
     Crate(syn::Path),
+    Name(LitStr),
     StateFields(Vec<(Ident, syn::Type)>),
 }
 
@@ -85,6 +88,7 @@ impl Parse for Arg {
             "yaml" => Ok(Arg::Yaml(input.parse()?)),
             "agents" => Ok(Arg::Agents(input.parse()?)),
             "state" => Ok(Arg::State(input.parse()?)),
+            "name" => Ok(Arg::Name(input.parse()?)),
             "state_fields" => {
                 let content;
                 syn::braced!(content in input);
@@ -96,7 +100,7 @@ impl Parse for Arg {
             other => Err(syn::Error::new(
                 key.span(),
                 format!(
-                    "unknown argument `{other}`: expected `file`, `yaml`, `agents`, `state` or `crate`"
+                    "unknown argument `{other}`: expected `file`, `yaml`, `agents`, `state`, `name` or `crate`"
                 ),
             )),
         }
@@ -135,6 +139,7 @@ fn parse_args(input: TokenStream) -> syn::Result<Args> {
             Arg::Agents(v) => args.agents = Some(v),
             Arg::State(v) => args.state = Some(v),
             Arg::Crate(v) => args.krate = Some(v),
+            Arg::Name(v) => args.name = Some(v),
             Arg::StateFields(v) => args.state_fields = Some(v),
         }
     }
@@ -234,6 +239,9 @@ fn hand_over_to_state(args: &Args, state: &syn::Path, env: &MacroEnv) -> TokenSt
         forwarded.push(quote!(agents = #lit));
         files.push(path);
     }
+    if let Some(name) = &args.name {
+        forwarded.push(quote!(name = #name));
+    }
     forwarded.push(quote!(state = #state));
     forwarded.push(quote!(crate = #krate));
     let includes = include_files(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
@@ -294,12 +302,17 @@ fn expand(args: &Args, env: &MacroEnv) -> TokenStream {
         _ => None,
     };
     let body = match check(tasks, agents, custom.as_ref()) {
-        Ok(checked) => items(
-            &checked.model,
-            &RustOptions {
-                crate_path: krate.clone(),
-            },
-        ),
+        Ok(mut checked) => {
+            if let Some(name) = &args.name {
+                checked.model.name = name.value();
+            }
+            items(
+                &checked.model,
+                &RustOptions {
+                    crate_path: krate.clone(),
+                },
+            )
+        }
         Err(failed) => {
             let errors = failed.diagnostics.iter().map(|d| {
                 let rendered = d.render(&failed.sources, crate::Style::Nested);

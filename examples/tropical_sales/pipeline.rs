@@ -11,7 +11,8 @@ use tasknet::{Run, Storage, TaskContext, TaskError};
 
 tasknet::task_registry!(
     file = "examples/tropical_sales/tasks.yaml",
-    agents = "examples/tropical_sales/agents.yaml"
+    agents = "examples/tropical_sales/agents.yaml",
+    name = "tropical_sales"
 );
 
 /// The example's shipped data, wherever the binary is started from.
