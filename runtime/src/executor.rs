@@ -364,19 +364,7 @@ impl<T: TaskSet> Runner<T> {
         if !missing.is_empty() {
             return Err(RunError::MissingInputs { inputs: missing });
         }
-        let record = RunRecord {
-            id: run_id,
-            registry: registry.name.to_owned(),
-            source_hash: registry.source_hash.to_owned(),
-            started_at: now_rfc3339(),
-            finished_at: None,
-            status: RunStatus::Running,
-            inputs: kickoff_inputs(registry, &initial),
-            parent_run: None,
-            replay_task: None,
-            replay_mode: None,
-            error: None,
-        };
+        let record = self.run_record(run_id, kickoff_inputs(registry, &initial));
         self.storage.create_run(&record)?;
         let to_run = vec![true; registry.tasks.len()];
         self.execute(record.id, initial, to_run, false).await
@@ -469,21 +457,32 @@ impl<T: TaskSet> Runner<T> {
             ReplayMode::Only => to_run[target] = true,
         }
         let record = RunRecord {
-            id: run_id,
+            parent_run: Some(parent.id.clone()),
+            replay_task: Some(replay.task.clone()),
+            replay_mode: Some(replay.mode),
+            ..self.run_record(run_id, parent.inputs.clone())
+        };
+        self.storage.create_run(&record)?;
+        self.storage.put_tasks(restored)?;
+        self.execute(record.id, state, to_run, true).await
+    }
+
+    /// A new run of this registry, started now.
+    fn run_record(&self, id: String, inputs: Value) -> RunRecord {
+        let registry = self.registry();
+        RunRecord {
+            id,
             registry: registry.name.to_owned(),
             source_hash: registry.source_hash.to_owned(),
             started_at: now_rfc3339(),
             finished_at: None,
             status: RunStatus::Running,
-            inputs: parent.inputs.clone(),
-            parent_run: Some(parent.id.clone()),
-            replay_task: Some(replay.task.clone()),
-            replay_mode: Some(replay.mode),
+            inputs,
+            parent_run: None,
+            replay_task: None,
+            replay_mode: None,
             error: None,
-        };
-        self.storage.create_run(&record)?;
-        self.storage.put_tasks(restored)?;
-        self.execute(record.id, state, to_run, true).await
+        }
     }
 
     /// Runs the tasks marked in `to_run`; the others count as done.
