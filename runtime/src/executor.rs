@@ -532,7 +532,6 @@ impl<T: TaskSet> Runner<T> {
             tasks_run += 1;
             let i = done.index;
             let spec = &registry.tasks[i];
-            let finished_at = now_rfc3339();
             let mut record = TaskRecord {
                 run_id: run_id.clone(),
                 task_index: i,
@@ -545,7 +544,7 @@ impl<T: TaskSet> Runner<T> {
                 error: None,
                 was_replayed: replayed,
                 started_at: done.started_at,
-                finished_at,
+                finished_at: String::new(),
                 duration_ms: done.duration.as_secs_f64() * 1000.0,
                 attempts: done.attempts,
             };
@@ -554,7 +553,15 @@ impl<T: TaskSet> Runner<T> {
                     record.output = output.to_json().unwrap_or_else(|e| {
                         JsonText::from(Value::String(format!("<output not serializable: {e}>")))
                     });
-                    output.apply(&mut lock(&state));
+                    {
+                        let mut state = lock(&state);
+                        output.apply(&mut state);
+                        // The output function just stamped the state's log: the same instant.
+                        record.finished_at = state
+                            .execution_log()
+                            .last()
+                            .map_or_else(now_rfc3339, |e| e.timestamp.clone());
+                    }
                     progress.finished(i, None);
                     tracing::info!(
                         run_id,
@@ -581,6 +588,7 @@ impl<T: TaskSet> Runner<T> {
                     };
                     progress.finished(i, Some(&failure.to_string()));
                     tracing::error!(run_id, task = spec.name, error = %failure, "task failed");
+                    record.finished_at = now_rfc3339();
                     record.status = TaskStatus::Failed;
                     record.error_kind = Some(error.kind().as_str().to_owned());
                     record.error = Some(failure.message.clone());

@@ -16,32 +16,40 @@ struct Inner {
     tasks: HashMap<String, RunTasks>,
 }
 
-/// One run's records, and where each task index's record is (records are replaced by task
-/// name; a registry gives each name one index, so the index finds it without hashing names).
+/// One run's records, found by task name through a hash of the name (no copy of the name per
+/// record; a hash collision falls back to comparing names).
 #[derive(Debug, Default)]
 struct RunTasks {
     records: Vec<TaskRecord>,
-    by_index: Vec<Option<usize>>,
+    by_name: HashMap<u64, usize>,
+}
+
+fn name_hash(name: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl RunTasks {
-    fn position(&self, task: &TaskRecord) -> Option<usize> {
-        let at = self.by_index.get(task.task_index).copied().flatten();
-        match at {
-            Some(at) if self.records[at].task_name == task.task_name => Some(at),
-            // The seed's handler may store another name at an index: look it up by name.
-            _ => self
-                .records
-                .iter()
-                .position(|r| r.task_name == task.task_name),
+    fn position(&self, name: &str) -> Option<usize> {
+        match self.by_name.get(&name_hash(name)) {
+            Some(&at) if self.records[at].task_name == name => Some(at),
+            Some(_) => self.records.iter().position(|r| r.task_name == name),
+            None => None,
         }
     }
 
-    fn index(&mut self, task_index: usize, at: usize) {
-        if self.by_index.len() <= task_index {
-            self.by_index.resize(task_index + 1, None);
+    fn put(&mut self, task: TaskRecord) {
+        match self.position(&task.task_name) {
+            Some(at) => self.records[at] = task,
+            None => {
+                self.by_name
+                    .entry(name_hash(&task.task_name))
+                    .or_insert(self.records.len());
+                self.records.push(task);
+            }
         }
-        self.by_index[task_index] = Some(at);
     }
 }
 
@@ -104,18 +112,7 @@ impl Storage for MemoryStorage {
             Some(tasks) => tasks,
             None => inner.tasks.entry(task.run_id.clone()).or_default(),
         };
-        let index = task.task_index;
-        let at = match tasks.position(&task) {
-            Some(at) => {
-                tasks.records[at] = task;
-                at
-            }
-            None => {
-                tasks.records.push(task);
-                tasks.records.len() - 1
-            }
-        };
-        tasks.index(index, at);
+        tasks.put(task);
         Ok(())
     }
 
@@ -136,8 +133,15 @@ impl Storage for MemoryStorage {
         else {
             return Ok(false);
         };
-        tasks.records[at] = task;
-        tasks.index(task_index, at);
+        let old = std::mem::replace(&mut tasks.records[at], task);
+        if old.task_name != tasks.records[at].task_name {
+            let old_hash = name_hash(&old.task_name);
+            if tasks.by_name.get(&old_hash) == Some(&at) {
+                tasks.by_name.remove(&old_hash);
+            }
+            let name = name_hash(&tasks.records[at].task_name);
+            tasks.by_name.entry(name).or_insert(at);
+        }
         Ok(true)
     }
 
