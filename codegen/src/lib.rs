@@ -19,6 +19,7 @@ pub mod emit;
 #[doc(hidden)]
 pub mod macro_support;
 pub mod model;
+pub mod petri;
 pub mod placeholder;
 pub mod resolve;
 pub mod source;
