@@ -62,6 +62,33 @@ fn macro_matches_goldens() {
 }
 
 #[test]
+fn petri_net_json_comes_with_the_registry() {
+    assert_eq!(
+        golden::tropical_sales::PETRI_NET_JSON,
+        by_macro::tropical_sales::PETRI_NET_JSON
+    );
+    let net: serde_json::Value =
+        serde_json::from_str(golden::tropical_sales::PETRI_NET_JSON).unwrap();
+    let tasks: Vec<&str> = net["lugares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| !p["logica"].as_str().unwrap().is_empty())
+        .map(|p| p["nome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            "read_email",
+            "classify_message",
+            "check_stock_availability",
+            "generate_response"
+        ]
+    );
+    assert_eq!(net["agentes"].as_array().unwrap().len(), 4);
+}
+
+#[test]
 fn seed_registry_describes_the_pipeline() {
     use golden::tropical_sales::TASK_REGISTRY as R;
     let names: Vec<&str> = R.ordered_tasks().map(|t| t.name).collect();

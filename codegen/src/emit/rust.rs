@@ -55,7 +55,32 @@ fn item_list(model: &Model, options: &RustOptions) -> Vec<TokenStream> {
     list.push(e.tasks_trait());
     list.push(e.crew());
     list.push(e.registry());
+    list.push(petri_net(model));
     list
+}
+
+/// `PETRI_NET_JSON`: the net in the seed's JSON format, checked for soundness here (a net that
+/// fails is a generator bug, and the build says so).
+fn petri_net(model: &Model) -> TokenStream {
+    let net = crate::petri::build(model);
+    if let Err(unsound) = crate::petri::check(&net) {
+        let message = format!(
+            "tasknet internal error: the Petri net of `{}` is not sound: {unsound}",
+            model.tasks_file
+        );
+        return quote!(::core::compile_error!(#message););
+    }
+    let json = crate::petri::json::to_json(&net, model, &crate::petri::json::JsOptions::default());
+    let text = serde_json::to_string(&json).unwrap_or_default();
+    let doc = doc_lines(&format!(
+        "The Petri net of `{}` in the seed's JSON format (`nome`, `lugares`, `transicoes`,\n`arcos`, `agentes`): one place per task, whose `logica` runs the task on the tasknet\nserver from a browser. Checked sound (a marked graph) when generated.",
+        model.tasks_file
+    ));
+    quote! {
+        #doc
+        #[allow(dead_code)]
+        pub const PETRI_NET_JSON: &str = #text;
+    }
 }
 
 /// The generated items, pretty-printed (no header). Each group of items is parsed and printed
