@@ -70,8 +70,14 @@ fn petri_net(model: &Model) -> TokenStream {
         );
         return quote!(::core::compile_error!(#message););
     }
-    let json = crate::petri::json::to_json(&net, model, &crate::petri::json::JsOptions::default());
-    let text = serde_json::to_string(&json).unwrap_or_default();
+    let text =
+        crate::petri::json::to_json_string(&net, model, &crate::petri::json::JsOptions::default());
+    // A raw string literal: megabytes of JSON need no escaping (quote's `Literal::string`
+    // escapes character by character).
+    let hashes = "#".repeat(longest_hash_run(&text) + 1);
+    let text: proc_macro2::TokenStream = format!("r{hashes}\"{text}\"{hashes}")
+        .parse()
+        .unwrap_or_else(|_| quote!(""));
     let doc = doc_lines(&format!(
         "The Petri net of `{}` in the seed's JSON format (`nome`, `lugares`, `transicoes`,\n`arcos`, `agentes`): one place per task, whose `logica` runs the task on the tasknet\nserver from a browser. Checked sound (a marked graph) when generated.",
         model.tasks_file
@@ -512,6 +518,15 @@ impl Emitter<'_> {
             };
         }
     }
+}
+
+/// The longest run of `#` right after a `"` in `text`: a raw string needs one more.
+fn longest_hash_run(text: &str) -> usize {
+    text.split('"')
+        .skip(1)
+        .map(|rest| rest.bytes().take_while(|&b| b == b'#').count())
+        .max()
+        .unwrap_or(0)
 }
 
 /// The JSON text of a task's input_data, for the registry.

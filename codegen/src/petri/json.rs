@@ -1,7 +1,8 @@
 //! The seed's Petri-net JSON: `{nome, version, lugares, transicoes, arcos, agentes}`, with a
 //! working `logica` (an async JavaScript function body with `input` and `utils` in scope).
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::{Arc, Net, PlaceKind};
 use crate::model::Model;
@@ -35,10 +36,19 @@ pub fn js_string(s: &str) -> String {
         .replace('\u{2029}', "\\u2029")
 }
 
+/// Stands for the task name in [`logica_template`]; not valid JavaScript on its own, so it
+/// cannot survive by accident.
+const TASK_MARKER: &str = "@@TASKNET_TASK@@";
+
 /// The `logica` of a task place: runs the task on the tasknet server over a WebSocket and
 /// resolves with the token's data merged with the task's result.
 pub fn logica(task: &str, options: &JsOptions) -> String {
-    let task = js_string(task);
+    logica_template(options).replacen(TASK_MARKER, &js_string(task), 1)
+}
+
+/// The `logica` with a marker for the task name: formatted once per net.
+fn logica_template(options: &JsOptions) -> String {
+    let task = TASK_MARKER;
     let url = js_string(&options.ws_url);
     let timeout = options.timeout_ms;
     format!(
@@ -78,13 +88,68 @@ return await new Promise((resolve, reject) => {{
     )
 }
 
-/// The net in the seed's JSON format.
-pub fn to_json(net: &Net, model: &Model, options: &JsOptions) -> Value {
-    let lugares: Vec<Value> = net
+#[derive(Serialize)]
+struct NetJson<'a> {
+    nome: &'a str,
+    version: &'static str,
+    lugares: Vec<PlaceJson<'a>>,
+    transicoes: Vec<TransitionJson<'a>>,
+    arcos: Vec<ArcJson<'a>>,
+    agentes: Vec<AgentJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct Coordinates {
+    x: f64,
+    y: f64,
+}
+
+#[derive(Serialize)]
+struct PlaceJson<'a> {
+    id: &'a str,
+    nome: &'a str,
+    tokens: u32,
+    coordenadas: Coordinates,
+    delay: u32,
+    subnet: Option<()>,
+    #[serde(rename = "agentId")]
+    agent_id: Option<&'a str>,
+    input_data: Value,
+    output_data: serde_json::Map<String, Value>,
+    logica: String,
+}
+
+#[derive(Serialize)]
+struct TransitionJson<'a> {
+    id: &'a str,
+    nome: &'a str,
+    coordenadas: Coordinates,
+}
+
+#[derive(Serialize)]
+struct ArcJson<'a> {
+    id: String,
+    origem: &'a str,
+    destino: &'a str,
+    peso: u32,
+}
+
+#[derive(Serialize)]
+struct AgentJson<'a> {
+    id: &'a str,
+    role: &'a str,
+    goal: &'a str,
+    backstory: &'a str,
+    tools: &'a [String],
+}
+
+fn net_json<'a>(net: &'a Net, model: &'a Model, options: &JsOptions) -> NetJson<'a> {
+    let template = logica_template(options);
+    let lugares = net
         .places
         .iter()
         .map(|p| {
-            let (agent, input_data, logica_text, delay) = match p.kind {
+            let (agent_id, input_data, logica_text) = match p.kind {
                 PlaceKind::Task(i) => {
                     let task = &model.tasks[i];
                     let data: serde_json::Map<String, Value> = task
@@ -93,62 +158,86 @@ pub fn to_json(net: &Net, model: &Model, options: &JsOptions) -> Value {
                         .map(|(k, v)| (k.clone(), crate::emit::rust::to_json(v)))
                         .collect();
                     (
-                        task.agent.clone().map_or(Value::Null, Value::String),
+                        task.agent.as_deref(),
                         Value::Object(data),
-                        logica(&task.name, options),
-                        0,
+                        template.replacen(TASK_MARKER, &js_string(&task.name), 1),
                     )
                 }
-                _ => (Value::Null, json!({}), String::new(), 0),
+                _ => (None, Value::Object(serde_json::Map::new()), String::new()),
             };
-            json!({
-                "id": p.id,
-                "nome": p.name,
-                "tokens": p.tokens,
-                "coordenadas": {"x": p.x, "y": p.y},
-                "delay": delay,
-                "subnet": Value::Null,
-                "agentId": agent,
-                "input_data": input_data,
-                "output_data": {},
-                "logica": logica_text,
-            })
+            PlaceJson {
+                id: &p.id,
+                nome: &p.name,
+                tokens: p.tokens,
+                coordenadas: Coordinates { x: p.x, y: p.y },
+                delay: 0,
+                subnet: None,
+                agent_id,
+                input_data,
+                output_data: serde_json::Map::new(),
+                logica: logica_text,
+            }
         })
         .collect();
-    let transicoes: Vec<Value> = net
+    let transicoes = net
         .transitions
         .iter()
-        .map(|t| json!({"id": t.id, "nome": t.name, "coordenadas": {"x": t.x, "y": t.y}}))
+        .map(|t| TransitionJson {
+            id: &t.id,
+            nome: &t.name,
+            coordenadas: Coordinates { x: t.x, y: t.y },
+        })
         .collect();
-    let arcos: Vec<Value> = net
+    let arcos = net
         .arcs
         .iter()
         .enumerate()
         .map(|(i, arc)| {
-            let (from, to) = match *arc {
-                Arc::PlaceToTransition { place, transition } => {
-                    (&net.places[place].id, &net.transitions[transition].id)
-                }
-                Arc::TransitionToPlace { transition, place } => {
-                    (&net.transitions[transition].id, &net.places[place].id)
-                }
+            let (origem, destino) = match *arc {
+                Arc::PlaceToTransition { place, transition } => (
+                    net.places[place].id.as_str(),
+                    net.transitions[transition].id.as_str(),
+                ),
+                Arc::TransitionToPlace { transition, place } => (
+                    net.transitions[transition].id.as_str(),
+                    net.places[place].id.as_str(),
+                ),
             };
-            json!({"id": format!("A{i}"), "origem": from, "destino": to, "peso": 1})
+            ArcJson {
+                id: format!("A{i}"),
+                origem,
+                destino,
+                peso: 1,
+            }
         })
         .collect();
-    let agentes: Vec<Value> = model
+    let agentes = model
         .agents
         .iter()
-        .map(|a| {
-            json!({"id": a.name, "role": a.role, "goal": a.goal, "backstory": a.backstory, "tools": a.tools})
+        .map(|a| AgentJson {
+            id: &a.name,
+            role: &a.role,
+            goal: &a.goal,
+            backstory: &a.backstory,
+            tools: &a.tools,
         })
         .collect();
-    json!({
-        "nome": net.name,
-        "version": "1.0",
-        "lugares": lugares,
-        "transicoes": transicoes,
-        "arcos": arcos,
-        "agentes": agentes,
-    })
+    NetJson {
+        nome: &net.name,
+        version: "1.0",
+        lugares,
+        transicoes,
+        arcos,
+        agentes,
+    }
+}
+
+/// The net in the seed's JSON format, as text (written straight from typed structs).
+pub fn to_json_string(net: &Net, model: &Model, options: &JsOptions) -> String {
+    serde_json::to_string(&net_json(net, model, options)).unwrap_or_default()
+}
+
+/// The net in the seed's JSON format, as a value.
+pub fn to_json(net: &Net, model: &Model, options: &JsOptions) -> Value {
+    serde_json::to_value(net_json(net, model, options)).unwrap_or(Value::Null)
 }
