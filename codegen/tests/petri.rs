@@ -131,16 +131,11 @@ fn every_fixture_and_a_large_dag_is_sound() {
     fires_every_transition_once(&big);
 }
 
-#[test]
-fn unsound_nets_are_rejected() {
-    let good = build(&fixture("tests/fixtures/fork_join.yaml"));
-    check(&good).unwrap();
-
-    // Deadlock: a transition waits for a place nobody fills.
-    let mut deadlock = good.clone();
-    deadlock.places.push(tasknet_codegen::petri::Place {
-        id: "Px".into(),
-        name: "never".into(),
+/// A place joined to nothing yet, for breaking a sound net.
+fn extra_place(name: &str) -> tasknet_codegen::petri::Place {
+    tasknet_codegen::petri::Place {
+        id: format!("X{name}"),
+        name: name.into(),
         kind: PlaceKind::Condition {
             from: None,
             to: None,
@@ -148,7 +143,17 @@ fn unsound_nets_are_rejected() {
         tokens: 0,
         x: 0.0,
         y: 0.0,
-    });
+    }
+}
+
+#[test]
+fn unsound_nets_are_rejected() {
+    let good = build(&fixture("tests/fixtures/fork_join.yaml"));
+    check(&good).unwrap();
+
+    // Deadlock: a transition waits for a place nobody fills.
+    let mut deadlock = good.clone();
+    deadlock.places.push(extra_place("never"));
     let last = deadlock.places.len() - 1;
     deadlock.arcs.push(Arc::PlaceToTransition {
         place: last,
@@ -159,17 +164,7 @@ fn unsound_nets_are_rejected() {
 
     // Improper completion: a token left behind in a second sink.
     let mut leftover = good.clone();
-    leftover.places.push(tasknet_codegen::petri::Place {
-        id: "Py".into(),
-        name: "leftover".into(),
-        kind: PlaceKind::Condition {
-            from: None,
-            to: None,
-        },
-        tokens: 0,
-        x: 0.0,
-        y: 0.0,
-    });
+    leftover.places.push(extra_place("leftover"));
     let last = leftover.places.len() - 1;
     leftover.arcs.push(Arc::TransitionToPlace {
         transition: 0,
