@@ -25,6 +25,13 @@ mod by_macro {
     pub mod fork_join {
         tasknet::task_registry!("tests/fixtures/fork_join.yaml");
     }
+    pub mod fork_join_elsewhere {
+        tasknet::task_registry!(
+            file = "tests/fixtures/fork_join.yaml",
+            ws_url = "wss://tasks.example:9000/ws",
+            ws_timeout_ms = 5_000
+        );
+    }
     pub mod crewai_crew {
         tasknet::task_registry!(
             file = "tests/fixtures/crewai/lib__cli__src__crewai_cli__templates__crew__config__tasks.yaml",
@@ -265,4 +272,48 @@ fn crewai_rules_in_generated_code() {
         (research.topic.as_str(), research.current_year.as_str()),
         ("AI", "2026")
     );
+}
+
+/// `PETRI_NET` is `PETRI_NET_JSON` as a typed value: it parses, round-trips to the same JSON,
+/// and has one place with `logica` per task of the registry, agents included.
+#[test]
+fn petri_net_is_a_typed_value_matching_the_registry() {
+    use by_macro::tropical_sales::{PETRI_NET, PETRI_NET_JSON, TASK_REGISTRY};
+    let net = &*PETRI_NET;
+    let as_written: serde_json::Value = serde_json::from_str(PETRI_NET_JSON).unwrap();
+    let round_trip: serde_json::Value = serde_json::from_str(&net.to_json()).unwrap();
+    assert_eq!(round_trip, as_written);
+    for task in TASK_REGISTRY.tasks {
+        let place = net.task_place(task.name).unwrap();
+        assert_eq!(place.agent_id.as_deref(), task.agent);
+        assert!(place.logica.contains(&format!("{:?}", task.name)));
+    }
+    assert_eq!(
+        net.places.iter().filter(|p| !p.logica.is_empty()).count(),
+        TASK_REGISTRY.tasks.len()
+    );
+    let marked: Vec<_> = net.initial_marking().collect();
+    assert_eq!(marked.len(), 1);
+    assert_eq!(marked[0].0.name, "start");
+    assert_eq!(net.agents.len(), TASK_REGISTRY.agents.len());
+    // The goldens carry the same net.
+    assert_eq!(golden::tropical_sales::PETRI_NET_JSON, PETRI_NET_JSON);
+    assert_eq!(
+        &*golden::fork_join::PETRI_NET,
+        &*by_macro::fork_join::PETRI_NET
+    );
+}
+
+#[test]
+fn the_macro_sets_where_logica_sends_tasks() {
+    let net = &*by_macro::fork_join_elsewhere::PETRI_NET;
+    for place in net.places.iter().filter(|p| !p.logica.is_empty()) {
+        assert!(
+            place
+                .logica
+                .contains(r#"|| "wss://tasks.example:9000/ws";"#)
+        );
+        assert!(place.logica.contains("|| 5000;"));
+    }
+    assert!(!by_macro::fork_join::PETRI_NET_JSON.contains("tasks.example"));
 }

@@ -1,5 +1,6 @@
 //! `tasknet`: check a tasks.yaml and generate its Rust code (the same code the
-//! `task_registry!` macro and the build.rs `Builder` produce); read and export execution logs.
+//! `task_registry!` macro and the build.rs `Builder` produce) and its Petri net or task graph;
+//! read and export execution logs.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -7,7 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use quote::ToTokens;
-use tasknet_codegen::{Checked, LoadError, RustOptions, Style, check_files, generated_file};
+use tasknet_codegen::petri::{self, json::JsOptions};
+use tasknet_codegen::{Checked, LoadError, RustOptions, Style, check_files, generated_file, graph};
 use tasknet_runtime::storage::{export_csv, export_jsonl};
 use tasknet_runtime::{SqliteStorage, Storage, report};
 
@@ -46,6 +48,38 @@ enum Command {
         #[arg(long, default_value = "::tasknet")]
         crate_path: String,
     },
+    /// Print the Petri net of a tasks.yaml (checked for soundness first).
+    Petri {
+        /// The tasks file.
+        tasks: PathBuf,
+        /// The agents file (its agents go into the net's `agentes`).
+        #[arg(long)]
+        agents: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "json")]
+        format: NetFormat,
+        /// Write to this file (only when the content changed) instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// The net's name (`nome`); defaults to the tasks file's stem.
+        #[arg(long)]
+        name: Option<String>,
+        /// Where each place's `logica` sends its task.
+        #[arg(long, default_value = "ws://localhost:6308")]
+        ws_url: String,
+        /// How long each place's `logica` waits for its task, in milliseconds.
+        #[arg(long, default_value_t = 30_000)]
+        timeout_ms: u64,
+    },
+    /// Print the task dependency graph alone, edges labelled with the fields that flow.
+    Graph {
+        /// The tasks file.
+        tasks: PathBuf,
+        #[arg(long, value_enum, default_value = "mermaid")]
+        format: GraphFormat,
+        /// Write to this file (only when the content changed) instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Print the runs of an execution log, or one run's task outputs.
     Log {
         /// The log (an SQLite file written by a tasknet runner).
@@ -64,6 +98,31 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum NetFormat {
+    Json,
+    Pnml,
+    Dot,
+    Mermaid,
+}
+
+impl From<NetFormat> for petri::Format {
+    fn from(f: NetFormat) -> Self {
+        match f {
+            NetFormat::Json => petri::Format::Json,
+            NetFormat::Pnml => petri::Format::Pnml,
+            NetFormat::Dot => petri::Format::Dot,
+            NetFormat::Mermaid => petri::Format::Mermaid,
+        }
+    }
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum GraphFormat {
+    Mermaid,
+    Dot,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -133,18 +192,49 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let crate_path = syn::parse_str::<syn::Path>(&crate_path)
                 .map_err(|_| format!("error: `{crate_path}` is not a Rust path"))?
                 .to_token_stream();
-            let code = generated_file(&checked.model, &RustOptions { crate_path });
-            match output {
-                Some(path) => {
-                    tasknet_codegen::builder::write_if_changed(&path, code.as_bytes())
-                        .map_err(|e| format!("error: cannot write `{}`: {e}", path.display()))?;
-                }
-                None => {
-                    let mut stdout = std::io::stdout().lock();
-                    // A closed pipe (`| head`) is not an error worth a message.
-                    let _ = stdout.write_all(code.as_bytes());
-                }
+            let code = generated_file(
+                &checked.model,
+                &RustOptions {
+                    crate_path,
+                    ..RustOptions::default()
+                },
+            );
+            write_output(output.as_deref(), &code)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Petri {
+            tasks,
+            agents,
+            format,
+            output,
+            name,
+            ws_url,
+            timeout_ms,
+        } => {
+            let mut checked = load(&tasks, agents.as_ref())?;
+            if let Some(name) = name {
+                checked.model.name = name;
             }
+            let net = petri::build(&checked.model);
+            petri::check(&net).map_err(|e| {
+                format!("error: internal error: the Petri net of this file is not sound ({e}); please report it")
+            })?;
+            let options = JsOptions { ws_url, timeout_ms };
+            let text = petri::Format::from(format).render(&net, &checked.model, &options);
+            write_output(output.as_deref(), &text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Graph {
+            tasks,
+            format,
+            output,
+        } => {
+            let checked = load(&tasks, None)?;
+            let text = match format {
+                GraphFormat::Mermaid => graph::to_mermaid(&checked.model),
+                GraphFormat::Dot => graph::to_dot(&checked.model),
+            };
+            write_output(output.as_deref(), &text)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Log { db, run } => {
@@ -201,6 +291,21 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Writes to `path` when the content changed, or to stdout.
+fn write_output(path: Option<&Path>, text: &str) -> Result<(), String> {
+    match path {
+        Some(path) => {
+            tasknet_codegen::builder::write_if_changed(path, text.as_bytes())
+                .map_err(|e| format!("error: cannot write `{}`: {e}", path.display()))?;
+        }
+        None => {
+            // A closed pipe (`| head`) is not an error worth a message.
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        }
+    }
+    Ok(())
 }
 
 /// `tasks.yaml: ok: 4 tasks, 7 fields (2 inputs), order: a -> b -> c`.

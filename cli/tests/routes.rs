@@ -127,3 +127,115 @@ fn builder_reports_located_errors() {
         "nothing written on error"
     );
 }
+
+/// The Builder writes the net's files beside the code (and into a crate directory when asked),
+/// each only when it changed, and they are what `tasknet petri` prints.
+#[test]
+fn builder_and_cli_write_the_same_petri_files() {
+    let out = tempfile::tempdir().unwrap();
+    let crate_dir = tempfile::tempdir().unwrap();
+    let root = workspace();
+    let build = || {
+        Builder::new()
+            .tasks(root.join(TASKS))
+            .agents(root.join(AGENTS))
+            .out_dir(out.path())
+            .petri_dir(crate_dir.path().join("docs"))
+            .cargo_directives(false)
+            .compile()
+            .unwrap()
+    };
+    build();
+    for (format, extension) in [
+        ("json", "petri.json"),
+        ("pnml", "pnml"),
+        ("dot", "petri.dot"),
+        ("mermaid", "petri.mmd"),
+    ] {
+        let written = out.path().join(format!("tasks.{extension}"));
+        let copy = crate_dir.path().join(format!("docs/tasks.{extension}"));
+        let text = std::fs::read_to_string(&written).unwrap();
+        assert_eq!(std::fs::read_to_string(&copy).unwrap(), text);
+        let cli = Command::new(env!("CARGO_BIN_EXE_tasknet"))
+            .current_dir(&root)
+            .args(["petri", TASKS, "--agents", AGENTS, "--format", format])
+            .output()
+            .unwrap();
+        assert!(
+            cli.status.success(),
+            "{}",
+            String::from_utf8_lossy(&cli.stderr)
+        );
+        assert_eq!(String::from_utf8(cli.stdout).unwrap(), text, "{format}");
+        // `-o` writes the same file.
+        let file = out.path().join(format!("cli.{extension}"));
+        let status = Command::new(env!("CARGO_BIN_EXE_tasknet"))
+            .current_dir(&root)
+            .args(["petri", TASKS, "--agents", AGENTS, "--format", format, "-o"])
+            .arg(&file)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    }
+    let json = out.path().join("tasks.petri.json");
+    let before = std::fs::metadata(&json).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    build();
+    assert_eq!(
+        std::fs::metadata(&json).unwrap().modified().unwrap(),
+        before
+    );
+}
+
+#[test]
+fn cli_sets_where_logica_sends_tasks_and_draws_the_task_graph() {
+    let root = workspace();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tasknet"))
+            .current_dir(&root)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json = run(&[
+        "petri",
+        TASKS,
+        "--ws-url",
+        "ws://10.0.0.2:7000",
+        "--timeout-ms",
+        "1234",
+        "--name",
+        "sales",
+    ]);
+    let net: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(net["nome"], "sales");
+    let logica = net["lugares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["logica"].as_str().unwrap())
+        .find(|l| !l.is_empty())
+        .unwrap();
+    assert!(logica.contains("\"ws://10.0.0.2:7000\"") && logica.contains("|| 1234;"));
+    let mermaid = run(&["graph", TASKS]);
+    assert!(mermaid.starts_with("flowchart LR\n"));
+    assert!(mermaid.contains("t2 -->|\"stock\"| t3"), "{mermaid}");
+    let dot = run(&["graph", TASKS, "--format", "dot"]);
+    assert!(dot.contains("t2 -> t3 [label=\"stock\"];"), "{dot}");
+    // A file that does not check gives the located error, not a net.
+    let out = Command::new(env!("CARGO_BIN_EXE_tasknet"))
+        .current_dir(&root)
+        .args(["petri", "tests/ui/missing_field.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tests/ui/missing_field.yaml:8:14"));
+}

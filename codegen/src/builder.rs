@@ -6,9 +6,13 @@ use std::path::{Path, PathBuf};
 use quote::ToTokens;
 
 use crate::emit::rust::RustOptions;
+use crate::petri::Format;
+use crate::petri::json::JsOptions;
 use crate::{LoadError, check, generated_file, read_source};
 
-/// Generates the registry from build.rs into `OUT_DIR`.
+/// Generates the registry from build.rs into `OUT_DIR`, with its Petri net beside it
+/// (`<module>.petri.json`, `.pnml`, `.petri.dot`, `.petri.mmd`; see [`Builder::petri_dir`] for a
+/// copy inside the crate).
 ///
 /// ```no_run
 /// // build.rs, in `fn main()`:
@@ -31,6 +35,9 @@ pub struct Builder {
     registry_name: Option<String>,
     crate_path: String,
     cargo_directives: bool,
+    js: JsOptions,
+    petri_formats: Vec<Format>,
+    petri_dir: Option<PathBuf>,
 }
 
 impl Default for Builder {
@@ -49,6 +56,9 @@ impl Builder {
             registry_name: None,
             crate_path: "::tasknet".to_owned(),
             cargo_directives: true,
+            js: JsOptions::default(),
+            petri_formats: Format::ALL.to_vec(),
+            petri_dir: None,
         }
     }
 
@@ -85,6 +95,27 @@ impl Builder {
     /// The path through which generated code names the runtime (default `::tasknet`).
     pub fn crate_path(mut self, path: impl Into<String>) -> Self {
         self.crate_path = path.into();
+        self
+    }
+
+    /// Where the Petri net's `logica` sends tasks and how long it waits (default
+    /// `ws://localhost:6308`, 30 s).
+    pub fn js_options(mut self, options: JsOptions) -> Self {
+        self.js = options;
+        self
+    }
+
+    /// Which Petri-net files to write next to the code, as `<module>.<extension>` (default:
+    /// all of [`Format::ALL`]; an empty list writes none).
+    pub fn petri_formats(mut self, formats: &[Format]) -> Self {
+        self.petri_formats = formats.to_vec();
+        self
+    }
+
+    /// Also write the Petri-net files into this directory of the crate (relative to the crate
+    /// root), e.g. to commit them or serve them; each only when its content changed.
+    pub fn petri_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.petri_dir = Some(dir.into());
         self
     }
 
@@ -133,7 +164,13 @@ impl Builder {
         let crate_path = syn::parse_str::<syn::Path>(&self.crate_path)
             .map_err(|_| BuildError::InvalidCratePath(self.crate_path.clone()))?
             .to_token_stream();
-        let code = generated_file(&checked.model, &RustOptions { crate_path });
+        let code = generated_file(
+            &checked.model,
+            &RustOptions {
+                crate_path,
+                js: self.js.clone(),
+            },
+        );
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),
             None => std::env::var_os("OUT_DIR")
@@ -145,10 +182,23 @@ impl Builder {
             .clone()
             .unwrap_or_else(|| checked.model.name.clone());
         let path = out_dir.join(format!("{stem}.rs"));
-        write_if_changed(&path, code.as_bytes()).map_err(|source| BuildError::Write {
-            path: path.clone(),
-            source,
-        })?;
+        let write = |path: PathBuf, text: &str| {
+            write_if_changed(&path, text.as_bytes())
+                .map(|_| ())
+                .map_err(|source| BuildError::Write { path, source })
+        };
+        write(path.clone(), &code)?;
+        if !self.petri_formats.is_empty() {
+            // The generated code already failed to compile if the net were unsound.
+            let net = crate::petri::build(&checked.model);
+            let dirs = std::iter::once(out_dir).chain(self.petri_dir.as_deref().map(locate));
+            for dir in dirs {
+                for format in &self.petri_formats {
+                    let file = dir.join(format!("{stem}.{}", format.extension()));
+                    write(file, &format.render(&net, &checked.model, &self.js))?;
+                }
+            }
+        }
         Ok(path)
     }
 }

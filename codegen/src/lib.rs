@@ -16,6 +16,7 @@
 pub mod builder;
 pub mod diagnostic;
 pub mod emit;
+pub mod graph;
 #[doc(hidden)]
 pub mod macro_support;
 pub mod model;

@@ -14,6 +14,7 @@ use syn::{Ident, LitStr, Token};
 use crate::emit::rust::{RustOptions, items};
 use crate::emit::state::{StateField, task_state_impl};
 use crate::model::{CustomField, CustomState};
+use crate::petri::json::JsOptions;
 use crate::resolve::RUN_METADATA_FIELDS;
 use crate::types::{display_type, option_inner};
 use crate::{SourceFile, check, read_source};
@@ -60,6 +61,10 @@ struct Args {
     krate: Option<syn::Path>,
     /// The registry's name in the execution log (default: the tasks file's stem).
     name: Option<LitStr>,
+    /// Where the Petri net's `logica` sends tasks (default `ws://localhost:6308`).
+    ws_url: Option<LitStr>,
+    /// How long the `logica` waits for a task, in milliseconds (default 30,000).
+    ws_timeout_ms: Option<syn::LitInt>,
     /// Filled in by the second stage, from the state's derive.
     state_fields: Option<Vec<(Ident, syn::Type)>>,
 }
@@ -71,6 +76,8 @@ enum Arg {
     State(syn::Path),
     Crate(syn::Path),
     Name(LitStr),
+    WsUrl(LitStr),
+    WsTimeoutMs(syn::LitInt),
     StateFields(Vec<(Ident, syn::Type)>),
 }
 
@@ -89,6 +96,8 @@ impl Parse for Arg {
             "agents" => Ok(Arg::Agents(input.parse()?)),
             "state" => Ok(Arg::State(input.parse()?)),
             "name" => Ok(Arg::Name(input.parse()?)),
+            "ws_url" => Ok(Arg::WsUrl(input.parse()?)),
+            "ws_timeout_ms" => Ok(Arg::WsTimeoutMs(input.parse()?)),
             "state_fields" => {
                 let content;
                 syn::braced!(content in input);
@@ -100,7 +109,7 @@ impl Parse for Arg {
             other => Err(syn::Error::new(
                 key.span(),
                 format!(
-                    "unknown argument `{other}`: expected `file`, `yaml`, `agents`, `state`, `name` or `crate`"
+                    "unknown argument `{other}`: expected `file`, `yaml`, `agents`, `state`, `name`, `crate`, `ws_url` or `ws_timeout_ms`"
                 ),
             )),
         }
@@ -140,6 +149,8 @@ fn parse_args(input: TokenStream) -> syn::Result<Args> {
             Arg::State(v) => args.state = Some(v),
             Arg::Crate(v) => args.krate = Some(v),
             Arg::Name(v) => args.name = Some(v),
+            Arg::WsUrl(v) => args.ws_url = Some(v),
+            Arg::WsTimeoutMs(v) => args.ws_timeout_ms = Some(v),
             Arg::StateFields(v) => args.state_fields = Some(v),
         }
     }
@@ -191,6 +202,17 @@ fn guard(f: impl FnOnce() -> TokenStream) -> TokenStream {
         let message = format!("internal error in tasknet (please report it): {what}");
         quote!(::core::compile_error!(#message);)
     })
+}
+
+fn js_options(args: &Args) -> syn::Result<JsOptions> {
+    let mut js = JsOptions::default();
+    if let Some(url) = &args.ws_url {
+        js.ws_url = url.value();
+    }
+    if let Some(ms) = &args.ws_timeout_ms {
+        js.timeout_ms = ms.base10_parse()?;
+    }
+    Ok(js)
 }
 
 fn krate(args: &Args) -> TokenStream {
@@ -306,12 +328,16 @@ fn expand(args: &Args, env: &MacroEnv) -> TokenStream {
             if let Some(name) = &args.name {
                 checked.model.name = name.value();
             }
-            items(
-                &checked.model,
-                &RustOptions {
-                    crate_path: krate.clone(),
-                },
-            )
+            match js_options(args) {
+                Ok(js) => items(
+                    &checked.model,
+                    &RustOptions {
+                        crate_path: krate.clone(),
+                        js,
+                    },
+                ),
+                Err(e) => e.to_compile_error(),
+            }
         }
         Err(failed) => {
             let errors = failed.diagnostics.iter().map(|d| {

@@ -7,6 +7,7 @@ pub use core::option::Option::{self, None, Some};
 pub use core::result::Result::{self, Err, Ok};
 pub use std::boxed::Box;
 pub use std::string::String;
+pub use std::sync::LazyLock;
 pub use std::vec::Vec;
 
 pub use serde;
@@ -14,11 +15,20 @@ pub use serde_json;
 /// `json` in tasks.yaml.
 pub type Json = serde_json::Value;
 
+pub use crate::petri::PetriNet;
 pub use crate::{
     AgentSpec, FieldInfo, FieldSpec, JsonText, LogEntry, MissingField, Registry, RetrySpec,
     SourceLocation, StateError, TaskCall, TaskContext, TaskError, TaskOutput, TaskSet, TaskSpec,
     TaskState, now_rfc3339,
 };
+
+/// `PETRI_NET`'s initializer. The JSON was generated for this very type and checked at build
+/// time, so a failure here is a tasknet bug (tests parse every generated net with it).
+pub fn petri_net(json: &str) -> PetriNet {
+    PetriNet::from_json(json).unwrap_or_else(|e| {
+        panic!("tasknet bug: the generated PETRI_NET_JSON does not parse as a PetriNet: {e}")
+    })
+}
 
 use std::future::Future;
 

@@ -13,6 +13,7 @@ mod error;
 pub mod executor;
 mod json;
 pub mod log;
+pub mod petri;
 mod progress;
 mod registry;
 pub mod render;
@@ -33,6 +34,7 @@ pub use app::App;
 pub use executor::{Replay, RetryPolicy, Run, RunError, Runner, TaskFailure};
 pub use json::JsonText;
 pub use log::{ExecutionLog, ReplayMode, RunRecord, RunStatus, TaskRecord, TaskStatus};
+pub use petri::PetriNet;
 pub use storage::{MemoryStorage, Storage, StorageError, TaskOutputStorageHandler};
 #[cfg(feature = "sqlite")]
 pub use storage::{SqliteStorage, Synchronous};

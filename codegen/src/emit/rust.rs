@@ -15,12 +15,15 @@ pub struct RustOptions {
     /// The path through which generated code names the runtime (`::tasknet` by default,
     /// like prost's `prost_path`).
     pub crate_path: TokenStream,
+    /// Where the Petri net's `logica` sends tasks, and how long it waits.
+    pub js: crate::petri::json::JsOptions,
 }
 
 impl Default for RustOptions {
     fn default() -> Self {
         RustOptions {
             crate_path: quote!(::tasknet),
+            js: Default::default(),
         }
     }
 }
@@ -55,13 +58,13 @@ fn item_list(model: &Model, options: &RustOptions) -> Vec<TokenStream> {
     list.push(e.tasks_trait());
     list.push(e.crew());
     list.push(e.registry());
-    list.push(petri_net(model));
+    list.push(petri_net(model, &options.js));
     list
 }
 
 /// `PETRI_NET_JSON`: the net in the seed's JSON format, checked for soundness here (a net that
 /// fails is a generator bug, and the build says so).
-fn petri_net(model: &Model) -> TokenStream {
+fn petri_net(model: &Model, js: &crate::petri::json::JsOptions) -> TokenStream {
     let net = crate::petri::build(model);
     if let Err(unsound) = crate::petri::check(&net) {
         let message = format!(
@@ -70,8 +73,7 @@ fn petri_net(model: &Model) -> TokenStream {
         );
         return quote!(::core::compile_error!(#message););
     }
-    let text =
-        crate::petri::json::to_json_string(&net, model, &crate::petri::json::JsOptions::default());
+    let text = crate::petri::json::to_json_string(&net, model, js);
     // A raw string literal: megabytes of JSON need no escaping (quote's `Literal::string`
     // escapes character by character).
     let hashes = "#".repeat(longest_hash_run(&text) + 1);
@@ -86,6 +88,10 @@ fn petri_net(model: &Model) -> TokenStream {
         #doc
         #[allow(dead_code)]
         pub const PETRI_NET_JSON: &str = #text;
+        /// [`PETRI_NET_JSON`] as a typed value, parsed on first use.
+        #[allow(dead_code)]
+        pub static PETRI_NET: __tasknet::LazyLock<__tasknet::PetriNet> =
+            __tasknet::LazyLock::new(|| __tasknet::petri_net(PETRI_NET_JSON));
     }
 }
 

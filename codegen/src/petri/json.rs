@@ -46,6 +46,20 @@ pub fn logica(task: &str, options: &JsOptions) -> String {
     logica_template(options).replacen(TASK_MARKER, &js_string(task), 1)
 }
 
+/// A `logica` maker that formats the template once, for emitters that write many places.
+pub(crate) fn logica_for(options: &JsOptions) -> impl Fn(&str) -> String {
+    let template = logica_template(options);
+    move |task| template.replacen(TASK_MARKER, &js_string(task), 1)
+}
+
+/// A task's `input_data` (its yaml `input_data`, or `{}`) as a JSON object.
+pub fn input_data(task: &crate::model::Task) -> serde_json::Map<String, Value> {
+    task.input_data
+        .iter()
+        .map(|(k, v)| (k.clone(), crate::emit::rust::to_json(v)))
+        .collect()
+}
+
 /// The `logica` with a marker for the task name: formatted once per net.
 fn logica_template(options: &JsOptions) -> String {
     let task = TASK_MARKER;
@@ -144,7 +158,7 @@ struct AgentJson<'a> {
 }
 
 fn net_json<'a>(net: &'a Net, model: &'a Model, options: &JsOptions) -> NetJson<'a> {
-    let template = logica_template(options);
+    let logica = logica_for(options);
     let lugares = net
         .places
         .iter()
@@ -152,15 +166,10 @@ fn net_json<'a>(net: &'a Net, model: &'a Model, options: &JsOptions) -> NetJson<
             let (agent_id, input_data, logica_text) = match p.kind {
                 PlaceKind::Task(i) => {
                     let task = &model.tasks[i];
-                    let data: serde_json::Map<String, Value> = task
-                        .input_data
-                        .iter()
-                        .map(|(k, v)| (k.clone(), crate::emit::rust::to_json(v)))
-                        .collect();
                     (
                         task.agent.as_deref(),
-                        Value::Object(data),
-                        template.replacen(TASK_MARKER, &js_string(&task.name), 1),
+                        Value::Object(input_data(task)),
+                        logica(&task.name),
                     )
                 }
                 _ => (None, Value::Object(serde_json::Map::new()), String::new()),
@@ -235,6 +244,14 @@ fn net_json<'a>(net: &'a Net, model: &'a Model, options: &JsOptions) -> NetJson<
 /// The net in the seed's JSON format, as text (written straight from typed structs).
 pub fn to_json_string(net: &Net, model: &Model, options: &JsOptions) -> String {
     serde_json::to_string(&net_json(net, model, options)).unwrap_or_default()
+}
+
+/// The net in the seed's JSON format, indented, with a final newline: for files people read
+/// and diff.
+pub fn to_json_pretty(net: &Net, model: &Model, options: &JsOptions) -> String {
+    let mut text = serde_json::to_string_pretty(&net_json(net, model, options)).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 /// The net in the seed's JSON format, as a value.
