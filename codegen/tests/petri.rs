@@ -161,6 +161,13 @@ fn unsound_nets_are_rejected() {
     });
     let err = check(&deadlock).unwrap_err().to_string();
     assert!(err.contains("2 source places"), "{err}");
+    // The token game agrees: the run never completes.
+    let end = deadlock
+        .places
+        .iter()
+        .position(|p| p.kind == PlaceKind::End)
+        .unwrap();
+    assert_eq!(simulate(&deadlock).1[end], 0, "deadlocked");
 
     // Improper completion: a token left behind in a second sink.
     let mut leftover = good.clone();
@@ -172,6 +179,8 @@ fn unsound_nets_are_rejected() {
     });
     let err = check(&leftover).unwrap_err().to_string();
     assert!(err.contains("2 sink places"), "{err}");
+    let (_, marking) = simulate(&leftover);
+    assert_eq!(marking[last], 1, "a token left behind when the run ends");
 
     // The seed's either/or: one place, two consumers.
     let mut choice = good.clone();

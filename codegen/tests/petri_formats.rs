@@ -272,9 +272,53 @@ fn hostile_strings_survive_pnml_json_and_logica() {
     let json = tasknet_codegen::petri::json::to_json(&net, &model, &JsOptions::default());
     assert_eq!(json["nome"], model.name.as_str());
     assert_eq!(json["agentes"][0]["role"], model.agents[0].role.as_str());
+    let dir = tempfile::tempdir().unwrap();
+    let mut bodies = 0;
     for place in json["lugares"].as_array().unwrap() {
-        assert!(!place["logica"].as_str().unwrap().contains("</script>"));
+        let body = place["logica"].as_str().unwrap();
+        assert!(!body.contains("</script>"));
+        if body.is_empty() {
+            continue;
+        }
+        // Each logica parses as the body of an async function of (input, utils).
+        let path = dir.path().join(format!("logica{bodies}.js"));
+        std::fs::write(
+            &path,
+            format!("const run = async function (input, utils) {{\n{body}\n}};\n"),
+        )
+        .unwrap();
+        let out = run_tool(
+            "node",
+            &["--check", path.to_str().unwrap()],
+            "install Debian's nodejs (.ci/run does)",
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bodies += 1;
     }
+    assert_eq!(bodies, model.tasks.len());
+}
+
+/// The README's picture is the seed pipeline's net: every task is drawn in it.
+#[test]
+fn the_readme_picture_shows_the_seed_pipeline() {
+    let svg = std::fs::read_to_string(root().join("docs/tropical_sales-net.svg")).unwrap();
+    let model = load("examples/tropical_sales/tasks.yaml", None);
+    for task in &model.tasks {
+        assert!(
+            svg.contains(&format!(">{}</text>", task.name)),
+            "{}",
+            task.name
+        );
+    }
+    let net = build(&model);
+    assert_eq!(
+        svg.matches("class=\"node\"").count(),
+        net.places.len() + net.transitions.len()
+    );
 }
 
 #[test]

@@ -130,7 +130,12 @@ struct PlaceJson<'a> {
     agent_id: Option<&'a str>,
     input_data: Value,
     output_data: serde_json::Map<String, Value>,
-    logica: String,
+    /// Already a JSON string literal: the template is escaped once per net, not per place.
+    logica: Box<serde_json::value::RawValue>,
+}
+
+fn empty_string_json() -> Box<serde_json::value::RawValue> {
+    serde_json::value::RawValue::from_string("\"\"".to_owned()).expect("valid JSON")
 }
 
 #[derive(Serialize)]
@@ -158,7 +163,14 @@ struct AgentJson<'a> {
 }
 
 fn net_json<'a>(net: &'a Net, model: &'a Model, options: &JsOptions) -> NetJson<'a> {
-    let logica = logica_for(options);
+    // The template as a JSON string literal, escaped once; the marker has nothing to escape.
+    let escaped_template = serde_json::to_string(&logica_template(options)).unwrap_or_default();
+    let logica_json = |task: &str| {
+        let name = serde_json::to_string(&js_string(task)).unwrap_or_default();
+        let name = &name[1..name.len() - 1];
+        let text = escaped_template.replacen(TASK_MARKER, name, 1);
+        serde_json::value::RawValue::from_string(text).unwrap_or_else(|_| empty_string_json())
+    };
     let lugares = net
         .places
         .iter()
@@ -169,10 +181,14 @@ fn net_json<'a>(net: &'a Net, model: &'a Model, options: &JsOptions) -> NetJson<
                     (
                         task.agent.as_deref(),
                         Value::Object(input_data(task)),
-                        logica(&task.name),
+                        logica_json(&task.name),
                     )
                 }
-                _ => (None, Value::Object(serde_json::Map::new()), String::new()),
+                _ => (
+                    None,
+                    Value::Object(serde_json::Map::new()),
+                    empty_string_json(),
+                ),
             };
             PlaceJson {
                 id: &p.id,
