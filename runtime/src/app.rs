@@ -69,6 +69,26 @@ enum Command {
         #[arg(long)]
         run: Option<String>,
     },
+    /// Serve the tasks over WebSocket, with the runner page, until Ctrl-C.
+    #[cfg(feature = "server")]
+    Serve {
+        /// The port (on 127.0.0.1 unless --host says otherwise).
+        #[arg(long, default_value_t = 6308)]
+        port: u16,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// Require this token from clients (`?token=` or a first `auth` message).
+        #[arg(long)]
+        token: Option<String>,
+        /// Also allow WebSockets from this origin (local origins always are), e.g.
+        /// https://app.example; repeatable.
+        #[arg(long = "allow-origin")]
+        allow_origins: Vec<String>,
+        /// Tasks running at once; more get a `busy` error.
+        #[arg(long, default_value_t = 64)]
+        max_tasks: usize,
+    },
 }
 
 /// A binary's command line around a registry; see the module docs.
@@ -191,6 +211,46 @@ impl<T: TaskSet> App<T> {
                 self.execute(storage, &db, quiet, move |runner| {
                     Box::pin(async move { runner.run(state).await })
                 })
+            }
+            #[cfg(feature = "server")]
+            Command::Serve {
+                port,
+                host,
+                token,
+                allow_origins,
+                max_tasks,
+            } => {
+                let initial = (self.inputs)()?;
+                let mut runner = Runner::new(self.tasks).storage(storage).progress(false);
+                if let Some(configure) = &self.configure {
+                    runner = configure(runner);
+                }
+                let config = crate::server::ServerConfig {
+                    addr: std::net::SocketAddr::new(host, port),
+                    token,
+                    extra_origins: allow_origins,
+                    max_concurrent_tasks: max_tasks,
+                    ..Default::default()
+                }
+                .initial_state_from(&initial);
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async {
+                    let server = crate::server::Server::bind(runner, config).await?;
+                    eprintln!(
+                        "{}: serving on http://{} (log: {}); Ctrl-C stops",
+                        self.name,
+                        server.local_addr(),
+                        db.display()
+                    );
+                    server
+                        .run_until(async {
+                            let _ = tokio::signal::ctrl_c().await;
+                        })
+                        .await
+                })?;
+                Ok(())
             }
             Command::Replay {
                 run,

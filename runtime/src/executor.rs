@@ -236,6 +236,9 @@ pub struct Runner<T: TaskSet> {
     progress: bool,
     /// For each task, the tasks that depend on it.
     dependants: Vec<Vec<usize>>,
+    /// Held while `run_task` looks for its run and creates it: two branches of one browser
+    /// run may start at once.
+    run_creation: Mutex<()>,
 }
 
 impl<T: TaskSet> Runner<T> {
@@ -257,6 +260,7 @@ impl<T: TaskSet> Runner<T> {
             task_retries: HashMap::new(),
             progress: true,
             dependants,
+            run_creation: Mutex::new(()),
         }
     }
 
@@ -368,6 +372,117 @@ impl<T: TaskSet> Runner<T> {
         self.storage.create_run(&record)?;
         let to_run = vec![true; registry.tasks.len()];
         self.execute(record.id, initial, to_run, false).await
+    }
+
+    /// Runs one task by index on `state`, under `run_id`, as the WebSocket server does for a
+    /// browser that plays the Petri net: the task's time limit and retries apply, the record
+    /// goes to the log (the run is created on its first task, with the state's kickoff inputs,
+    /// and marked succeeded once every task of the registry has succeeded in it, failed when
+    /// one fails). Returns the state with the task's output merged.
+    pub async fn run_task(
+        &self,
+        run_id: &str,
+        task: usize,
+        state: T::State,
+    ) -> Result<T::State, TaskFailure> {
+        let registry = self.registry();
+        let spec = &registry.tasks[task];
+        let log_failure = |message: String| TaskFailure {
+            task: spec.name.to_owned(),
+            kind: TaskErrorKind::Failed,
+            message,
+            attempts: 0,
+        };
+        {
+            let _creating = lock(&self.run_creation);
+            let existing = self
+                .storage
+                .run(run_id)
+                .map_err(|e| log_failure(e.to_string()))?;
+            if existing.is_none() {
+                let record = self.run_record(run_id.to_owned(), kickoff_inputs(registry, &state));
+                self.storage
+                    .create_run(&record)
+                    .map_err(|e| log_failure(e.to_string()))?;
+            }
+        }
+        let state = Mutex::new(state);
+        let shared_run_id: Arc<str> = Arc::from(run_id);
+        let context = OnceLock::new();
+        let done = self.attempt(task, &state, &context, &shared_run_id).await;
+        let mut record = TaskRecord {
+            run_id: run_id.to_owned(),
+            task_index: task,
+            task_name: spec.name.to_owned(),
+            expected_output: spec.expected_output.to_owned(),
+            inputs: done.inputs,
+            output: JsonText::null(),
+            status: TaskStatus::Succeeded,
+            error_kind: None,
+            error: None,
+            was_replayed: false,
+            started_at: done.started_at,
+            finished_at: String::new(),
+            duration_ms: done.duration.as_secs_f64() * 1000.0,
+            attempts: done.attempts,
+        };
+        let mut state = state.into_inner().unwrap_or_else(|p| p.into_inner());
+        let result = match done.result {
+            Ok(output) => {
+                record.output = output.to_json().unwrap_or_else(|e| {
+                    JsonText::from(Value::String(format!("<output not serializable: {e}>")))
+                });
+                output.apply(&mut state);
+                record.finished_at = state
+                    .execution_log()
+                    .last()
+                    .map_or_else(now_rfc3339, |e| e.timestamp.clone());
+                tracing::info!(
+                    run_id,
+                    task = spec.name,
+                    ms = record.duration_ms,
+                    "task succeeded"
+                );
+                Ok(state)
+            }
+            Err(error) => {
+                let failure = TaskFailure {
+                    task: spec.name.to_owned(),
+                    kind: error.kind(),
+                    message: error.to_string(),
+                    attempts: done.attempts,
+                };
+                tracing::error!(run_id, task = spec.name, error = %failure, "task failed");
+                record.finished_at = now_rfc3339();
+                record.status = TaskStatus::Failed;
+                record.error_kind = Some(error.kind().as_str().to_owned());
+                record.error = Some(failure.message.clone());
+                Err(failure)
+            }
+        };
+        self.storage
+            .put_task(record)
+            .map_err(|e| log_failure(e.to_string()))?;
+        let finished = match &result {
+            Err(failure) => Some((RunStatus::Failed, Some(failure.to_string()))),
+            Ok(_) => {
+                let records = self
+                    .storage
+                    .tasks(run_id)
+                    .map_err(|e| log_failure(e.to_string()))?;
+                let succeeded = records
+                    .iter()
+                    .filter(|r| r.status == TaskStatus::Succeeded)
+                    .count();
+                (succeeded == registry.tasks.len()).then_some((RunStatus::Succeeded, None))
+            }
+        };
+        if let Some((status, error)) = finished {
+            self.storage
+                .finish_run(run_id, status, &now_rfc3339(), error.as_deref())
+                .map_err(|e| log_failure(e.to_string()))?;
+        }
+        result
     }
 
     /// Replays a stored run as a new run linked to it: the state before the task is rebuilt

@@ -18,6 +18,8 @@ mod progress;
 mod registry;
 pub mod render;
 pub mod report;
+#[cfg(feature = "server")]
+pub mod server;
 mod state;
 pub mod storage;
 mod task;
@@ -35,6 +37,8 @@ pub use executor::{Replay, RetryPolicy, Run, RunError, Runner, TaskFailure};
 pub use json::JsonText;
 pub use log::{ExecutionLog, ReplayMode, RunRecord, RunStatus, TaskRecord, TaskStatus};
 pub use petri::PetriNet;
+#[cfg(feature = "server")]
+pub use server::{Server, ServerConfig, serve};
 pub use storage::{MemoryStorage, Storage, StorageError, TaskOutputStorageHandler};
 #[cfg(feature = "sqlite")]
 pub use storage::{SqliteStorage, Synchronous};

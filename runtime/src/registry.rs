@@ -98,6 +98,9 @@ pub struct Registry<S> {
     pub inputs: &'static [FieldSpec],
     /// The agents of agents.yaml, when one was given.
     pub agents: &'static [AgentSpec],
+    /// The matching Petri net in the seed's JSON format (what `PETRI_NET_JSON` holds): the
+    /// server serves it to the browser.
+    pub petri_net_json: &'static str,
     /// Ties the registry to its state type.
     pub state: PhantomData<fn() -> S>,
 }

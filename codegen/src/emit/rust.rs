@@ -520,6 +520,7 @@ impl Emitter<'_> {
                 order: &[#(#order),*],
                 inputs: &[#(#inputs),*],
                 agents: &[#(#agents),*],
+                petri_net_json: PETRI_NET_JSON,
                 state: #rt::PhantomData,
             };
         }

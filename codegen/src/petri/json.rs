@@ -68,6 +68,7 @@ fn logica_template(options: &JsOptions) -> String {
     format!(
         r#"const taskName = {task};
 const data = JSON.parse(JSON.stringify(input ?? {{}}));
+delete data.status;
 const url = (utils && utils.wsUrl) || {url};
 const timeoutMs = (utils && utils.timeoutMs) || {timeout};
 return await new Promise((resolve, reject) => {{
@@ -82,7 +83,7 @@ return await new Promise((resolve, reject) => {{
     fn(value);
   }};
   const timer = setTimeout(() => settle(reject, new Error("task " + taskName + " timed out after " + timeoutMs + " ms")), timeoutMs);
-  ws.onopen = () => ws.send(JSON.stringify({{ type: "execute_task", id, data: {{ task_name: taskName, input_data: data }} }}));
+  ws.onopen = () => ws.send(JSON.stringify({{ type: "execute_task", id, data: {{ task_name: taskName, input_data: data, run_id: (utils && utils.runId) || undefined }} }}));
   ws.onmessage = (event) => {{
     let message;
     try {{ message = JSON.parse(event.data); }} catch (e) {{ return; }}

@@ -1,0 +1,573 @@
+//! The WebSocket task server (feature `server`): runs tasks by name for a browser that plays
+//! the Petri net, in-process (the seed ran a Python subprocess per task), and serves the runner
+//! page, the net and the execution log over HTTP on the same port.
+//!
+//! Protocol (DESIGN.md section 7), one JSON object per text frame:
+//! `{type:"execute_task", id?, data:{task_name, input_data, run_id?}}` -> `task_started`, then
+//! `task_completed {task_name, result}` or `task_error {task_name, error:{kind, message}}`;
+//! `list_tasks` -> `tasks`; `ping` -> `pong`; `auth {token}` when a token is required and not
+//! given in the URL. Anything else gets an `error` frame and the connection stays up.
+
+mod page;
+pub mod state_json;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::{
+    Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
+};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::executor::{Runner, new_run_id};
+use crate::{TaskSet, TaskState};
+
+/// How the server listens and what it accepts.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Default `127.0.0.1:6308`.
+    pub addr: SocketAddr,
+    /// Origins allowed besides the local ones (`http(s)://localhost`, `127.0.0.1`, `[::1]`,
+    /// any port), exactly as browsers send them, e.g. `https://app.example`.
+    pub extra_origins: Vec<String>,
+    /// When set, a client must give it (`?token=` on the URL, or a first `auth` message).
+    pub token: Option<String>,
+    /// The largest message accepted, in bytes (default 1 MiB).
+    pub max_message_bytes: usize,
+    /// A task running longer gets a `timeout` error (default 60 s; the registry's and the
+    /// runner's own limits apply too).
+    pub task_timeout: Duration,
+    /// Tasks running at once over all connections; more get a `busy` error (default 64).
+    pub max_concurrent_tasks: usize,
+    /// On shutdown, how long running tasks may take to finish (default 10 s).
+    pub shutdown_grace: Duration,
+    /// The state the runner page starts from (its kickoff inputs), as JSON.
+    pub initial_state: Value,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 6308)),
+            extra_origins: Vec::new(),
+            token: None,
+            max_message_bytes: 1 << 20,
+            task_timeout: Duration::from_secs(60),
+            max_concurrent_tasks: 64,
+            shutdown_grace: Duration::from_secs(10),
+            initial_state: json!({}),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The kickoff state the runner page offers, from a typed state.
+    pub fn initial_state_from<S: TaskState>(mut self, state: &S) -> Self {
+        self.initial_state = state_json::encode(&json!({}), state);
+        if let Value::Object(fields) = &mut self.initial_state {
+            for key in crate::RUN_METADATA_FIELDS {
+                fields.remove(key);
+            }
+        }
+        self
+    }
+
+    /// Whether a browser page from `origin` may connect.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        if self.extra_origins.iter().any(|o| o == origin) {
+            return true;
+        }
+        let Some(rest) = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+        else {
+            return false;
+        };
+        let host = if let Some(v6) = rest.strip_prefix('[') {
+            match v6.split_once(']') {
+                Some((host, port)) if port.is_empty() || is_port(port) => host,
+                _ => return false,
+            }
+        } else {
+            match rest.split_once(':') {
+                Some((host, port)) if is_port(port) => host,
+                Some(_) => return false,
+                None => rest,
+            }
+        };
+        matches!(host, "localhost" | "127.0.0.1" | "::1")
+    }
+}
+
+fn is_port(s: &str) -> bool {
+    s.strip_prefix(':').unwrap_or(s).parse::<u16>().is_ok()
+}
+
+/// Serves `runner`'s registry on `config.addr` until Ctrl-C, then lets running tasks finish
+/// (up to `shutdown_grace`).
+pub async fn serve<T: TaskSet>(runner: Runner<T>, config: ServerConfig) -> std::io::Result<()> {
+    let server = Server::bind(runner, config).await?;
+    tracing::info!(addr = %server.local_addr(), "tasknet server listening");
+    server
+        .run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
+
+/// A server bound to its address, not yet serving.
+pub struct Server<T: TaskSet> {
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared<T>>,
+    stop: watch::Sender<bool>,
+}
+
+struct Shared<T: TaskSet> {
+    runner: Runner<T>,
+    config: ServerConfig,
+    permits: Arc<Semaphore>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl<T: TaskSet> Server<T> {
+    /// Binds `config.addr` (port 0 picks a free port; see [`Server::local_addr`]).
+    pub async fn bind(runner: Runner<T>, config: ServerConfig) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(config.addr).await?;
+        let (stop, stopping) = watch::channel(false);
+        let permits = Arc::new(Semaphore::new(config.max_concurrent_tasks));
+        Ok(Server {
+            listener,
+            shared: Arc::new(Shared {
+                runner,
+                config,
+                permits,
+                stopping,
+            }),
+            stop,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.shared.config.addr)
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting, tells every connection to stop
+    /// reading, lets running tasks finish up to the grace period, and returns. Every finished
+    /// task is already in the log (each record is committed as it finishes).
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let grace = self.shared.config.shutdown_grace;
+        let app = router(self.shared.clone());
+        let stop = self.stop;
+        let mut stopping = self.shared.stopping.clone();
+        let serving = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("tasknet server shutting down");
+            let _ = stop.send(true);
+        });
+        let serving = serving.into_future();
+        tokio::pin!(serving);
+        tokio::select! {
+            result = &mut serving => result,
+            _ = async {
+                let _ = stopping.wait_for(|s| *s).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(?grace, "tasks still running after the grace period; stopping");
+                Ok(())
+            }
+        }
+    }
+}
+
+fn router<T: TaskSet>(shared: Arc<Shared<T>>) -> Router {
+    Router::new()
+        .route("/", get(root::<T>))
+        .route("/net.json", get(net_json::<T>))
+        .route("/inputs.json", get(inputs_json::<T>))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/runs", get(runs::<T>))
+        .route("/runs/{id}", get(run::<T>))
+        .with_state(shared)
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn error_response(status: StatusCode, message: impl Into<String>) -> Response {
+    json_response(status, json!({ "error": message.into() }).to_string())
+}
+
+async fn net_json<T: TaskSet>(State(shared): State<Arc<Shared<T>>>) -> Response {
+    json_response(
+        StatusCode::OK,
+        shared
+            .runner
+            .task_set()
+            .registry()
+            .petri_net_json
+            .to_owned(),
+    )
+}
+
+async fn inputs_json<T: TaskSet>(State(shared): State<Arc<Shared<T>>>) -> Response {
+    json_response(StatusCode::OK, shared.config.initial_state.to_string())
+}
+
+async fn runs<T: TaskSet>(State(shared): State<Arc<Shared<T>>>) -> Response {
+    match shared.runner.log().runs() {
+        Ok(runs) => json_response(
+            StatusCode::OK,
+            serde_json::to_string(&runs).unwrap_or_else(|_| "[]".to_owned()),
+        ),
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn run<T: TaskSet>(State(shared): State<Arc<Shared<T>>>, Path(id): Path<String>) -> Response {
+    let log = shared.runner.log();
+    match log.run(&id) {
+        Ok(Some(run)) => match log.tasks(&id) {
+            Ok(tasks) => json_response(
+                StatusCode::OK,
+                json!({ "run": run, "tasks": tasks }).to_string(),
+            ),
+            Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        },
+        Ok(None) => error_response(StatusCode::NOT_FOUND, format!("no run `{id}`")),
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `GET /`: a WebSocket upgrade (what `logica` opens, at `ws://host:port`) or the runner page.
+async fn root<T: TaskSet>(
+    State(shared): State<Arc<Shared<T>>>,
+    headers: HeaderMap,
+    uri: Uri,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(_) => {
+            return (
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                page::HTML,
+            )
+                .into_response();
+        }
+    };
+    // Any page the user visits can open ws://localhost: refuse foreign origins before the
+    // upgrade. Browsers always send Origin; other clients may not.
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let allowed = origin
+            .to_str()
+            .is_ok_and(|o| shared.config.origin_allowed(o));
+        if !allowed {
+            tracing::warn!(origin = ?origin, "refused a WebSocket from a foreign origin");
+            return error_response(StatusCode::FORBIDDEN, "origin not allowed");
+        }
+    }
+    let authenticated = match &shared.config.token {
+        None => true,
+        Some(token) => query_param(&uri, "token").is_some_and(|t| t == *token),
+    };
+    let limit = shared.config.max_message_bytes;
+    upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| connection(shared, socket, authenticated))
+}
+
+fn query_param(uri: &Uri, name: &str) -> Option<String> {
+    uri.query()?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then(|| percent_decode(value))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One frame to send.
+fn frame(kind: &str, id: &Value, data: Value) -> Message {
+    let mut message = json!({ "type": kind, "data": data });
+    if !id.is_null() {
+        message["id"] = id.clone();
+    }
+    Message::Text(message.to_string().into())
+}
+
+fn error_frame(id: &Value, kind: &str, message: impl Into<String>) -> Message {
+    frame(
+        "error",
+        id,
+        json!({ "error": { "kind": kind, "message": message.into() } }),
+    )
+}
+
+fn task_error(id: &Value, task: &str, kind: &str, message: impl Into<String>) -> Message {
+    frame(
+        "task_error",
+        id,
+        json!({ "task_name": task, "error": { "kind": kind, "message": message.into() } }),
+    )
+}
+
+/// Frames waiting for a slow reader; past this, finished tasks wait for the reader.
+const OUTBOX: usize = 256;
+
+async fn connection<T: TaskSet>(shared: Arc<Shared<T>>, socket: WebSocket, authenticated: bool) {
+    let (mut sink, mut stream) = socket.split();
+    let (outbox, mut outgoing) = mpsc::channel::<Message>(OUTBOX);
+    let writer = tokio::spawn(async move {
+        while let Some(message) = outgoing.recv().await {
+            if sink.send(message).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let mut authenticated = authenticated;
+    let mut running = tokio::task::JoinSet::new();
+    let mut stopping = shared.stopping.clone();
+    loop {
+        let message = tokio::select! {
+            message = stream.next() => message,
+            _ = stopping.wait_for(|s| *s) => break,
+            Some(_) = running.join_next(), if !running.is_empty() => continue,
+        };
+        let text = match message {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Binary(_))) => {
+                let _ = outbox
+                    .send(error_frame(
+                        &Value::Null,
+                        "bad_message",
+                        "send JSON text frames",
+                    ))
+                    .await;
+                continue;
+            }
+            Some(Ok(_)) => continue,
+        };
+        let request: Value = match serde_json::from_str(text.as_str()) {
+            Ok(value) => value,
+            Err(e) => {
+                let _ = outbox
+                    .send(error_frame(
+                        &Value::Null,
+                        "bad_json",
+                        format!("not JSON: {e}"),
+                    ))
+                    .await;
+                continue;
+            }
+        };
+        let id = request.get("id").cloned().unwrap_or(Value::Null);
+        let kind = request.get("type").and_then(Value::as_str).unwrap_or("");
+        let data = request.get("data").cloned().unwrap_or(Value::Null);
+        if !authenticated {
+            let token = request
+                .get("token")
+                .or_else(|| data.get("token"))
+                .and_then(Value::as_str);
+            if kind == "auth" && token.is_some() && token == shared.config.token.as_deref() {
+                authenticated = true;
+                let _ = outbox.send(frame("authenticated", &id, json!({}))).await;
+            } else {
+                let _ = outbox
+                    .send(error_frame(
+                        &id,
+                        "unauthorized",
+                        "a token is required: `?token=` on the URL or a first `auth` message",
+                    ))
+                    .await;
+                break;
+            }
+            continue;
+        }
+        let reply = match kind {
+            "ping" => frame("pong", &id, json!({})),
+            "list_tasks" => frame("tasks", &id, list_tasks(&shared)),
+            "execute_task" => match start_task(&shared, &id, &data) {
+                Ok((task, started)) => {
+                    let _ = outbox.send(started).await;
+                    let shared = shared.clone();
+                    let outbox = outbox.clone();
+                    let id = id.clone();
+                    running.spawn(async move {
+                        let reply = execute(&shared, &id, task, data).await;
+                        let _ = outbox.send(reply).await;
+                    });
+                    continue;
+                }
+                Err(reply) => reply,
+            },
+            "" => error_frame(&id, "bad_message", "a message needs a string `type`"),
+            other => error_frame(
+                &id,
+                "unknown_type",
+                format!(
+                    "unknown message type `{other}`: expected execute_task, list_tasks or ping"
+                ),
+            ),
+        };
+        let _ = outbox.send(reply).await;
+    }
+    // Let this connection's running tasks finish (the grace period bounds a shutdown).
+    while running.join_next().await.is_some() {}
+    drop(outbox);
+    let _ = writer.await;
+}
+
+/// A started task: its index and the permit that counts it against the limit.
+struct Started {
+    index: usize,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+fn start_task<T: TaskSet>(
+    shared: &Shared<T>,
+    id: &Value,
+    data: &Value,
+) -> Result<(Started, Message), Message> {
+    let registry = shared.runner.task_set().registry();
+    let Some(name) = data.get("task_name").and_then(Value::as_str) else {
+        return Err(error_frame(
+            id,
+            "bad_message",
+            "execute_task needs `data.task_name` (a string)",
+        ));
+    };
+    let Some(index) = registry.task_index(name) else {
+        let names: Vec<&str> = registry.tasks.iter().map(|t| t.name).collect();
+        return Err(task_error(
+            id,
+            name,
+            "unknown_task",
+            format!(
+                "no task `{name}` in `{}` (tasks: {})",
+                registry.name,
+                names.join(", ")
+            ),
+        ));
+    };
+    let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
+        return Err(task_error(
+            id,
+            name,
+            "busy",
+            format!(
+                "{} tasks are already running; try again later",
+                shared.config.max_concurrent_tasks
+            ),
+        ));
+    };
+    Ok((
+        Started {
+            index,
+            _permit: permit,
+        },
+        frame("task_started", id, json!({ "task_name": name })),
+    ))
+}
+
+async fn execute<T: TaskSet>(
+    shared: &Shared<T>,
+    id: &Value,
+    task: Started,
+    data: Value,
+) -> Message {
+    let registry = shared.runner.task_set().registry();
+    let spec = &registry.tasks[task.index];
+    let input = data.get("input_data").cloned().unwrap_or_else(|| json!({}));
+    let state: T::State = match state_json::decode(spec, &input) {
+        Ok(state) => state,
+        Err(e) => return task_error(id, spec.name, e.kind, e.message),
+    };
+    let run_id = data
+        .get("run_id")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty() && r.len() <= 128)
+        .map_or_else(new_run_id, str::to_owned);
+    let limit = shared.config.task_timeout;
+    let result =
+        tokio::time::timeout(limit, shared.runner.run_task(&run_id, task.index, state)).await;
+    match result {
+        Ok(Ok(state)) => frame(
+            "task_completed",
+            id,
+            json!({ "task_name": spec.name, "run_id": run_id, "result": state_json::encode(&input, &state) }),
+        ),
+        Ok(Err(failure)) => task_error(id, spec.name, failure.kind.as_str(), failure.message),
+        Err(_) => task_error(
+            id,
+            spec.name,
+            "timeout",
+            format!("no result within {limit:?}"),
+        ),
+    }
+}
+
+fn list_tasks<T: TaskSet>(shared: &Shared<T>) -> Value {
+    let registry = shared.runner.task_set().registry();
+    let tasks: Vec<Value> = registry
+        .ordered_tasks()
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "description": t.description,
+                "expected_output": t.expected_output,
+                "agent": t.agent,
+                "requires": t.requires,
+                "produces": t.produces.iter().map(|f| json!({ "name": f.name, "type": f.ty })).collect::<Vec<_>>(),
+                "depends_on": t.depends_on.iter().map(|&d| registry.tasks[d].name).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({ "registry": registry.name, "tasks": tasks })
+}

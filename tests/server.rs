@@ -1,0 +1,490 @@
+//! The WebSocket task server: the seed's protocol, the log, and bad input (each a test). A
+//! loopback server on a free port per test; every wait is bounded.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tasknet::server::{Server, ServerConfig};
+use tasknet::{MemoryStorage, Runner, Storage, TaskContext, TaskError, TaskStatus};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+tasknet::task_registry!(
+    name = "server_test",
+    yaml = r#"
+inputs:
+  topic: String
+research:
+  description: Research {topic}.
+  expected_output: Notes.
+  requires: [topic]
+  produces: {notes: String, sources: u32}
+write:
+  description: Write about {topic}.
+  expected_output: An article.
+  requires: [notes, topic]
+  produces: {article: String}
+sleepy:
+  description: Sleeps as long as the topic says (in ms).
+  expected_output: Nothing.
+  requires: [topic]
+  produces: {slept: u64}
+broken:
+  description: Always fails.
+  expected_output: Nothing.
+  requires: [topic]
+  produces: {never: String}
+"#
+);
+
+struct Team;
+
+impl Tasks for Team {
+    async fn research(
+        &self,
+        _: &TaskContext,
+        input: ResearchInput,
+    ) -> Result<ResearchOutput, TaskError> {
+        Ok(ResearchOutput {
+            notes: format!("notes on {}", input.topic),
+            sources: 3,
+        })
+    }
+    async fn write(&self, _: &TaskContext, input: WriteInput) -> Result<WriteOutput, TaskError> {
+        Ok(WriteOutput {
+            article: format!("{} ({})", input.notes, input.topic),
+        })
+    }
+    async fn sleepy(&self, _: &TaskContext, input: SleepyInput) -> Result<SleepyOutput, TaskError> {
+        let ms: u64 = input.topic.parse().unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Ok(SleepyOutput { slept: ms })
+    }
+    async fn broken(&self, _: &TaskContext, _: BrokenInput) -> Result<BrokenOutput, TaskError> {
+        Err(TaskError::msg("the broken task broke"))
+    }
+}
+
+struct Running {
+    addr: std::net::SocketAddr,
+    log: std::sync::Arc<dyn Storage>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn start(config: ServerConfig) -> Running {
+    let storage: std::sync::Arc<dyn Storage> = std::sync::Arc::new(MemoryStorage::new());
+    let runner = Runner::new(Crew(Team))
+        .shared_storage(storage.clone())
+        .progress(false);
+    let server = Server::bind(
+        runner,
+        ServerConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            ..config
+        },
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let done = tokio::spawn(server.run_until(async {
+        let _ = stopped.await;
+    }));
+    Running {
+        addr,
+        log: storage,
+        stop: Some(stop),
+        done,
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(
+    addr: std::net::SocketAddr,
+    query: &str,
+    origin: Option<&str>,
+) -> Result<Socket, String> {
+    let mut request = format!("ws://{addr}/{query}")
+        .into_client_request()
+        .unwrap();
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("Origin", origin.parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(socket, _)| socket)
+        .map_err(|e| e.to_string())
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::Text(message.to_string().into()))
+        .await
+        .unwrap();
+}
+
+async fn receive(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a reply within 10 s")
+            .expect("the connection is open")
+            .unwrap();
+        if let Message::Text(text) = message {
+            return serde_json::from_str(text.as_str()).unwrap();
+        }
+    }
+}
+
+/// Sends a request and returns the replies up to the final one for its id.
+async fn execute(
+    socket: &mut Socket,
+    id: &str,
+    task: &str,
+    input: Value,
+    run_id: Option<&str>,
+) -> (Value, Value) {
+    let mut data = json!({ "task_name": task, "input_data": input });
+    if let Some(run) = run_id {
+        data["run_id"] = run.into();
+    }
+    send(
+        socket,
+        json!({ "type": "execute_task", "id": id, "data": data }),
+    )
+    .await;
+    let first = receive(socket).await;
+    let second = if first["type"] == "task_started" {
+        receive(socket).await
+    } else {
+        Value::Null
+    };
+    (first, second)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_tasks_by_name_and_logs_a_browser_run() {
+    let server = start(ServerConfig::default()).await;
+    let mut ws = connect(server.addr, "", Some("http://localhost:6308"))
+        .await
+        .unwrap();
+    let (started, done) = execute(
+        &mut ws,
+        "1",
+        "research",
+        json!({ "topic": "mangoes" }),
+        Some("run-a"),
+    )
+    .await;
+    assert_eq!(
+        started,
+        json!({ "type": "task_started", "id": "1", "data": { "task_name": "research" } })
+    );
+    assert_eq!(done["type"], "task_completed", "{done}");
+    assert_eq!(done["id"], "1");
+    let result = &done["data"]["result"];
+    assert_eq!(result["notes"], "notes on mangoes");
+    assert_eq!(result["sources"], 3);
+    assert_eq!(result["topic"], "mangoes");
+    assert_eq!(result["current_task"], "research");
+    // The token's state goes on to the next task, log included.
+    let (_, done) = execute(&mut ws, "2", "write", result.clone(), Some("run-a")).await;
+    assert_eq!(done["type"], "task_completed", "{done}");
+    let result = &done["data"]["result"];
+    assert_eq!(result["article"], "notes on mangoes (mangoes)");
+    let log: Vec<&str> = result["execution_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["task"].as_str().unwrap())
+        .collect();
+    assert_eq!(log, ["research", "write"]);
+    // One run in the log, by the browser's run id, with both records.
+    let run = server.log.run("run-a").unwrap().unwrap();
+    assert_eq!(run.inputs, json!({ "topic": "mangoes" }));
+    let records = server.log.tasks("run-a").unwrap();
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r.status == TaskStatus::Succeeded));
+    // ping and list_tasks
+    send(&mut ws, json!({ "type": "ping", "id": 7 })).await;
+    assert_eq!(
+        receive(&mut ws).await,
+        json!({ "type": "pong", "id": 7, "data": {} })
+    );
+    send(&mut ws, json!({ "type": "list_tasks" })).await;
+    let tasks = receive(&mut ws).await;
+    assert_eq!(tasks["type"], "tasks");
+    assert_eq!(tasks["data"]["registry"], "server_test");
+    assert_eq!(tasks["data"]["tasks"][1]["depends_on"], json!(["research"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_tasks_run_at_once_on_one_connection() {
+    let server = start(ServerConfig::default()).await;
+    let mut ws = connect(server.addr, "", None).await.unwrap();
+    let started = std::time::Instant::now();
+    for (id, ms) in [("slow", "400"), ("fast", "10")] {
+        send(&mut ws, json!({ "type": "execute_task", "id": id, "data": { "task_name": "sleepy", "input_data": { "topic": ms } } })).await;
+    }
+    let mut finished = Vec::new();
+    while finished.len() < 2 {
+        let message = receive(&mut ws).await;
+        if message["type"] == "task_completed" {
+            finished.push(message["id"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(
+        finished,
+        ["fast", "slow"],
+        "the fast task did not wait for the slow one"
+    );
+    assert!(started.elapsed() < Duration::from_millis(1400));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_an_error_frame_and_the_connection_stays_up() {
+    let server = start(ServerConfig::default()).await;
+    let mut ws = connect(server.addr, "", None).await.unwrap();
+    ws.send(Message::Text("{not json".into())).await.unwrap();
+    assert_eq!(receive(&mut ws).await["data"]["error"]["kind"], "bad_json");
+    send(&mut ws, json!({ "type": "dance", "id": "x" })).await;
+    let reply = receive(&mut ws).await;
+    assert_eq!(reply["data"]["error"]["kind"], "unknown_type");
+    assert_eq!(reply["id"], "x");
+    let (reply, _) = execute(&mut ws, "u", "reserch", json!({}), None).await;
+    assert_eq!(reply["type"], "task_error");
+    assert_eq!(reply["data"]["error"]["kind"], "unknown_task");
+    // Unknown fields and wrong types are named.
+    let (_, reply) = execute(
+        &mut ws,
+        "f",
+        "write",
+        json!({ "topic": 5, "notez": "x", "extra": 1 }),
+        None,
+    )
+    .await;
+    assert_eq!(reply["data"]["error"]["kind"], "bad_input", "{reply}");
+    let message = reply["data"]["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`notez`") && message.contains("`extra`") && message.contains("topic"),
+        "{message}"
+    );
+    // Missing required fields are named.
+    let (_, reply) = execute(&mut ws, "m", "write", json!({}), None).await;
+    assert_eq!(reply["data"]["error"]["kind"], "missing_fields");
+    let message = reply["data"]["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`notes`") && message.contains("`topic`"),
+        "{message}"
+    );
+    let (_, reply) = execute(&mut ws, "n", "research", json!([1, 2]), None).await;
+    assert_eq!(reply["data"]["error"]["kind"], "bad_input");
+    // A failing task: an error frame, the run marked failed in the log.
+    let (_, reply) = execute(
+        &mut ws,
+        "b",
+        "broken",
+        json!({ "topic": "t" }),
+        Some("run-b"),
+    )
+    .await;
+    assert_eq!(reply["type"], "task_error");
+    assert_eq!(reply["data"]["error"]["kind"], "failed");
+    assert!(
+        reply["data"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the broken task broke")
+    );
+    assert_eq!(
+        server.log.run("run-b").unwrap().unwrap().status,
+        tasknet::RunStatus::Failed
+    );
+    // Still serving, on this connection and on a new one.
+    let (_, done) = execute(&mut ws, "ok", "research", json!({ "topic": "t" }), None).await;
+    assert_eq!(done["type"], "task_completed");
+    let mut other = connect(server.addr, "", None).await.unwrap();
+    let (_, done) = execute(&mut other, "ok", "research", json!({ "topic": "t" }), None).await;
+    assert_eq!(done["type"], "task_completed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_origins_are_refused_before_the_upgrade() {
+    let server = start(ServerConfig {
+        extra_origins: vec!["https://app.example".to_owned()],
+        ..Default::default()
+    })
+    .await;
+    for origin in [
+        "https://evil.example",
+        "http://localhost.evil.example",
+        "null",
+        "http://127.0.0.1.nip.io:80",
+    ] {
+        let err = connect(server.addr, "", Some(origin)).await.unwrap_err();
+        assert!(err.contains("403"), "{origin}: {err}");
+    }
+    for origin in [
+        "http://localhost",
+        "http://localhost:3000",
+        "https://127.0.0.1:8443",
+        "http://[::1]:9000",
+        "https://app.example",
+    ] {
+        connect(server.addr, "", Some(origin))
+            .await
+            .unwrap_or_else(|e| panic!("{origin}: {e}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_when_set_is_required() {
+    let server = start(ServerConfig {
+        token: Some("s3cret".to_owned()),
+        ..Default::default()
+    })
+    .await;
+    // In the URL.
+    let mut ws = connect(server.addr, "?token=s3cret", None).await.unwrap();
+    let (_, done) = execute(&mut ws, "1", "research", json!({ "topic": "t" }), None).await;
+    assert_eq!(done["type"], "task_completed");
+    // As a first message.
+    let mut ws = connect(server.addr, "", None).await.unwrap();
+    send(&mut ws, json!({ "type": "auth", "token": "s3cret" })).await;
+    assert_eq!(receive(&mut ws).await["type"], "authenticated");
+    let (_, done) = execute(&mut ws, "1", "research", json!({ "topic": "t" }), None).await;
+    assert_eq!(done["type"], "task_completed");
+    // Wrong or missing: an error, then the connection closes; no task runs.
+    for query in ["?token=wrong", ""] {
+        let mut ws = connect(server.addr, query, None).await.unwrap();
+        let (reply, _) = execute(
+            &mut ws,
+            "1",
+            "research",
+            json!({ "topic": "t" }),
+            Some("never"),
+        )
+        .await;
+        assert_eq!(reply["data"]["error"]["kind"], "unauthorized");
+        let next = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap();
+        assert!(
+            matches!(next, None | Some(Ok(Message::Close(_))) | Some(Err(_))),
+            "{next:?}"
+        );
+    }
+    assert!(server.log.run("never").unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_frame_size_time_and_concurrency() {
+    let server = start(ServerConfig {
+        max_message_bytes: 4096,
+        task_timeout: Duration::from_millis(200),
+        max_concurrent_tasks: 1,
+        ..Default::default()
+    })
+    .await;
+    // Over the frame limit: the connection is closed, the server keeps serving.
+    let mut ws = connect(server.addr, "", None).await.unwrap();
+    let big = "x".repeat(10_000);
+    let _ = ws
+        .send(Message::Text(
+            json!({ "type": "ping", "data": big }).to_string().into(),
+        ))
+        .await;
+    let next = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap();
+    assert!(!matches!(next, Some(Ok(Message::Text(_)))), "{next:?}");
+    // A task past its time limit.
+    let mut ws = connect(server.addr, "", None).await.unwrap();
+    let (_, reply) = execute(&mut ws, "t", "sleepy", json!({ "topic": "2000" }), None).await;
+    assert_eq!(reply["data"]["error"]["kind"], "timeout", "{reply}");
+    // One task at a time: the second gets `busy` while the first runs.
+    send(&mut ws, json!({ "type": "execute_task", "id": "a", "data": { "task_name": "sleepy", "input_data": { "topic": "150" } } })).await;
+    assert_eq!(receive(&mut ws).await["type"], "task_started");
+    let (reply, _) = execute(&mut ws, "b", "sleepy", json!({ "topic": "1" }), None).await;
+    assert_eq!(reply["data"]["error"]["kind"], "busy", "{reply}");
+    assert_eq!(receive(&mut ws).await["type"], "task_completed");
+    let (_, done) = execute(&mut ws, "c", "sleepy", json!({ "topic": "1" }), None).await;
+    assert_eq!(done["type"], "task_completed");
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_serves_the_page_the_net_and_the_log() {
+    let mut server = start(ServerConfig::default()).await;
+    let (status, page) = http_get(server.addr, "/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<title>tasknet runner</title>"));
+    let (status, net) = http_get(server.addr, "/net.json").await;
+    assert_eq!(status, 200);
+    let net: Value = serde_json::from_str(&net).unwrap();
+    assert_eq!(net["nome"], "server_test");
+    assert_eq!(
+        http_get(server.addr, "/healthz").await,
+        (200, "ok".to_owned())
+    );
+    let mut ws = connect(server.addr, "", None).await.unwrap();
+    execute(
+        &mut ws,
+        "1",
+        "research",
+        json!({ "topic": "t" }),
+        Some("run-h"),
+    )
+    .await;
+    let (status, runs) = http_get(server.addr, "/runs").await;
+    assert_eq!(status, 200);
+    let runs: Value = serde_json::from_str(&runs).unwrap();
+    assert_eq!(runs[0]["id"], "run-h");
+    let (status, run) = http_get(server.addr, "/runs/run-h").await;
+    assert_eq!(status, 200);
+    let run: Value = serde_json::from_str(&run).unwrap();
+    assert_eq!(run["tasks"][0]["task_name"], "research");
+    assert_eq!(http_get(server.addr, "/runs/nope").await.0, 404);
+    // Graceful shutdown: a running task finishes and is logged before the server returns.
+    send(&mut ws, json!({ "type": "execute_task", "id": "s", "data": { "task_name": "sleepy", "input_data": { "topic": "300" }, "run_id": "run-s" } })).await;
+    assert_eq!(receive(&mut ws).await["type"], "task_started");
+    server.stop.take().unwrap().send(()).unwrap();
+    let done = receive(&mut ws).await;
+    assert_eq!(done["type"], "task_completed", "{done}");
+    tokio::time::timeout(Duration::from_secs(10), server.done)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(server.log.tasks("run-s").unwrap().len(), 1);
+}
