@@ -1,0 +1,176 @@
+//! End to end in a real browser: the server runs the seed pipeline, headless Chromium opens
+//! the runner page, clicks Run, and the page plays the Petri net (each task place's `logica`
+//! runs its task over the WebSocket) until the end place holds its token; the log then holds
+//! one succeeded run with all four tasks.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). With
+//! `TASKNET_SCREENSHOT=docs/runner.png` it also writes the screenshot shown in the README.
+
+// The example's pipeline module; this test uses its tasks, not its report writer.
+#[allow(dead_code)]
+#[path = "../examples/tropical_sales/pipeline.rs"]
+mod pipeline;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{ClientBuilder, Locator};
+use pipeline::{Crew, SalesTeam};
+use serde_json::json;
+use tasknet::server::{Server, ServerConfig};
+use tasknet::{RunStatus, Runner, SqliteStorage, Storage, TaskStatus};
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_chromedriver() -> (Driver, u16) {
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect(
+            "chromedriver is needed: install Debian's chromium and chromium-driver (.ci/run does)",
+        );
+    let driver = Driver(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (driver, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runner_page_plays_the_seed_net_in_chromium() {
+    let out = tempfile::tempdir().unwrap();
+    let db = out.path().join("log.db");
+    let initial = pipeline::prepare(out.path()).unwrap();
+    let runner = Runner::new(Crew(SalesTeam))
+        .storage(SqliteStorage::open(&db).unwrap())
+        .progress(false);
+    let server = Server::bind(
+        runner,
+        ServerConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            ..Default::default()
+        }
+        .initial_state_from(&initial),
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run_until(async {
+        let _ = stopped.await;
+    }));
+
+    let (_driver, port) = start_chromedriver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1400,900",
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session");
+    let result = async {
+        client.goto(&format!("http://{addr}/")).await?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = |client: &fantoccini::Client| {
+            let client = client.clone();
+            async move {
+                client
+                    .execute("return document.body.dataset.status", vec![])
+                    .await
+                    .map(|v| v.as_str().unwrap_or_default().to_owned())
+            }
+        };
+        while status(&client).await? != "ready" {
+            assert!(Instant::now() < deadline, "the page did not load the net");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        client.find(Locator::Css("#run")).await?.click().await?;
+        let finished = loop {
+            let now = status(&client).await?;
+            if now == "done" || now == "error" {
+                break now;
+            }
+            assert!(Instant::now() < deadline, "the run did not finish in 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let text = client.find(Locator::Css("#status")).await?.text().await?;
+        let final_state = client.find(Locator::Css("#final")).await?.text().await?;
+        let run_id = client
+            .execute("return document.body.dataset.runId", vec![])
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if let Ok(path) = std::env::var("TASKNET_SCREENSHOT") {
+            let png = client.screenshot().await?;
+            std::fs::write(path, png).unwrap();
+        }
+        Ok::<_, fantoccini::error::CmdError>((finished, text, final_state, run_id))
+    }
+    .await;
+    let _ = client.close().await;
+    let (finished, text, final_state, run_id) = result.unwrap();
+    assert_eq!(finished, "done", "{text}");
+    let final_state: serde_json::Value = serde_json::from_str(&final_state).unwrap();
+    assert!(
+        final_state["response"]
+            .as_str()
+            .unwrap()
+            .starts_with("Dear Ana Souza")
+    );
+
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+    let log = SqliteStorage::open(&db).unwrap();
+    let runs = log.runs().unwrap();
+    assert_eq!(runs.len(), 1, "one run per browser run");
+    assert_eq!(runs[0].id, run_id);
+    assert_eq!(runs[0].status, RunStatus::Succeeded);
+    let tasks = log.tasks(&run_id).unwrap();
+    let names: Vec<&str> = tasks.iter().map(|t| t.task_name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "read_email",
+            "classify_message",
+            "check_stock_availability",
+            "generate_response"
+        ]
+    );
+    assert!(tasks.iter().all(|t| t.status == TaskStatus::Succeeded));
+}
