@@ -24,6 +24,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -173,7 +174,12 @@ impl<T: TaskSet> Server<T> {
         let app = router(self.shared.clone());
         let stop = self.stop;
         let mut stopping = self.shared.stopping.clone();
-        let serving = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+        // Small frames both ways: without TCP_NODELAY, Nagle's algorithm and delayed ACKs add
+        // ~40 ms to every task's round trip.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("tasknet server shutting down");
             let _ = stop.send(true);
