@@ -410,24 +410,9 @@ impl<T: TaskSet> Runner<T> {
         let shared_run_id: Arc<str> = Arc::from(run_id);
         let context = OnceLock::new();
         let done = self.attempt(task, &state, &context, &shared_run_id).await;
-        let mut record = TaskRecord {
-            run_id: run_id.to_owned(),
-            task_index: task,
-            task_name: spec.name.to_owned(),
-            expected_output: spec.expected_output.to_owned(),
-            inputs: done.inputs,
-            output: JsonText::null(),
-            status: TaskStatus::Succeeded,
-            error_kind: None,
-            error: None,
-            was_replayed: false,
-            started_at: done.started_at,
-            finished_at: String::new(),
-            duration_ms: done.duration.as_secs_f64() * 1000.0,
-            attempts: done.attempts,
-        };
+        let (mut record, result) = done.into_record(run_id.to_owned(), spec, false);
         let mut state = state.into_inner().unwrap_or_else(|p| p.into_inner());
-        let result = match done.result {
+        let result = match result {
             Ok(output) => {
                 record.output = output.to_json().unwrap_or_else(|e| {
                     JsonText::from(Value::String(format!("<output not serializable: {e}>")))
@@ -450,7 +435,7 @@ impl<T: TaskSet> Runner<T> {
                     task: spec.name.to_owned(),
                     kind: error.kind(),
                     message: error.to_string(),
-                    attempts: done.attempts,
+                    attempts: record.attempts,
                 };
                 tracing::error!(run_id, task = spec.name, error = %failure, "task failed");
                 record.finished_at = now_rfc3339();
@@ -647,23 +632,8 @@ impl<T: TaskSet> Runner<T> {
             tasks_run += 1;
             let i = done.index;
             let spec = &registry.tasks[i];
-            let mut record = TaskRecord {
-                run_id: run_id.clone(),
-                task_index: i,
-                task_name: spec.name.to_owned(),
-                expected_output: spec.expected_output.to_owned(),
-                inputs: done.inputs,
-                output: JsonText::null(),
-                status: TaskStatus::Succeeded,
-                error_kind: None,
-                error: None,
-                was_replayed: replayed,
-                started_at: done.started_at,
-                finished_at: String::new(),
-                duration_ms: done.duration.as_secs_f64() * 1000.0,
-                attempts: done.attempts,
-            };
-            match done.result {
+            let (mut record, result) = done.into_record(run_id.clone(), spec, replayed);
+            match result {
                 Ok(output) => {
                     record.output = output.to_json().unwrap_or_else(|e| {
                         JsonText::from(Value::String(format!("<output not serializable: {e}>")))
@@ -699,7 +669,7 @@ impl<T: TaskSet> Runner<T> {
                         task: spec.name.to_owned(),
                         kind: error.kind(),
                         message: error.to_string(),
-                        attempts: done.attempts,
+                        attempts: record.attempts,
                     };
                     progress.finished(i, Some(&failure.to_string()));
                     tracing::error!(run_id, task = spec.name, error = %failure, "task failed");
@@ -873,6 +843,35 @@ struct Finished<S> {
     attempts: u32,
     started_at: String,
     duration: Duration,
+}
+
+impl<S> Finished<S> {
+    /// The task's log record (succeeded until the caller learns otherwise) and its result.
+    #[allow(clippy::type_complexity)]
+    fn into_record(
+        self,
+        run_id: String,
+        spec: &TaskSpec,
+        replayed: bool,
+    ) -> (TaskRecord, Result<Box<dyn TaskOutput<S>>, TaskError>) {
+        let record = TaskRecord {
+            run_id,
+            task_index: self.index,
+            task_name: spec.name.to_owned(),
+            expected_output: spec.expected_output.to_owned(),
+            inputs: self.inputs,
+            output: JsonText::null(),
+            status: TaskStatus::Succeeded,
+            error_kind: None,
+            error: None,
+            was_replayed: replayed,
+            started_at: self.started_at,
+            finished_at: String::new(),
+            duration_ms: self.duration.as_secs_f64() * 1000.0,
+            attempts: self.attempts,
+        };
+        (record, self.result)
+    }
 }
 
 fn lock<S>(state: &Mutex<S>) -> MutexGuard<'_, S> {
