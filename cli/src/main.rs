@@ -1,6 +1,8 @@
 //! `tasknet`: check a tasks.yaml and generate its Rust code (the same code the
 //! `task_registry!` macro and the build.rs `Builder` produce) and its Petri net or task graph;
-//! read and export execution logs.
+//! read and export execution logs; scaffold a crew project (`tasknet new`).
+
+mod scaffold;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -87,6 +89,22 @@ enum Command {
         /// The run to show.
         #[arg(long)]
         run: Option<String>,
+    },
+    /// Create a crew project (tasks.yaml, agents.yaml, src/main.rs, a test, a README) from
+    /// the same template as `cargo generate --path <tasknet>/template`.
+    New {
+        /// The project's name (a crate name: `my-crew`).
+        name: String,
+        /// Generate the registry in build.rs (tasknet_codegen::Builder) instead of with the
+        /// task_registry! macro.
+        #[arg(long)]
+        build_rs: bool,
+        /// Depend on this local tasknet checkout (by path) instead of the git repository.
+        #[arg(long, value_name = "DIR")]
+        tasknet_path: Option<PathBuf>,
+        /// The directory to create (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Export an execution log: every run and task record.
     Export {
@@ -177,6 +195,29 @@ fn load(tasks: &Path, agents: Option<&PathBuf>) -> Result<Checked, String> {
 
 fn run(command: Command) -> Result<ExitCode, String> {
     match command {
+        Command::New {
+            name,
+            build_rs,
+            tasknet_path,
+            dir,
+        } => {
+            let project = scaffold::NewProject {
+                name,
+                dir,
+                route: if build_rs {
+                    scaffold::Route::BuildRs
+                } else {
+                    scaffold::Route::Macro
+                },
+                tasknet_path,
+            };
+            let dir = scaffold::create(&project)?;
+            println!(
+                "created {}: edit tasks.yaml, agents.yaml and src/main.rs, then `cargo run`",
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check { tasks, agents } => {
             let checked = load(&tasks, agents.as_ref())?;
             println!("{}", summary(&checked));

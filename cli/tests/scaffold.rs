@@ -1,0 +1,317 @@
+//! Scaffolding: `tasknet new` and `cargo generate --path template` write the same project,
+//! and that project builds, passes its test and reports a broken tasks.yaml with its location,
+//! on both routes (the task_registry! macro and build.rs).
+//!
+//! The generated projects depend on this workspace by path and build offline with its
+//! Cargo.lock, in one target directory shared by every project of this file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("cli/ is inside the workspace")
+        .to_path_buf()
+}
+
+fn tasknet_new(parent: &Path, name: &str, build_rs: bool) -> PathBuf {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tasknet"));
+    cmd.current_dir(parent)
+        .args(["new", name, "--tasknet-path"])
+        .arg(workspace());
+    if build_rs {
+        cmd.arg("--build-rs");
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "tasknet new: {}", text(&out));
+    // "created DIR: ..." names the directory (the name in kebab-case).
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let created = stdout
+        .strip_prefix("created ")
+        .and_then(|rest| rest.split(": ").next())
+        .expect("tasknet new says what it created");
+    parent.join(created)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Every file under `dir`, by relative path (`/`-separated), leaving out what a build adds.
+fn tree(dir: &Path) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if ["target", "Cargo.lock", ".git"].contains(&name.as_str()) || name.contains(".db") {
+                continue;
+            }
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy();
+                out.insert(
+                    rel.replace('\\', "/"),
+                    std::fs::read_to_string(&path).unwrap(),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// `cargo <args>` in a generated project, offline, with the workspace's lock file and the
+/// shared target directory.
+fn cargo(project: &Path, args: &[&str]) -> Output {
+    // The workspace's lock pins the versions this workspace was tested with; resolving anew
+    // offline could pick whatever else the local registry cache holds.
+    std::fs::copy(workspace().join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(project)
+        .args(args)
+        .arg("--offline")
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffold"),
+        )
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn new_writes_the_template_for_each_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_macro = tree(&tasknet_new(dir.path(), "my-crew", false));
+    let with_build_rs = tree(&tasknet_new(dir.path(), "other_crew", true));
+
+    let names = |t: &BTreeMap<String, String>| t.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        names(&with_macro),
+        [
+            ".gitignore",
+            "Cargo.toml",
+            "README.md",
+            "agents.yaml",
+            "src/main.rs",
+            "tasks.yaml"
+        ]
+    );
+    assert_eq!(
+        names(&with_build_rs),
+        [
+            ".gitignore",
+            "Cargo.toml",
+            "README.md",
+            "agents.yaml",
+            "build.rs",
+            "src/main.rs",
+            "tasks.yaml"
+        ]
+    );
+    for project in [&with_macro, &with_build_rs] {
+        // CrewAI's single-brace placeholders survive Liquid; no Liquid is left anywhere.
+        let template_tasks =
+            std::fs::read_to_string(workspace().join("template/tasks.yaml")).unwrap();
+        assert_eq!(project["tasks.yaml"], template_tasks);
+        assert!(project["tasks.yaml"].contains("Find the key facts about {topic}."));
+        assert!(project["agents.yaml"].contains("{topic} researcher"));
+        for (name, text) in project.iter() {
+            assert!(
+                !text.contains("{{") && !text.contains("{%"),
+                "{name} still holds Liquid:\n{text}"
+            );
+        }
+    }
+
+    let path = workspace().to_string_lossy().replace('\\', "/");
+    let cargo_toml = &with_macro["Cargo.toml"];
+    assert!(cargo_toml.contains("name = \"my-crew\""), "{cargo_toml}");
+    assert!(
+        cargo_toml.contains(&format!("tasknet = {{ path = \"{path}\" }}")),
+        "{cargo_toml}"
+    );
+    assert!(!cargo_toml.contains("build-dependencies"), "{cargo_toml}");
+    assert!(with_macro["src/main.rs"].contains("tasknet::task_registry!("));
+    assert!(with_macro["src/main.rs"].contains(".db(\"my_crew.db\")"));
+
+    let cargo_toml = &with_build_rs["Cargo.toml"];
+    assert!(cargo_toml.contains("name = \"other-crew\""), "{cargo_toml}");
+    assert!(
+        cargo_toml.contains(&format!(
+            "tasknet-codegen = {{ path = \"{path}/codegen\" }}"
+        )),
+        "{cargo_toml}"
+    );
+    assert!(
+        cargo_toml.contains("default-features = false"),
+        "{cargo_toml}"
+    );
+    assert!(with_build_rs["src/main.rs"].contains("tasknet::include_generated!(\"tasks\")"));
+    assert!(!with_build_rs["src/main.rs"].contains("task_registry!"));
+}
+
+#[test]
+fn new_without_a_path_depends_on_the_git_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tasknet"))
+        .current_dir(dir.path())
+        .args(["new", "crew", "--build-rs"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let cargo_toml = std::fs::read_to_string(dir.path().join("crew/Cargo.toml")).unwrap();
+    assert!(
+        cargo_toml.contains(
+            "tasknet = { git = \"https://github.com/tasknet/tasknet\", default-features = false"
+        ),
+        "{cargo_toml}"
+    );
+    assert!(
+        cargo_toml.contains("tasknet-codegen = { git = \"https://github.com/tasknet/tasknet\" }"),
+        "{cargo_toml}"
+    );
+}
+
+#[test]
+fn new_refuses_an_existing_directory_a_bad_name_and_a_wrong_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("taken")).unwrap();
+    std::fs::write(dir.path().join("taken/keep.txt"), "mine").unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tasknet"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    let out = run(&["new", "taken"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("`taken` already exists"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("taken/keep.txt")).unwrap(),
+        "mine"
+    );
+
+    let out = run(&["new", "9lives"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("`9lives` cannot name a crate"),
+        "{}",
+        text(&out)
+    );
+
+    let out = run(&["new", "crew", "--tasknet-path", "/nonexistent/tasknet"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("is not a tasknet checkout"),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.path().join("crew").exists());
+}
+
+/// Builds and tests a generated project, then requires a field nobody produces and checks that
+/// the build fails at that line of tasks.yaml.
+fn builds_tests_and_locates_a_missing_field(project: &Path) {
+    let out = cargo(project, &["test"]);
+    assert!(out.status.success(), "cargo test: {}", text(&out));
+    assert!(
+        text(&out).contains("test tests::the_crew_writes_an_article_about_the_topic ... ok"),
+        "{}",
+        text(&out)
+    );
+
+    let tasks = project.join("tasks.yaml");
+    let yaml = std::fs::read_to_string(&tasks).unwrap();
+    let broken = yaml.replace(
+        "requires: [topic, facts, angles]",
+        "requires: [topic, facts, angle]",
+    );
+    assert_ne!(
+        broken, yaml,
+        "the template's write_article requires changed"
+    );
+    std::fs::write(&tasks, broken).unwrap();
+    let out = cargo(project, &["build"]);
+    assert!(
+        !out.status.success(),
+        "the build should fail: {}",
+        text(&out)
+    );
+    let message = text(&out);
+    assert!(
+        message.contains(
+            "task `write_article` requires `angle`, which no task produces (did you mean `angles`?)"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("tasks.yaml:32:28"), "{message}");
+}
+
+#[test]
+fn new_projects_build_pass_their_test_and_locate_a_yaml_error() {
+    let dir = tempfile::tempdir().unwrap();
+    builds_tests_and_locates_a_missing_field(&tasknet_new(dir.path(), "macro-crew", false));
+    builds_tests_and_locates_a_missing_field(&tasknet_new(dir.path(), "build-rs-crew", true));
+}
+
+/// The real cargo-generate, when installed (`.ci/run` installs it and sets
+/// TASKNET_REQUIRE_CARGO_GENERATE, so that CI cannot skip this).
+#[test]
+fn cargo_generate_writes_the_same_project() {
+    let cargo_generate = Command::new("cargo-generate").arg("--version").output();
+    if !cargo_generate.is_ok_and(|out| out.status.success()) {
+        assert!(
+            std::env::var_os("TASKNET_REQUIRE_CARGO_GENERATE").is_none(),
+            "cargo-generate is not installed but TASKNET_REQUIRE_CARGO_GENERATE is set"
+        );
+        eprintln!("cargo-generate is not installed: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (route, build_rs) in [("macro", false), ("build-rs", true)] {
+        let name = format!("gen-{route}");
+        let out = Command::new("cargo-generate")
+            .current_dir(dir.path())
+            .arg("generate")
+            .arg("--path")
+            .arg(workspace().join("template"))
+            .args(["--name", &name, "--vcs", "none", "--silent"])
+            .args(["--define", &format!("route={route}")])
+            .arg("--define")
+            .arg(format!("tasknet_path={}", workspace().display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "cargo generate: {}", text(&out));
+        let generated = dir.path().join(&name);
+
+        let ours = tasknet_new(dir.path(), &format!("new-{route}"), build_rs);
+        let (mut theirs, mut mine) = (tree(&generated), tree(&ours));
+        for files in [&mut theirs, &mut mine] {
+            for text in files.values_mut() {
+                *text = text.replace(&format!("gen-{route}"), "NAME");
+                *text = text.replace(&format!("new-{route}"), "NAME");
+                *text = text.replace(&format!("gen_{route}").replace('-', "_"), "NAME");
+                *text = text.replace(&format!("new_{route}").replace('-', "_"), "NAME");
+            }
+        }
+        assert_eq!(
+            theirs, mine,
+            "cargo generate and tasknet new differ ({route})"
+        );
+        builds_tests_and_locates_a_missing_field(&generated);
+    }
+}
