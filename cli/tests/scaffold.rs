@@ -314,4 +314,54 @@ fn cargo_generate_writes_the_same_project() {
         );
         builds_tests_and_locates_a_missing_field(&generated);
     }
+
+    // From a git repository (`cargo generate --git URL template`): a repository holding this
+    // checkout's template, so that the test sees the working tree, not the last commit.
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("template/src")).unwrap();
+    for entry in tree(&workspace().join("template")) {
+        std::fs::write(repo.join("template").join(&entry.0), entry.1).unwrap();
+    }
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(&repo)
+            .args([
+                "-c",
+                "user.name=tasknet",
+                "-c",
+                "user.email=tasknet@localhost",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out));
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "template"]);
+    let out = Command::new("cargo-generate")
+        .current_dir(dir.path())
+        .arg("generate")
+        .arg("--git")
+        .arg(format!("file://{}", repo.display()))
+        .arg("template")
+        .args(["--name", "gen-macro-git", "--vcs", "none", "--silent"])
+        .args(["--define", "route=macro"])
+        .arg("--define")
+        .arg(format!("tasknet_path={}", workspace().display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cargo generate --git: {}", text(&out));
+    let from_git = tree(&dir.path().join("gen-macro-git"));
+    let from_path = tree(&dir.path().join("gen-macro"));
+    assert_eq!(
+        from_git.keys().collect::<Vec<_>>(),
+        from_path.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        from_git["src/main.rs"]
+            .replace("gen-macro-git", "gen-macro")
+            .replace("gen_macro_git", "gen_macro"),
+        from_path["src/main.rs"]
+    );
 }
