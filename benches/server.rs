@@ -1,6 +1,7 @@
 //! Load generator for the WebSocket task server, on loopback against a no-op task:
 //! sequential round trips on one connection (p50/p99), throughput over 16 connections, and a
-//! fresh connection per task (what the seed's `logica` does).
+//! fresh connection per task (what the seed's `logica` does); and, for scale, the machine's
+//! floor: a plain TCP echo round trip on the same loopback.
 //! Run: `cargo bench --bench server` (prints medians of 5 rounds each).
 
 use std::time::{Duration, Instant};
@@ -42,11 +43,49 @@ async fn round_trip(ws: &mut Socket) {
 }
 
 async fn connect(url: &str) -> Socket {
-    // Nagle off on the client too, as browsers do for WebSockets.
-    tokio_tungstenite::connect_async_with_config(url, None, true)
+    // Nagle off on the client too, as browsers do for WebSockets; a small read buffer, since
+    // tungstenite zeroes the whole buffer (128 KiB by default) before every read, and the
+    // client shares the machine's two cores with the server.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(8 * 1024);
+    tokio_tungstenite::connect_async_with_config(url, Some(config), true)
         .await
         .unwrap()
         .0
+}
+
+/// The machine's floor for a round trip: 100 bytes each way over loopback TCP (Nagle off),
+/// echoed by a task on the same runtime; median of 5 rounds of 5,000.
+async fn tcp_round_trip_p50() -> f64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let echo = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        socket.set_nodelay(true).unwrap();
+        let mut buf = [0u8; 100];
+        while socket.read_exact(&mut buf).await.is_ok() {
+            socket.write_all(&buf).await.unwrap();
+        }
+    });
+    let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    client.set_nodelay(true).unwrap();
+    let mut buf = [0u8; 100];
+    let mut p50s = Vec::new();
+    for _ in 0..5 {
+        let mut times = Vec::with_capacity(5_000);
+        for _ in 0..5_000 {
+            let t = Instant::now();
+            client.write_all(&buf).await.unwrap();
+            client.read_exact(&mut buf).await.unwrap();
+            times.push(t.elapsed());
+        }
+        times.sort();
+        p50s.push(percentile(&times, 0.50).as_secs_f64() * 1e6);
+    }
+    drop(client);
+    let _ = echo.await;
+    median(p50s)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -81,6 +120,7 @@ fn main() {
         let url = format!("ws://{}/", server.local_addr());
         tokio::spawn(server.run_until(std::future::pending()));
 
+        let tcp_floor = tcp_round_trip_p50().await;
         let (mut p50s, mut p99s, mut throughputs, mut fresh) = (vec![], vec![], vec![], vec![]);
         for _ in 0..5 {
             // Sequential round trips on one connection.
@@ -144,6 +184,9 @@ fn main() {
             "  sequential round trip, one connection: p50 {:.1} us, p99 {:.1} us",
             median(p50s),
             median(p99s)
+        );
+        println!(
+            "  floor: a 100-byte TCP echo round trip on this loopback, no WebSocket: p50 {tcp_floor:.1} us"
         );
         println!(
             "  throughput, 16 connections x 8 in flight: {:.0} tasks/s",

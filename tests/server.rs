@@ -383,6 +383,24 @@ async fn a_token_when_set_is_required() {
     assert!(server.log.run("never").unwrap().is_none());
 }
 
+/// The server reads 8 KiB at a time; frames far larger (under the limit) arrive whole, both
+/// ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_larger_than_a_read_arrive_whole() {
+    let server = start(ServerConfig::default()).await;
+    let mut ws = connect(server.addr, "", None).await.unwrap();
+    let topic = "mango ".repeat(50_000);
+    let (started, done) =
+        execute(&mut ws, "big", "research", json!({ "topic": topic }), None).await;
+    assert_eq!(started["type"], "task_started", "{started}");
+    assert_eq!(done["type"], "task_completed");
+    assert_eq!(done["data"]["result"]["topic"], topic.as_str());
+    assert_eq!(
+        done["data"]["result"]["notes"],
+        format!("notes on {topic}").as_str()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_frame_size_time_and_concurrency() {
     let server = start(ServerConfig {
