@@ -162,7 +162,7 @@ async fn the_runner_page_plays_the_seed_net_in_chromium() {
     assert_eq!(runs[0].id, run_id);
     assert_eq!(runs[0].status, RunStatus::Succeeded);
     let tasks = log.tasks(&run_id).unwrap();
-    let names: Vec<&str> = tasks.iter().map(|t| t.task_name.as_str()).collect();
+    let names: Vec<&str> = tasks.iter().map(|t| &*t.task_name).collect();
     assert_eq!(
         names,
         [

@@ -131,7 +131,7 @@ fn statuses(storage: &dyn Storage, run_id: &str) -> Vec<(String, TaskStatus, boo
         .tasks(run_id)
         .unwrap()
         .into_iter()
-        .map(|t| (t.task_name, t.status, t.was_replayed))
+        .map(|t| (t.task_name.into_owned(), t.status, t.was_replayed))
         .collect()
 }
 
@@ -572,7 +572,7 @@ async fn replay_finds_tasks_by_name_in_a_reordered_file() {
     let rows = runner.log().tasks(&replay.id).unwrap();
     let by_name: HashMap<&str, (usize, TaskStatus)> = rows
         .iter()
-        .map(|r| (r.task_name.as_str(), (r.task_index, r.status)))
+        .map(|r| (&*r.task_name, (r.task_index, r.status)))
         .collect();
     assert_eq!(
         by_name["join"],

@@ -22,7 +22,7 @@ async fn seed_pipeline_end_to_end() {
         .await
         .unwrap();
     let rows = runner.log().tasks(&run.id).unwrap();
-    let names: Vec<&str> = rows.iter().map(|r| r.task_name.as_str()).collect();
+    let names: Vec<&str> = rows.iter().map(|r| &*r.task_name).collect();
     assert_eq!(
         names,
         [

@@ -1,5 +1,6 @@
 //! The execution log in SQLite: durable writes (one commit, one fsync, per task record),
-//! batched writes (one transaction for 1,000 records) and loading a run of 100,000 records.
+//! batched writes (one transaction for 1,000 records) and loading a run of 100,000 records;
+//! then the disk's floor for a durable commit (a 4 KiB write and `fdatasync`, no SQLite).
 //! Run: `cargo bench -p tasknet-runtime --bench storage`.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -27,8 +28,8 @@ fn record(run_id: &str, i: usize) -> TaskRecord {
     TaskRecord {
         run_id: run_id.to_owned(),
         task_index: i,
-        task_name: format!("task_{i}"),
-        expected_output: "A short answer.".to_owned(),
+        task_name: format!("task_{i}").into(),
+        expected_output: "A short answer.".into(),
         inputs: json!({"email": "an order for 20 kg of mangoes", "input_data": {"n": 3}}).into(),
         output: json!({"category": "order"}).into(),
         status: TaskStatus::Succeeded,
@@ -88,6 +89,30 @@ fn bench(c: &mut Criterion) {
             let tasks = load.tasks("big").unwrap();
             assert_eq!(tasks.len(), 100_000);
             tasks
+        })
+    });
+    group.finish();
+    disk_floor(c, dir.path());
+}
+
+/// The disk's own limit for durable commits, without SQLite: a 4 KiB write after the previous
+/// one in a preallocated file, then `fdatasync`, as a WAL commit does. One commit per record
+/// cannot go faster than this.
+fn disk_floor(c: &mut Criterion, dir: &std::path::Path) {
+    use std::os::unix::fs::FileExt;
+    const FILE: u64 = 8 << 20;
+    let file = std::fs::File::create(dir.join("floor")).unwrap();
+    file.write_all_at(&vec![0; FILE as usize], 0).unwrap();
+    file.sync_all().unwrap();
+    let page = [7u8; 4096];
+    let mut offset = 0;
+    let mut group = c.benchmark_group("disk_floor");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("write_4k_fdatasync", |b| {
+        b.iter(|| {
+            file.write_all_at(&page, offset).unwrap();
+            file.sync_data().unwrap();
+            offset = (offset + 4096) % FILE;
         })
     });
     group.finish();

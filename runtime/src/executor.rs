@@ -5,6 +5,7 @@
 //! linear chain costs no scheduling and the state needs no copy: a task's input copies only
 //! the fields it requires, its output moves only the fields it produces.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
@@ -21,6 +22,7 @@ use crate::log::{ReplayMode, RunRecord, RunStatus, TaskRecord, TaskStatus};
 use crate::progress::Progress;
 use crate::render::render_static;
 use crate::storage::{MemoryStorage, Storage, StorageError};
+use crate::time::ClockAnchor;
 use crate::{
     JsonText, Registry, TaskContext, TaskError, TaskErrorKind, TaskOutput, TaskSet, TaskSpec,
     TaskState, now_rfc3339,
@@ -409,7 +411,9 @@ impl<T: TaskSet> Runner<T> {
         let state = Mutex::new(state);
         let shared_run_id: Arc<str> = Arc::from(run_id);
         let context = OnceLock::new();
-        let done = self.attempt(task, &state, &context, &shared_run_id).await;
+        let done = self
+            .attempt(task, &state, &context, &shared_run_id, &ClockAnchor::now())
+            .await;
         let (mut record, result) = done.into_record(run_id.to_owned(), spec, false);
         let mut state = state.into_inner().unwrap_or_else(|p| p.into_inner());
         let result = match result {
@@ -513,7 +517,7 @@ impl<T: TaskSet> Runner<T> {
             .storage
             .tasks(&parent.id)?
             .into_iter()
-            .map(|t| (t.task_name.clone(), t))
+            .map(|t| (t.task_name.to_string(), t))
             .collect();
         let position = registry
             .order
@@ -610,6 +614,9 @@ impl<T: TaskSet> Runner<T> {
         let state = Mutex::new(initial);
         let shared_run_id: Arc<str> = Arc::from(run_id.as_str());
         let contexts: Vec<OnceLock<TaskContext>> = (0..n).map(|_| OnceLock::new()).collect();
+        let clock = ClockAnchor::now();
+        self.storage
+            .expect_tasks(&run_id, to_run.iter().filter(|&&r| r).count());
         let progress = Progress::new(
             self.progress,
             registry,
@@ -624,7 +631,7 @@ impl<T: TaskSet> Runner<T> {
         loop {
             while let Some(i) = ready.pop_front() {
                 progress.started(i);
-                running.push(self.attempt(i, &state, &contexts[i], &shared_run_id));
+                running.push(self.attempt(i, &state, &contexts[i], &shared_run_id, &clock));
             }
             let Some(done) = running.next().await else {
                 break;
@@ -747,8 +754,8 @@ impl<T: TaskSet> Runner<T> {
         TaskRecord {
             run_id: run_id.to_owned(),
             task_index: task,
-            task_name: spec.name.to_owned(),
-            expected_output: spec.expected_output.to_owned(),
+            task_name: Cow::Borrowed(spec.name),
+            expected_output: Cow::Borrowed(spec.expected_output),
             inputs: JsonText::null(),
             output: JsonText::null(),
             status: TaskStatus::Skipped,
@@ -772,9 +779,10 @@ impl<T: TaskSet> Runner<T> {
         state: &'a Mutex<T::State>,
         context: &'a OnceLock<TaskContext>,
         run_id: &'a Arc<str>,
+        clock: &ClockAnchor,
     ) -> impl Future<Output = Finished<T::State>> + Send + 'a {
         let started = Instant::now();
-        let started_at = now_rfc3339();
+        let started_at = clock.rfc3339(started);
         let registry = self.registry();
         let spec = &registry.tasks[index];
         let (timeout, retry) = self.limits(spec);
@@ -857,8 +865,8 @@ impl<S> Finished<S> {
         let record = TaskRecord {
             run_id,
             task_index: self.index,
-            task_name: spec.name.to_owned(),
-            expected_output: spec.expected_output.to_owned(),
+            task_name: Cow::Borrowed(spec.name),
+            expected_output: Cow::Borrowed(spec.expected_output),
             inputs: self.inputs,
             output: JsonText::null(),
             status: TaskStatus::Succeeded,

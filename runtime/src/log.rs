@@ -1,5 +1,7 @@
 //! What the execution log holds: runs and task records, and the seed's `ExecutionLog` view.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -43,6 +45,18 @@ pub enum TaskStatus {
     Restored,
 }
 
+impl TaskStatus {
+    /// The name stored in the log (as serialized).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Succeeded => "succeeded",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Skipped => "skipped",
+            TaskStatus::Restored => "restored",
+        }
+    }
+}
+
 /// Which tasks a replay re-runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -81,8 +95,9 @@ pub struct TaskRecord {
     pub run_id: String,
     pub task_index: usize,
     /// The task's stable name: how a replay finds it, even in a reordered file.
-    pub task_name: String,
-    pub expected_output: String,
+    /// Borrowed from the registry when the runner makes the record (no copy per task).
+    pub task_name: Cow<'static, str>,
+    pub expected_output: Cow<'static, str>,
     /// The task's input: its required fields and its input_data.
     pub inputs: JsonText,
     /// The produced fields, as a JSON object (`null` when the task did not succeed).
@@ -110,8 +125,8 @@ impl TaskRecord {
     /// The seed's view of this record.
     pub fn execution_log(&self) -> ExecutionLog {
         ExecutionLog {
-            task_id: self.task_name.clone(),
-            expected_output: self.expected_output.clone(),
+            task_id: self.task_name.clone().into_owned(),
+            expected_output: self.expected_output.clone().into_owned(),
             output: self.output.value(),
             timestamp: self.finished_at.clone(),
             task_index: self.task_index,
@@ -125,8 +140,8 @@ impl TaskRecord {
         TaskRecord {
             run_id: run_id.to_owned(),
             task_index: log.task_index,
-            task_name: log.task_id.clone(),
-            expected_output: log.expected_output.clone(),
+            task_name: Cow::Owned(log.task_id.clone()),
+            expected_output: Cow::Owned(log.expected_output.clone()),
             inputs: JsonText::from(log.inputs.clone()),
             output: JsonText::from(log.output.clone()),
             status: TaskStatus::Succeeded,

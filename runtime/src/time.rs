@@ -1,4 +1,4 @@
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// An RFC 3339 UTC timestamp with millisecond precision, e.g. `2026-11-21T06:07:50.123Z`.
 pub type Timestamp = String;
@@ -6,11 +6,17 @@ pub type Timestamp = String;
 /// The current time as RFC 3339 UTC (what the seed's `datetime.now().isoformat()` records,
 /// with the time zone made explicit).
 pub fn now_rfc3339() -> Timestamp {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    rfc3339_cached(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default(),
+    )
+}
+
+/// Formats a time since the epoch; tasks finish many times per millisecond, so each
+/// millisecond is formatted once per thread.
+fn rfc3339_cached(since_epoch: Duration) -> Timestamp {
     let millis = since_epoch.as_millis();
-    // Tasks finish many times per millisecond: format each millisecond once per thread.
     thread_local! {
         static LAST: std::cell::RefCell<(u128, String)> = const { std::cell::RefCell::new((u128::MAX, String::new())) };
     }
@@ -24,6 +30,31 @@ pub fn now_rfc3339() -> Timestamp {
         }
         last.1.clone()
     })
+}
+
+/// The wall clock read once, so that later instants of the same run get a wall-clock time
+/// from the monotonic clock alone (one clock read per task start instead of two). A run
+/// lasts far less than the time an NTP slew takes to move the clock by a millisecond.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClockAnchor {
+    instant: Instant,
+    since_epoch: Duration,
+}
+
+impl ClockAnchor {
+    pub(crate) fn now() -> Self {
+        ClockAnchor {
+            instant: Instant::now(),
+            since_epoch: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// `at` as RFC 3339 UTC.
+    pub(crate) fn rfc3339(&self, at: Instant) -> Timestamp {
+        rfc3339_cached(self.since_epoch + at.saturating_duration_since(self.instant))
+    }
 }
 
 fn format_rfc3339(unix_secs: i64, millis: u32) -> String {
@@ -65,6 +96,18 @@ mod tests {
             "2026-11-21T06:07:50.123Z"
         );
         assert_eq!(format_rfc3339(-1, 0), "1969-12-31T23:59:59.000Z");
+    }
+
+    #[test]
+    fn anchored_instants_follow_the_wall_clock() {
+        let anchor = ClockAnchor::now();
+        assert_eq!(
+            anchor.rfc3339(anchor.instant),
+            rfc3339_cached(anchor.since_epoch)
+        );
+        let later = anchor.rfc3339(anchor.instant + Duration::from_millis(1_500));
+        let base = rfc3339_cached(anchor.since_epoch + Duration::from_millis(1_500));
+        assert_eq!(later, base);
     }
 
     #[test]

@@ -30,8 +30,8 @@ fn task(run_id: &str, index: usize, name: &str, output: serde_json::Value) -> Ta
     TaskRecord {
         run_id: run_id.to_owned(),
         task_index: index,
-        task_name: name.to_owned(),
-        expected_output: format!("the output of {name}"),
+        task_name: name.to_owned().into(),
+        expected_output: format!("the output of {name}").into(),
         inputs: json!({"topic": "mangoes, \"ripe\""}).into(),
         output: output.into(),
         status: TaskStatus::Succeeded,
@@ -118,6 +118,40 @@ fn batched_writes_and_many_runs_are_kept() {
         assert_eq!(s.runs().unwrap().len(), 3, "{name}: every run is kept");
         assert_eq!(s.tasks("r1").unwrap().len(), 50, "{name}");
         assert_eq!(s.tasks("r2").unwrap()[49].output.value(), json!({"i": 49}));
+    }
+}
+
+#[test]
+fn a_batch_naming_a_task_twice_keeps_the_later_record() {
+    for (name, s, _dir) in stores() {
+        s.create_run(&run("r", "2026-11-21T00:00:00.000Z")).unwrap();
+        // 40 records (two full statements of 16 and a remainder): `t3` again at 20 and 35, in
+        // another statement, and `t17` twice in the same statement.
+        let batch: Vec<TaskRecord> = (0..40)
+            .map(|i| match i {
+                20 | 35 => task("r", i, "t3", json!({"again": i})),
+                18 => task("r", i, "t17", json!({"again": i})),
+                _ => task("r", i, &format!("t{i}"), json!({"i": i})),
+            })
+            .collect();
+        s.put_tasks(batch).unwrap();
+        let tasks = s.tasks("r").unwrap();
+        assert_eq!(tasks.len(), 37, "{name}: one record per task name");
+        let t3 = tasks.iter().find(|t| t.task_name == "t3").unwrap();
+        assert_eq!(
+            (t3.task_index, t3.output.value()),
+            (35, json!({"again": 35})),
+            "{name}"
+        );
+        let t17 = tasks.iter().find(|t| t.task_name == "t17").unwrap();
+        assert_eq!(
+            (t17.task_index, t17.output.value()),
+            (18, json!({"again": 18})),
+            "{name}"
+        );
+        // A batch for a run that does not exist stores nothing.
+        let orphan = vec![task("nope", 0, "t0", json!({}))];
+        assert!(s.put_tasks(orphan).is_err() || name == "memory", "{name}");
     }
 }
 

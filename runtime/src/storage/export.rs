@@ -51,7 +51,7 @@ fn csv_row(registry: &str, run_status: &str, t: &TaskRecord) -> String {
         registry.to_owned(),
         run_status.to_owned(),
         t.task_index.to_string(),
-        t.task_name.clone(),
+        t.task_name.to_string(),
         status.as_str().unwrap_or("").to_owned(),
         t.was_replayed.to_string(),
         t.attempts.to_string(),

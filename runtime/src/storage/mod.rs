@@ -41,6 +41,10 @@ pub trait Storage: Send + Sync {
     /// Stores a task record, replacing the run's record of the same task if there is one.
     fn put_task(&self, task: TaskRecord) -> Result<(), StorageError>;
 
+    /// A hint that the run is about to store `tasks` records, so that a store in memory can
+    /// make room once instead of growing as they arrive. Does nothing unless a store needs it.
+    fn expect_tasks(&self, _run_id: &str, _tasks: usize) {}
+
     /// Stores many records at once (one transaction where the store has them).
     fn put_tasks(&self, tasks: Vec<TaskRecord>) -> Result<(), StorageError> {
         tasks.into_iter().try_for_each(|t| self.put_task(t))
