@@ -287,6 +287,46 @@ fn sqlite_survives_reopening_and_backs_up() {
     assert_eq!(b.tasks("r1").unwrap().len(), 1);
 }
 
+/// The WAL is preallocated for a new log and kept when the log closes (commits then overwrite
+/// it instead of growing it); the database file alone is complete after a close, and a WAL
+/// that exists (another connection's, holding commits) is never overwritten.
+#[test]
+fn sqlite_wal_is_preallocated_kept_and_never_clobbered() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.db");
+    let wal = dir.path().join("log.db-wal");
+    let first = SqliteStorage::open(&path).unwrap();
+    let preallocated = std::fs::metadata(&wal).unwrap().len();
+    assert!(preallocated >= 4_000_000, "{preallocated}");
+    first
+        .create_run(&run("r1", "2026-11-21T06:00:00.000Z"))
+        .unwrap();
+    for i in 0..50 {
+        first
+            .put_task(task("r1", i, &format!("t{i}"), json!({"i": i})))
+            .unwrap();
+    }
+    assert_eq!(std::fs::metadata(&wal).unwrap().len(), preallocated);
+    // A second connection while the first holds commits in the WAL.
+    let second = SqliteStorage::open(&path).unwrap();
+    assert_eq!(second.tasks("r1").unwrap().len(), 50);
+    drop(second);
+    drop(first);
+    assert!(wal.exists(), "the WAL is kept on close");
+    // The database file alone holds everything: checkpointed on close.
+    let alone = dir.path().join("alone.db");
+    std::fs::copy(&path, &alone).unwrap();
+    let copy = SqliteStorage::open(&alone).unwrap();
+    copy.integrity_check().unwrap();
+    assert_eq!(copy.tasks("r1").unwrap().len(), 50);
+    let reopened = SqliteStorage::open(&path).unwrap();
+    reopened.integrity_check().unwrap();
+    assert_eq!(
+        reopened.tasks("r1").unwrap()[49].output.value(),
+        json!({"i": 49})
+    );
+}
+
 #[test]
 fn sqlite_bad_files_give_located_errors() {
     let dir = tempfile::tempdir().unwrap();

@@ -77,6 +77,61 @@ CREATE TABLE IF NOT EXISTS task_outputs (
 ) WITHOUT ROWID;
 ";
 
+/// The WAL's size when SQLite checkpoints it (1,000 frames of a 4 KiB page and its 24-byte
+/// header, after the 32-byte file header): its size in steady use.
+const WAL_BYTES: u64 = 32 + 1_000 * (4_096 + 24);
+
+/// Extends the WAL with zeros to its steady size. A durable commit appends to the WAL, and an
+/// `fdatasync` after an append must also write the file's new size: 240 µs against 150 µs for
+/// overwriting allocated blocks on the disk the README measures. SQLite never reads past its
+/// last valid frame, so zeros after the end are inert, and its next frames overwrite them.
+/// Done while holding the write lock (`BEGIN IMMEDIATE`): no other connection can be
+/// appending frames, and only bytes past the current end are written.
+#[cfg(unix)]
+fn extend_wal(conn: &mut Connection, db: &Path) -> rusqlite::Result<std::io::Result<()>> {
+    use std::os::unix::fs::FileExt as _;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut wal_name = db.as_os_str().to_owned();
+    wal_name.push("-wal");
+    let extended = (|| {
+        let wal = std::fs::OpenOptions::new()
+            .write(true)
+            .open(PathBuf::from(wal_name))?;
+        let mut at = wal.metadata()?.len();
+        if at >= WAL_BYTES {
+            return Ok(());
+        }
+        // Zeros written, not a sparse `set_len`: writing into a hole allocates blocks, which
+        // is the metadata update this avoids.
+        let zeros = vec![0u8; 64 * 1024];
+        while at < WAL_BYTES {
+            let n = (WAL_BYTES - at).min(zeros.len() as u64) as usize;
+            wal.write_all_at(&zeros[..n], at)?;
+            at += n as u64;
+        }
+        wal.sync_data()
+    })();
+    tx.commit()?;
+    Ok(extended)
+}
+
+/// Persistent WAL: when the last connection closes, SQLite checkpoints the WAL (the database
+/// file alone is then complete) but keeps the file, so the next process's commits overwrite
+/// it instead of growing a new one (see [`extend_wal`]).
+fn keep_wal_on_close(conn: &Connection) {
+    let mut persist: std::os::raw::c_int = 1;
+    // SAFETY: the handle is valid for the connection's life; SQLITE_FCNTL_PERSIST_WAL reads
+    // and writes one int through the pointer, which outlives the call.
+    unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
+            (&mut persist as *mut std::os::raw::c_int).cast(),
+        );
+    }
+}
+
 /// The execution log in an SQLite file: every run kept, tasks found by run and stable name.
 ///
 /// WAL journal, one writer per process (a mutex), a busy timeout so that several processes can
@@ -110,6 +165,7 @@ impl SqliteStorage {
         let target = path.display().to_string();
         let conn = Connection::open(path)
             .map_err(|e| StorageError::new("open the database", &target, e))?;
+        keep_wal_on_close(&conn);
         Self::setup(conn, target, Some(path.to_path_buf()), synchronous)
     }
 
@@ -121,7 +177,7 @@ impl SqliteStorage {
     }
 
     fn setup(
-        conn: Connection,
+        mut conn: Connection,
         target: String,
         path: Option<PathBuf>,
         synchronous: Synchronous,
@@ -165,6 +221,15 @@ impl SqliteStorage {
             "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))
         .map_err(err("create the schema"))?;
+        #[cfg(unix)]
+        if let Some(db) = &path {
+            // Only speed is at stake: SQLite grows the WAL itself when this cannot.
+            match extend_wal(&mut conn, db) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(log = %target, error = %e, "WAL not extended"),
+                Err(e) => tracing::debug!(log = %target, error = %e, "WAL not extended"),
+            }
+        }
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
             target,
