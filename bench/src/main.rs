@@ -9,6 +9,7 @@
 //! tasknet-compare ws-serve                     # prints `listening ADDR`, serves until killed
 //! tasknet-compare ws-load --url URL [--seq N] [--conns C --per-conn M] [--fresh K]
 //! tasknet-compare tcp-floor
+//! tasknet-compare disk-floor --dir DIR
 //! tasknet-compare codegen --tasks N [--budget-ms MS]
 //! ```
 
@@ -108,9 +109,10 @@ fn main() {
         "ws-serve" => ws_serve(),
         "ws-load" => ws_load(&args),
         "tcp-floor" => json!({ "p50_us": runtime().block_on(tcp_round_trip_p50(5_000)) }),
+        "disk-floor" => disk_floor(&args),
         "codegen" => codegen(&args),
         other => fail(&format!(
-            "unknown command `{other}` (chain, log-write, log-load, ws-serve, ws-load, tcp-floor, codegen)"
+            "unknown command `{other}` (chain, log-write, log-load, ws-serve, ws-load, tcp-floor, disk-floor, codegen)"
         )),
     };
     println!("{result}");
@@ -312,6 +314,30 @@ fn log_load(args: &Args) -> Value {
         elapsed
     });
     json!({ "rows": rows, "runs": runs, "rows_per_s": rows as f64 / (us / 1e6) })
+}
+
+/// The disk's own limit for one durable commit per record, without SQLite: a 4 KiB write
+/// after the previous one in a preallocated file, then `fdatasync`, as a WAL commit does.
+fn disk_floor(args: &Args) -> Value {
+    use std::os::unix::fs::FileExt;
+    const FILE: u64 = 8 << 20;
+    let dir = args
+        .text("dir")
+        .unwrap_or_else(|| fail("--dir is required"));
+    let path = std::path::Path::new(dir).join("floor");
+    let file = std::fs::File::create(&path).unwrap();
+    file.write_all_at(&vec![0; FILE as usize], 0).unwrap();
+    file.sync_all().unwrap();
+    let page = [7u8; 4096];
+    let n = 1_000;
+    let started = Instant::now();
+    for i in 0..n {
+        file.write_all_at(&page, (i * 4096) % FILE).unwrap();
+        file.sync_data().unwrap();
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(&path);
+    json!({ "commits_per_s": rate })
 }
 
 // ---- pair 4: the WebSocket task server -----------------------------------------------------
