@@ -654,14 +654,12 @@ impl<T: TaskSet> Runner<T> {
                             .last()
                             .map_or_else(now_rfc3339, |e| e.timestamp.clone());
                     }
-                    progress.finished(i, None);
-                    tracing::info!(
-                        run_id,
-                        task = spec.name,
-                        ms = record.duration_ms,
-                        "task succeeded"
-                    );
+                    let ms = record.duration_ms;
+                    // Logged before it is reported: a task shown as done is in the log, even
+                    // if the process dies right after.
                     self.storage.put_task(record)?;
+                    progress.finished(i, None);
+                    tracing::info!(run_id, task = spec.name, ms, "task succeeded");
                     for &d in &self.dependants[i] {
                         if to_run[d] {
                             waiting_for[d] -= 1;
@@ -678,13 +676,13 @@ impl<T: TaskSet> Runner<T> {
                         message: error.to_string(),
                         attempts: record.attempts,
                     };
-                    progress.finished(i, Some(&failure.to_string()));
-                    tracing::error!(run_id, task = spec.name, error = %failure, "task failed");
                     record.finished_at = now_rfc3339();
                     record.status = TaskStatus::Failed;
                     record.error_kind = Some(error.kind().as_str().to_owned());
                     record.error = Some(failure.message.clone());
                     self.storage.put_task(record)?;
+                    progress.finished(i, Some(&failure.to_string()));
+                    tracing::error!(run_id, task = spec.name, error = %failure, "task failed");
                     let newly_blocked = self.block_dependants(i, &to_run, &mut blocked);
                     for d in newly_blocked {
                         skipped.push(registry.tasks[d].name.to_owned());
