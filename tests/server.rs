@@ -506,3 +506,188 @@ async fn http_serves_the_page_the_net_and_the_log() {
         .unwrap();
     assert_eq!(server.log.tasks("run-s").unwrap().len(), 1);
 }
+
+/// Peak resident memory of this process (server and clients), from /proc.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// xorshift64: reproducible noise without a dependency.
+fn noise(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// A valid request must still get its answer. While abusers' tasks hold every slot, `busy`
+/// is the documented answer: the server must come back to serving within 15 s.
+async fn still_serves(addr: std::net::SocketAddr, after: &str) {
+    let mut ws = connect(addr, "", None)
+        .await
+        .unwrap_or_else(|e| panic!("after {after}: {e}"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (first, done) = execute(
+            &mut ws,
+            "ok",
+            "research",
+            json!({ "topic": "mangoes" }),
+            None,
+        )
+        .await;
+        if first["data"]["error"]["kind"] == "busy" && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        assert_eq!(
+            done["type"], "task_completed",
+            "after {after}: {first} {done}"
+        );
+        assert_eq!(
+            done["data"]["result"]["notes"], "notes on mangoes",
+            "after {after}"
+        );
+        return;
+    }
+}
+
+/// Bounded in count and time, loopback only. After each abuse the server still answers a valid
+/// `execute_task` correctly; the peak memory of the whole test process is reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_survives_abuse() {
+    let server = start(ServerConfig {
+        max_message_bytes: 64 * 1024,
+        task_timeout: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    let addr = server.addr;
+    let valid = json!({ "type": "execute_task", "id": "v", "data": { "task_name": "research", "input_data": { "topic": "x" } } }).to_string();
+
+    // 10,000 random or truncated frames over 10 connections, the replies read as they come.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..10 {
+        let ws = connect(addr, "", None).await.unwrap();
+        let (mut tx, mut rx) = ws.split();
+        let reader = tokio::spawn(async move { while let Some(Ok(_)) = rx.next().await {} });
+        for _ in 0..1_000 {
+            let frame = match noise(&mut seed) % 3 {
+                0 => Message::Text(
+                    valid[..(noise(&mut seed) as usize % valid.len())]
+                        .to_owned()
+                        .into(),
+                ),
+                1 => Message::Binary(
+                    (0..noise(&mut seed) % 200)
+                        .map(|_| noise(&mut seed) as u8)
+                        .collect::<Vec<u8>>()
+                        .into(),
+                ),
+                _ => Message::Text(
+                    (0..noise(&mut seed) % 200)
+                        .map(|_| char::from(b' ' + (noise(&mut seed) % 95) as u8))
+                        .collect::<String>()
+                        .into(),
+                ),
+            };
+            if tx.send(frame).await.is_err() {
+                break;
+            }
+        }
+        let _ = tx.close().await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), reader).await;
+    }
+    still_serves(addr, "10,000 random or truncated frames").await;
+
+    // A frame over the size limit.
+    let mut ws = connect(addr, "", None).await.unwrap();
+    let _ = ws.send(Message::Text("x".repeat(200_000).into())).await;
+    still_serves(addr, "a frame over the limit").await;
+
+    // 1,000 connections opened at once, each then used once.
+    let opened = futures_util::future::join_all((0..1_000).map(|_| connect(addr, "", None))).await;
+    let mut sockets: Vec<Socket> = opened.into_iter().filter_map(Result::ok).collect();
+    assert_eq!(sockets.len(), 1_000, "every connection accepted");
+    for ws in sockets.iter_mut().step_by(50) {
+        let (_, done) = execute(ws, "c", "research", json!({ "topic": "t" }), None).await;
+        assert_eq!(done["type"], "task_completed");
+    }
+    drop(sockets);
+    still_serves(addr, "1,000 connections at once").await;
+
+    // Slow clients that never read: requests keep coming, replies are never read.
+    let mut slow = Vec::new();
+    for _ in 0..5 {
+        let mut ws = connect(addr, "", None).await.unwrap();
+        for _ in 0..2_000 {
+            let sent = tokio::time::timeout(
+                Duration::from_millis(200),
+                ws.send(Message::Text(valid.clone().into())),
+            )
+            .await;
+            // The server stops reading a client whose replies pile up: sends then block.
+            if !matches!(sent, Ok(Ok(()))) {
+                break;
+            }
+        }
+        slow.push(ws);
+    }
+    still_serves(addr, "slow clients that never read").await;
+    drop(slow);
+
+    // Tasks that hang past their time limit, and clients that leave mid-task.
+    for i in 0..20 {
+        let mut ws = connect(addr, "", None).await.unwrap();
+        if i % 2 == 0 {
+            send(&mut ws, json!({ "type": "execute_task", "id": "h", "data": { "task_name": "sleepy", "input_data": { "topic": "5000" } } })).await;
+            drop(ws); // leaves mid-task
+            continue;
+        }
+        for attempt in 0.. {
+            let (first, reply) =
+                execute(&mut ws, "h", "sleepy", json!({ "topic": "5000" }), None).await;
+            // `busy` while the earlier hanging tasks hold their slots: asked again.
+            if first["data"]["error"]["kind"] == "busy" && attempt < 300 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            assert_eq!(reply["data"]["error"]["kind"], "timeout", "{first} {reply}");
+            break;
+        }
+    }
+    still_serves(addr, "hanging tasks and clients leaving mid-task").await;
+
+    // A foreign Origin and a wrong token.
+    assert!(
+        connect(addr, "", Some("https://evil.example"))
+            .await
+            .is_err()
+    );
+    let guarded = start(ServerConfig {
+        token: Some("s3cret".into()),
+        ..Default::default()
+    })
+    .await;
+    for _ in 0..100 {
+        let mut ws = connect(guarded.addr, "?token=wrong", None).await.unwrap();
+        let (reply, _) = execute(&mut ws, "w", "research", json!({ "topic": "t" }), None).await;
+        assert_eq!(reply["data"]["error"]["kind"], "unauthorized");
+    }
+    let mut ws = connect(guarded.addr, "?token=s3cret", None).await.unwrap();
+    let (_, done) = execute(&mut ws, "1", "research", json!({ "topic": "t" }), None).await;
+    assert_eq!(
+        done["type"], "task_completed",
+        "the right token still works"
+    );
+    still_serves(addr, "a foreign Origin and a wrong token").await;
+
+    let peak = peak_rss_mib();
+    eprintln!("server abuse: peak resident memory of the test process {peak:.0} MiB");
+    assert!(peak < 1024.0, "memory stays bounded: {peak:.0} MiB");
+}

@@ -16,7 +16,11 @@ type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// Oldest first.
     runs: Vec<RunRecord>,
+    /// Where each run is in `runs`: a server creates a run per browser run, and a linear
+    /// search per task made a busy server slower with every run it had served.
+    run_at: Map<String, usize>,
     tasks: Map<String, RunTasks>,
 }
 
@@ -78,13 +82,15 @@ impl Storage for MemoryStorage {
 
     fn create_run(&self, run: &RunRecord) -> Result<(), StorageError> {
         let mut inner = self.lock();
-        if inner.runs.iter().any(|r| r.id == run.id) {
+        if inner.run_at.contains_key(&run.id) {
             return Err(StorageError::new(
                 "create the run",
                 "memory",
                 format!("run `{}` exists already", run.id),
             ));
         }
+        let at = inner.runs.len();
+        inner.run_at.insert(run.id.clone(), at);
         inner.runs.push(run.clone());
         Ok(())
     }
@@ -97,11 +103,11 @@ impl Storage for MemoryStorage {
         error: Option<&str>,
     ) -> Result<(), StorageError> {
         let mut inner = self.lock();
-        let run = inner
-            .runs
-            .iter_mut()
-            .find(|r| r.id == run_id)
+        let at = *inner
+            .run_at
+            .get(run_id)
             .ok_or_else(|| unknown_run("finish the run", run_id))?;
+        let run = &mut inner.runs[at];
         run.status = status;
         run.finished_at = Some(finished_at.to_owned());
         run.error = error.map(str::to_owned);
@@ -163,7 +169,8 @@ impl Storage for MemoryStorage {
     }
 
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StorageError> {
-        Ok(self.lock().runs.iter().find(|r| r.id == run_id).cloned())
+        let inner = self.lock();
+        Ok(inner.run_at.get(run_id).map(|&at| inner.runs[at].clone()))
     }
 
     fn runs(&self) -> Result<Vec<RunRecord>, StorageError> {
@@ -185,6 +192,13 @@ impl Storage for MemoryStorage {
         let mut inner = self.lock();
         let before = inner.runs.len();
         inner.runs.retain(|r| !run_ids.contains(&r.id));
+        let run_at = inner
+            .runs
+            .iter()
+            .enumerate()
+            .map(|(at, r)| (r.id.clone(), at))
+            .collect();
+        inner.run_at = run_at;
         for id in run_ids {
             inner.tasks.remove(id);
         }
