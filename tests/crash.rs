@@ -181,6 +181,22 @@ fn child() {
                 assert_eq!(run.state.v9, Some(10));
             }
         }
+        "fill" => {
+            let runner = Runner::new(Crew(Steps { pause_ms: 0 }))
+                .storage(SqliteStorage::open(&db).unwrap_or_else(|e| {
+                    eprintln!("error: {e}");
+                    std::process::exit(3)
+                }))
+                .progress(false);
+            for k in 0.. {
+                if let Err(e) = rt.block_on(runner.run_with_id(format!("fill-{k}"), initial())) {
+                    // What a user's binary shows: the error, and a non-zero exit.
+                    eprintln!("error: {e}");
+                    std::process::exit(3);
+                }
+                println!("finished fill-{k}");
+            }
+        }
         other => panic!("unknown child mode {other}"),
     }
 }
@@ -313,4 +329,63 @@ fn two_processes_write_to_one_log_without_locking_errors() {
         2 * runs,
         started.elapsed()
     );
+}
+
+/// A full disk, as a file-size limit (`ulimit -f`; SIGXFSZ ignored, so writes fail with EFBIG
+/// as on a full disk): the run fails with an error naming the log file and the operation,
+/// the process exits non-zero, and every run finished before is intact.
+#[test]
+fn a_full_disk_fails_clearly_and_keeps_earlier_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("full.db");
+    let child = child_command("fill", &db, "fill");
+    let program = child.get_program().to_owned();
+    let args: Vec<String> = child
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    // 3,000 blocks (1.5 or 3 MB, depending on the shell's block size) per file.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 3000; exec \"$0\" {}",
+        args.join(" ")
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(&program)
+        .env("TASKNET_CHILD", "fill")
+        .env("TASKNET_DB", &db)
+        .env("TASKNET_RUN", "fill")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "exits non-zero: {stderr}");
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_default();
+    assert!(
+        error.contains(&db.display().to_string()),
+        "names the file: {error}"
+    );
+    assert!(
+        ["store", "create", "commit", "insert", "finish"]
+            .iter()
+            .any(|op| error.contains(op)),
+        "names the operation: {error}"
+    );
+    let finished: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("finished "))
+        .collect();
+    assert!(finished.len() >= 3, "some runs fit first: {stdout}");
+    let log = SqliteStorage::open(&db).unwrap();
+    log.integrity_check().unwrap();
+    for run_id in &finished {
+        let run = log.run(run_id).unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Succeeded, "{run_id}");
+        assert_eq!(log.tasks(run_id).unwrap().len(), TASKS, "{run_id}");
+    }
+    eprintln!("full disk after {} runs: {error}", finished.len());
 }

@@ -81,6 +81,22 @@ CREATE TABLE IF NOT EXISTS task_outputs (
 /// header, after the 32-byte file header): its size in steady use.
 const WAL_BYTES: u64 = 32 + 1_000 * (4_096 + 24);
 
+/// Runs `op` again while SQLite answers `SQLITE_BUSY`, for up to the busy timeout.
+fn retry_while_busy<T>(mut op: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match op() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Extends the WAL with zeros to its steady size. A durable commit appends to the WAL, and an
 /// `fdatasync` after an append must also write the file's new size: 240 µs against 150 µs for
 /// overwriting allocated blocks on the disk the README measures. SQLite never reads past its
@@ -190,9 +206,11 @@ impl SqliteStorage {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(err("set the busy timeout"))?;
         if path.is_some() {
-            let mode: String = conn
-                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-                .map_err(err("switch to the WAL journal"))?;
+            // Switching the journal needs a lock that SQLite does not wait for with the busy
+            // handler: two processes opening a new log at once would see `database is locked`.
+            let mode: String =
+                retry_while_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)))
+                    .map_err(err("switch to the WAL journal"))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(StorageError::new(
                     "switch to the WAL journal",
@@ -218,7 +236,7 @@ impl SqliteStorage {
             ));
         }
         conn.execute_batch(&format!(
-            "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))
         .map_err(err("create the schema"))?;
         #[cfg(unix)]
