@@ -39,6 +39,8 @@ def run_json(cmd, timeout=1800):
 class Server:
     """A server process printing `listening HOST:PORT`; killed on exit."""
 
+    last_pid = None
+
     def __init__(self, cmd):
         self.cmd = cmd
 
@@ -47,6 +49,7 @@ class Server:
             self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
             start_new_session=True,
         )
+        Server.last_pid = self.process.pid
         line = self.process.stdout.readline()
         match = re.match(r"listening (\S+)", line)
         if not match:
@@ -78,6 +81,70 @@ class Sides:
             for key, value in load.items():
                 args += [f"--{key.replace('_', '-')}", str(value)]
             return run_json(args, timeout=600)
+
+
+# ---- profiles of the missed targets -------------------------------------------------------
+
+def profile_durable(sides):
+    """Where a durable commit's time goes: wall time per system call (strace -c -w)."""
+    if not shutil.which("strace"):
+        return "strace not found (Debian package strace): no profile."
+    out = os.path.join(sides.scratch, "strace.txt")
+    subprocess.run(["strace", "-f", "-c", "-w", "-o", out, sides.bin, "log-write", "--rows", "1000",
+                    "--mode", "durable", "--dir", sides.scratch], capture_output=True, check=True, cwd=ROOT)
+    lines = open(out).read().splitlines()
+    # The header and the ten costliest calls.
+    return "\n".join(lines[:12])
+
+
+def profile_round_trip(sides, server_cmd, label):
+    """The server's CPU time and context switches over 5,000 sequential round trips."""
+    if not shutil.which("perf"):
+        return f"{label}: perf not found (Debian package linux-perf): no profile."
+    with Server(server_cmd) as url:
+        server = Server.last_pid
+        out = os.path.join(sides.scratch, "perf.txt")
+        perf = subprocess.Popen(["perf", "stat", "-e", "task-clock,context-switches,cpu-migrations",
+                                 "-o", out, "-p", str(server)], cwd=ROOT)
+        time.sleep(0.3)
+        run_json([sides.bin, "ws-load", "--url", url, "--seq", "5000"], timeout=600)
+        perf.send_signal(signal.SIGINT)
+        perf.wait()
+    text = open(out).read()
+    counters = {}
+    for name in ("task-clock", "context-switches", "cpu-migrations"):
+        match = re.search(r"([\d.,]+)\s+(?:msec\s+)?" + name, text)
+        if match:
+            counters[name] = float(match.group(1).replace(",", ""))
+    if "task-clock" not in counters:
+        return f"{label}: perf gave no counters:\n{text.strip()}"
+    runs = 5000 + 500  # ws-load warms up with 500 round trips first
+    return (f"{label}: {counters['task-clock'] * 1000 / runs:.1f} µs of server CPU and "
+            f"{counters.get('context-switches', 0) / runs:.1f} context switches per round trip "
+            f"(perf stat -p SERVER over {runs:,} sequential round trips)")
+
+
+def per_commit(strace_summary, commits):
+    """`6.1 fcntl, 4.3 pwrite64, 1.0 fsync per commit` from strace's summary table."""
+    counts = []
+    for line in strace_summary.splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[0][0].isdigit():
+            calls, name = int(fields[3]), fields[-1]
+            if calls >= commits / 2:
+                counts.append(f"{calls / commits:.1f} {name}")
+    return (", ".join(counts) + " per commit") if counts else "no summary"
+
+
+def profiles(sides):
+    return {
+        "durable": profile_durable(sides),
+        "round_trip": [
+            profile_round_trip(sides, [sides.bin, "ws-serve"], "tasknet"),
+            profile_round_trip(sides, [sides.python, os.path.join(HERE, "py", "ws_server.py"), "--mode", "noop"],
+                               "websockets"),
+        ],
+    }
 
 
 # ---- what is measured ----------------------------------------------------------------------
@@ -191,7 +258,7 @@ def machine():
     return f"{os.cpu_count()} cores, {model}{memory}, {platform.system()} {platform.release()}"
 
 
-def render(results, args, started, finished):
+def render(results, args, started, finished, profiled):
     r = results
     rounds = args.rounds
     quick = args.quick
@@ -221,6 +288,11 @@ def render(results, args, started, finished):
         f"{rounds} rounds; every figure below comes from that run. "
         "Each cell: median over the rounds (min – max). Ratios are of the medians, "
         "always as \"how many times better tasknet is\".")
+    if args.render_only:
+        add("")
+        add(f"The profiles under \"Why the missed targets are missed\" were taken when the page was "
+            f"written again from `bench/last-run.json`, on "
+            f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.")
     if quick:
         add("")
         add("**Quick run (`--quick`): smaller sizes and fewer rounds than the targets ask for; "
@@ -381,9 +453,11 @@ def render(results, args, started, finished):
                     f"{fmt(floor['median'], 'us')} in this run, so against `websockets`' "
                     f"{fmt(ws_p50, 'us')} the best any server could show here is "
                     f"{ws_p50 / floor['median']:.1f}x; tasknet's {fmt(tn_p50, 'us')} is "
-                    f"{tn_p50 - floor['median']:.0f} µs over that floor. The profile "
-                    "(`perf record -g` on `cargo bench --bench server`) is dominated by the kernel: "
-                    "context switches and wake-ups between client and server on two cores.")
+                    f"{tn_p50 - floor['median']:.0f} µs over that floor. Profile of the servers "
+                    "under the same sequential load: "
+                    + "; ".join(profiled["round_trip"])
+                    + " (CPU time counts the kernel's work on the server's behalf: reading and "
+                    "writing the socket, waking up).")
             elif measure.startswith("per task: the seed's way"):
                 add(f"- **The seed's subprocess per task**: {fmt(seed_fresh, 'us')} per task; 500x of "
                     f"that is {fmt(seed_fresh / 500, 'us')}, below this loopback's round trip floor "
@@ -395,10 +469,16 @@ def render(results, args, started, finished):
                 add(f"- **Durable writes**: 10x CrewAI's {fmt(crewai, '/s')} is {fmt(10 * crewai, '/s')}; "
                     f"this disk allows {fmt(disk['median'], '/s')} commits without any database "
                     f"(best possible ratio here: {disk['median'] / crewai:.1f}x), and tasknet reaches "
-                    f"{fmt(ours, '/s')}, {100 * ours / disk['median']:.0f}% of that floor. Where the rest "
-                    "goes: `strace -T` on `cargo bench -p tasknet-runtime --bench storage -- durable` "
-                    "shows each commit as two `pwrite`s of the WAL frame and one `fdatasync`, "
-                    "which is most of the time.")
+                    f"{fmt(ours, '/s')}, {100 * ours / disk['median']:.0f}% of that floor. What a commit "
+                    "does, from `strace -f -c -w tasknet-compare log-write --rows 1000 --mode durable` "
+                    "(strace adds some 50 µs to every call it traces, so read the counts and the "
+                    "fsync's time per call, not the shares): "
+                    + per_commit(profiled["durable"], 1000) + ".")
+                add("")
+                add("  ```text")
+                for line in profiled["durable"].splitlines():
+                    add(f"  {line}")
+                add("  ```")
             else:
                 add(f"- **{measure}**: {ratio:,.2f}x; see the figures above.")
         add("")
@@ -414,6 +494,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    parser.add_argument("--render-only", action="store_true",
+                        help="write the page again from bench/last-run.json (profiles are taken anew)")
     args = parser.parse_args()
     if args.quick and "--rounds" not in sys.argv:
         args.rounds = 2
@@ -425,7 +507,11 @@ def main():
         sides = Sides(args, scratch)
         plan = probes(sides, args.quick)
         results = {name: {side: [] for side in thunks} for name, thunks in plan}
-        for round_ in range(args.rounds):
+        if args.render_only:
+            last = json.load(open(os.path.join(HERE, "last-run.json")))
+            results, args.rounds, args.quick = last["results"], last["rounds"], last["quick"]
+            started = datetime.datetime.fromisoformat(last["started"])
+        for round_ in range(0 if args.render_only else args.rounds):
             for name, thunks in plan:
                 for side, thunk in thunks.items():
                     t = time.monotonic()
@@ -433,13 +519,22 @@ def main():
                     print(f"round {round_ + 1}/{args.rounds} {name} {side}: {time.monotonic() - t:.1f} s",
                           file=sys.stderr, flush=True)
         finished = datetime.datetime.now(datetime.timezone.utc)
-        page = render(results, args, started, finished)
+        if args.render_only:
+            finished = datetime.datetime.fromisoformat(last["finished"])
+        else:
+            with open(os.path.join(HERE, "last-run.json"), "w") as f:
+                json.dump({"rounds": args.rounds, "quick": args.quick, "started": started.isoformat(),
+                           "finished": finished.isoformat(), "results": results}, f, indent=1)
+        print("profiles of the missed targets", file=sys.stderr, flush=True)
+        try:
+            profiled = profiles(sides)
+        except (OSError, subprocess.SubprocessError, SystemExit) as e:
+            profiled = {"durable": f"profile failed: {e}", "round_trip": [f"profile failed: {e}"]}
+        page = render(results, args, started, finished, profiled)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     with open(args.out, "w") as f:
         f.write(page)
-    with open(os.path.join(HERE, "last-run.json"), "w") as f:
-        json.dump({"rounds": args.rounds, "quick": args.quick, "results": results}, f, indent=1)
     print(f"bench/compare: wrote {os.path.relpath(args.out, ROOT)}", file=sys.stderr)
 
 
