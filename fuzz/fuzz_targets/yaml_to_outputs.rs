@@ -1,0 +1,36 @@
+//! yaml -> checked model -> every emitter. A file that passes `check` must give Rust that
+//! parses, a sound Petri net, JSON that parses and well-formed PNML; a file that fails must
+//! give an error that renders. Nothing may panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tasknet_codegen::petri::{self, json::JsOptions};
+use tasknet_codegen::{RustOptions, SourceFile, check, emit};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let checked = match check(SourceFile::new("tasks.yaml", text), None, None) {
+        Ok(checked) => checked,
+        Err(e) => {
+            let _ = e.to_string();
+            return;
+        }
+    };
+    let tokens = emit::rust::items(&checked.model, &RustOptions::default());
+    if let Err(e) = syn::parse2::<syn::File>(tokens) {
+        panic!("the emitted Rust does not parse: {e}");
+    }
+    let net = petri::build(&checked.model);
+    if let Err(e) = petri::check(&net) {
+        panic!("the net of a checked model is unsound: {e}");
+    }
+    let options = JsOptions::default();
+    let json = petri::json::to_json_string(&net, &checked.model, &options);
+    serde_json::from_str::<serde_json::Value>(&json).expect("the net's JSON parses");
+    let pnml = petri::pnml::to_pnml(&net, &checked.model, &options);
+    roxmltree::Document::parse(&pnml).expect("the PNML is well-formed XML");
+    let _ = petri::dot::to_dot(&net);
+    let _ = petri::mermaid::to_mermaid(&net);
+});
