@@ -353,6 +353,57 @@ fn sqlite_bad_files_give_located_errors() {
     );
 }
 
+/// A log whose pages were damaged (a disk error, a bad copy): the damage is reported with the
+/// file and the operation, and tasknet's own reads and checks leave the file as it was.
+#[test]
+fn sqlite_damaged_pages_are_reported_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged.db");
+    {
+        let s = SqliteStorage::open(&path).unwrap();
+        for r in 0..3 {
+            let id = format!("r{r}");
+            s.create_run(&run(&id, "2026-11-21T06:00:00.000Z")).unwrap();
+            s.put_tasks(
+                (0..200)
+                    .map(|i| task(&id, i, &format!("t{i}"), json!({"text": "x".repeat(300)})))
+                    .collect(),
+            )
+            .unwrap();
+        }
+    }
+    // The file alone (a copy without its WAL), then garbage over its last pages, where the
+    // task records are; the header and the schema stay.
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    let len = bytes.len();
+    assert!(len > 16 * 4096, "{len}");
+    for (i, b) in bytes[len - 8 * 4096..].iter_mut().enumerate() {
+        *b = (i * 7 + 13) as u8;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+
+    let s = SqliteStorage::open(&path).unwrap();
+    let err = s.integrity_check().unwrap_err().to_string();
+    assert!(err.contains("damaged.db"), "{err}");
+    let read = (0..3)
+        .map(|r| s.tasks(&format!("r{r}")))
+        .find_map(Result::err)
+        .expect("reading the damaged records fails")
+        .to_string();
+    assert!(
+        read.contains("damaged.db") && read.starts_with("cannot "),
+        "names the file and the operation: {read}"
+    );
+    drop(s);
+    assert!(
+        std::fs::read(&path).unwrap() == bytes,
+        "opening, checking and reading never write to a damaged log"
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn sqlite_read_only_directory() {

@@ -235,10 +235,14 @@ impl SqliteStorage {
                 ),
             ));
         }
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-        ))
-        .map_err(err("create the schema"))?;
+        // Only a new (or older) log is written to on opening: an existing one, even a damaged
+        // one, is left exactly as it was until something is stored.
+        if version < SCHEMA_VERSION {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(err("create the schema"))?;
+        }
         #[cfg(unix)]
         if let Some(db) = &path {
             // Only speed is at stake: SQLite grows the WAL itself when this cannot.
