@@ -72,10 +72,13 @@ pub fn parse(file: FileId, source: &SourceFile) -> Result<Node, SyntaxError> {
         // YAML 1.2 core schema: only `true`/`false` are booleans, so a field called `y`, `on`
         // or `no` stays a name (YAML 1.1 would read it as a boolean).
         strict_booleans: true,
-        // Generated files of 10,000 tasks exceed the default node budget (250,000).
+        // Generated files of 10,000 tasks exceed the default node budget (250,000). Nesting:
+        // each level costs ~40 KB of stack in a debug build of the parser, so the default
+        // limit (64) overflowed a spawned thread's 2 MiB; a tasks file needs a handful.
         budget: serde_saphyr::budget! {
             max_nodes: 50_000_000,
             max_events: 100_000_000,
+            max_depth: 32,
         },
     };
     match serde_saphyr::from_str_with_options::<Option<Spanned<RawValue>>>(&source.text, options) {
