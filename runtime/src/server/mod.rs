@@ -14,6 +14,7 @@ pub mod state_json;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::Router;
@@ -457,13 +458,23 @@ async fn connection<T: TaskSet>(shared: Arc<Shared<T>>, socket: WebSocket, authe
                 Ok((task, started)) => {
                     let _ = outbox.send(started).await;
                     let shared = shared.clone();
-                    let outbox = outbox.clone();
                     let id = id.clone();
-                    running.spawn(async move {
-                        let reply = execute(&shared, &id, task, data).await;
-                        let _ = outbox.send(reply).await;
-                    });
-                    continue;
+                    let mut run = Box::pin(async move { execute(&shared, &id, task, data).await });
+                    // Polled once here first: a task that finishes without waiting (most do
+                    // their work in one go) answers without a spawn and a hop to another
+                    // worker thread; one that waits goes on in its own task.
+                    let first = std::future::poll_fn(|cx| Poll::Ready(run.as_mut().poll(cx))).await;
+                    match first {
+                        Poll::Ready(reply) => reply,
+                        Poll::Pending => {
+                            let outbox = outbox.clone();
+                            running.spawn(async move {
+                                let reply = run.await;
+                                let _ = outbox.send(reply).await;
+                            });
+                            continue;
+                        }
+                    }
                 }
                 Err(reply) => reply,
             },
