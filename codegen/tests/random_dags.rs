@@ -6,6 +6,7 @@
 
 use proptest::prelude::*;
 use proptest::sample::Index;
+use proptest::strategy::ValueTree;
 use tasknet_codegen::petri::{PlaceKind, build, check as check_net, simulate};
 use tasknet_codegen::{RustOptions, SourceFile, check, generate_rust};
 
@@ -31,6 +32,38 @@ fn yaml(dag: &[Vec<Index>]) -> String {
         ));
     }
     out
+}
+
+/// One random DAG (60 tasks, a fixed seed) kept as a fixture that `tests/random_dag.rs` in
+/// the facade crate compiles: the generated Rust of a sample builds, not only parses.
+#[test]
+fn the_compiled_sample_is_one_of_these_dags() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let dag: Vec<Vec<Index>> = (0..60)
+        .map(|_| {
+            (0..next() % 4)
+                .map(|_| {
+                    // An `Index` is drawn from its strategy; a fixed runner makes it repeatable.
+                    let mut runner = proptest::test_runner::TestRunner::deterministic();
+                    for _ in 0..next() % 16 {
+                        let _ = any::<Index>().new_tree(&mut runner);
+                    }
+                    any::<Index>().new_tree(&mut runner).unwrap().current()
+                })
+                .collect()
+        })
+        .collect();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/random_dag/tasks.yaml"
+    );
+    expectorate::assert_contents(path, &yaml(&dag));
 }
 
 proptest! {
