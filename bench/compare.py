@@ -67,7 +67,6 @@ class Sides:
         self.bin = args.bin
         self.python = args.python
         self.scratch = scratch
-        self.quick = args.quick
 
     def tasknet(self, *args):
         return run_json([self.bin, *map(str, args)])

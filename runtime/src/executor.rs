@@ -615,13 +615,9 @@ impl<T: TaskSet> Runner<T> {
         let shared_run_id: Arc<str> = Arc::from(run_id.as_str());
         let contexts: Vec<OnceLock<TaskContext>> = (0..n).map(|_| OnceLock::new()).collect();
         let clock = ClockAnchor::now();
-        self.storage
-            .expect_tasks(&run_id, to_run.iter().filter(|&&r| r).count());
-        let progress = Progress::new(
-            self.progress,
-            registry,
-            to_run.iter().filter(|&&r| r).count(),
-        );
+        let planned = to_run.iter().filter(|&&r| r).count();
+        self.storage.expect_tasks(&run_id, planned);
+        let progress = Progress::new(self.progress, registry, planned);
         let mut running = FuturesUnordered::new();
         let mut failures = Vec::new();
         let mut skipped = Vec::new();

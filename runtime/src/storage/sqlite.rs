@@ -104,7 +104,7 @@ fn retry_while_busy<T>(mut op: impl FnMut() -> rusqlite::Result<T>) -> rusqlite:
 /// Done while holding the write lock (`BEGIN IMMEDIATE`): no other connection can be
 /// appending frames, and only bytes past the current end are written.
 #[cfg(unix)]
-fn extend_wal(conn: &mut Connection, db: &Path) -> rusqlite::Result<std::io::Result<()>> {
+fn extend_wal(conn: &mut Connection, db: &Path) -> Result<(), Box<dyn std::error::Error>> {
     use std::os::unix::fs::FileExt as _;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut wal_name = db.as_os_str().to_owned();
@@ -128,7 +128,7 @@ fn extend_wal(conn: &mut Connection, db: &Path) -> rusqlite::Result<std::io::Res
         wal.sync_data()
     })();
     tx.commit()?;
-    Ok(extended)
+    Ok(extended?)
 }
 
 /// Persistent WAL: when the last connection closes, SQLite checkpoints the WAL (the database
@@ -246,10 +246,8 @@ impl SqliteStorage {
         #[cfg(unix)]
         if let Some(db) = &path {
             // Only speed is at stake: SQLite grows the WAL itself when this cannot.
-            match extend_wal(&mut conn, db) {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::debug!(log = %target, error = %e, "WAL not extended"),
-                Err(e) => tracing::debug!(log = %target, error = %e, "WAL not extended"),
+            if let Err(e) = extend_wal(&mut conn, db) {
+                tracing::debug!(log = %target, error = %e, "WAL not extended");
             }
         }
         Ok(SqliteStorage {
