@@ -115,24 +115,73 @@ fn macro_expansion_never_reports_an_internal_error() {
     }
 }
 
-/// Every emitter on one checked model: the JSON parses, the PNML is well-formed XML, DOT and
-/// Mermaid render, and (when asked) the Rust parses.
+fn run_tool(program: &str, args: &[&std::ffi::OsStr], install_hint: &str) -> std::process::Output {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `{program}` ({e}): {install_hint}"))
+}
+
+/// Every emitter on one checked model: the JSON parses and every `logica` in it passes
+/// `node --check` (as the body of an async function of `input` and `utils`, as the runner page
+/// runs it), the PNML validates against the ISO grammar with xmllint, DOT and Mermaid render,
+/// and (when asked) the Rust parses; `tests/hostile_rust.rs` compiles the same files with rustc.
 fn every_emitter(name: &str, checked: &tasknet_codegen::Checked, rust: bool) {
     use tasknet_codegen::petri::{self, json::JsOptions};
     let net = petri::build(&checked.model);
     petri::check(&net).unwrap_or_else(|e| panic!("{name}: {e}"));
     let options = JsOptions::default();
+    let dir = tempfile::tempdir().unwrap();
+
     let json = petri::json::to_json_string(&net, &checked.model, &options);
-    serde_json::from_str::<serde_json::Value>(&json).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let parsed: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut script = String::new();
+    let mut bodies = 0;
+    for place in parsed["lugares"].as_array().unwrap() {
+        let body = place["logica"].as_str().unwrap();
+        if !body.is_empty() {
+            script.push_str(&format!(
+                "const logica{bodies} = async function (input, utils) {{\n{body}\n}};\n"
+            ));
+            bodies += 1;
+        }
+    }
+    assert_eq!(bodies, checked.model.tasks.len(), "{name}");
+    let js = dir.path().join("logica.js");
+    std::fs::write(&js, script).unwrap();
+    let out = run_tool(
+        "node",
+        &["--check".as_ref(), js.as_os_str()],
+        "install Debian's nodejs (.ci/run does)",
+    );
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     let pnml = petri::pnml::to_pnml(&net, &checked.model, &options);
-    roxmltree::Document::parse_with_options(
-        &pnml,
-        roxmltree::ParsingOptions {
-            nodes_limit: u32::MAX,
-            ..Default::default()
-        },
-    )
-    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let file = dir.path().join("net.pnml");
+    std::fs::write(&file, &pnml).unwrap();
+    let grammar = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pnml-grammar/ptnet.rng");
+    let out = run_tool(
+        "xmllint",
+        &[
+            "--noout".as_ref(),
+            "--huge".as_ref(),
+            "--relaxng".as_ref(),
+            grammar.as_os_str(),
+            file.as_os_str(),
+        ],
+        "install Debian's libxml2-utils (.ci/run does)",
+    );
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     assert!(petri::dot::to_dot(&net).starts_with("digraph"), "{name}");
     assert!(!petri::mermaid::to_mermaid(&net).is_empty(), "{name}");
     if rust {

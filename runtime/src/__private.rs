@@ -122,3 +122,25 @@ pub fn record(
         timestamp: now,
     });
 }
+
+/// The generated `State`'s `Serialize`: how many of its fields are written (the set ones).
+/// serde's derive sums them in one expression nested as deep as the state has fields, which
+/// overflows rustc's stack near 20,000 fields; a generated impl counts them with this instead.
+#[inline]
+pub fn count_set(set: &[bool]) -> usize {
+    set.iter().filter(|&&is_set| is_set).count()
+}
+
+/// One optional field of the generated `State`'s `Serialize`: written when set, skipped when
+/// not (what `#[serde(skip_serializing_if = "Option::is_none")]` does).
+#[inline]
+pub fn serialize_optional<S: serde::ser::SerializeStruct, T: serde::Serialize>(
+    state: &mut S,
+    name: &'static str,
+    value: &Option<T>,
+) -> Result<(), S::Error> {
+    match value {
+        Some(value) => state.serialize_field(name, value),
+        None => state.skip_field(name),
+    }
+}

@@ -3,36 +3,60 @@
 use ::tasknet::__private as __tasknet;
 /// The state shared by the tasks of `tests/fixtures/crewai/lib__cli__src__crewai_cli__templates__crew__config__tasks.yaml`: every field starts unset (CrewAI's
 /// inputs and task outputs), plus the run metadata.
-#[derive(
-    Debug,
-    Clone,
-    Default,
-    __tasknet::serde::Serialize,
-    __tasknet::serde::Deserialize
-)]
+#[derive(Debug, Clone, Default, __tasknet::serde::Deserialize)]
 #[serde(crate = "__tasknet::serde", default, deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct State {
     /// Kickoff input.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub topic: __tasknet::Option<String>,
     /// Kickoff input.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub current_year: __tasknet::Option<String>,
     /// Produced by `research_task`.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub research_task_output: __tasknet::Option<String>,
     /// Produced by `reporting_task`.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub reporting_task_output: __tasknet::Option<String>,
     /// Run metadata: one entry per task whose output was merged, in order.
     pub execution_log: __tasknet::Vec<__tasknet::LogEntry>,
     /// Run metadata: the task that ran last.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub current_task: __tasknet::Option<__tasknet::String>,
     /// Run metadata: when the last task's output was merged (RFC 3339, UTC).
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub timestamp: __tasknet::Option<__tasknet::String>,
+}
+impl __tasknet::serde::Serialize for State {
+    fn serialize<S: __tasknet::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> __tasknet::Result<S::Ok, S::Error> {
+        use __tasknet::serde::ser::SerializeStruct as _;
+        let len = 1
+            + __tasknet::count_set(
+                &[
+                    self.topic.is_some(),
+                    self.current_year.is_some(),
+                    self.research_task_output.is_some(),
+                    self.reporting_task_output.is_some(),
+                    self.current_task.is_some(),
+                    self.timestamp.is_some(),
+                ],
+            );
+        let mut state = serializer.serialize_struct("State", len)?;
+        __tasknet::serialize_optional(&mut state, "topic", &self.topic)?;
+        __tasknet::serialize_optional(&mut state, "current_year", &self.current_year)?;
+        __tasknet::serialize_optional(
+            &mut state,
+            "research_task_output",
+            &self.research_task_output,
+        )?;
+        __tasknet::serialize_optional(
+            &mut state,
+            "reporting_task_output",
+            &self.reporting_task_output,
+        )?;
+        state.serialize_field("execution_log", &self.execution_log)?;
+        __tasknet::serialize_optional(&mut state, "current_task", &self.current_task)?;
+        __tasknet::serialize_optional(&mut state, "timestamp", &self.timestamp)?;
+        state.end()
+    }
 }
 impl __tasknet::TaskState for State {
     const FIELDS: &'static [__tasknet::FieldInfo] = &[

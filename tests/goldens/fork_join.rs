@@ -3,42 +3,60 @@
 use ::tasknet::__private as __tasknet;
 /// The state shared by the tasks of `tests/fixtures/fork_join.yaml`: every field starts unset (CrewAI's
 /// inputs and task outputs), plus the run metadata.
-#[derive(
-    Debug,
-    Clone,
-    Default,
-    __tasknet::serde::Serialize,
-    __tasknet::serde::Deserialize
-)]
+#[derive(Debug, Clone, Default, __tasknet::serde::Deserialize)]
 #[serde(crate = "__tasknet::serde", default, deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct State {
     /// Kickoff input.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub url: __tasknet::Option<String>,
     /// Produced by `fetch`.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub page: __tasknet::Option<String>,
     /// Produced by `extract_links`.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub links: __tasknet::Option<Vec<String>>,
     /// Produced by `extract_text`.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub text: __tasknet::Option<String>,
     /// Produced by `summarise`.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub summary: __tasknet::Option<String>,
     /// Produced by `summarise`.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub word_count: __tasknet::Option<u64>,
     /// Run metadata: one entry per task whose output was merged, in order.
     pub execution_log: __tasknet::Vec<__tasknet::LogEntry>,
     /// Run metadata: the task that ran last.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub current_task: __tasknet::Option<__tasknet::String>,
     /// Run metadata: when the last task's output was merged (RFC 3339, UTC).
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub timestamp: __tasknet::Option<__tasknet::String>,
+}
+impl __tasknet::serde::Serialize for State {
+    fn serialize<S: __tasknet::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> __tasknet::Result<S::Ok, S::Error> {
+        use __tasknet::serde::ser::SerializeStruct as _;
+        let len = 1
+            + __tasknet::count_set(
+                &[
+                    self.url.is_some(),
+                    self.page.is_some(),
+                    self.links.is_some(),
+                    self.text.is_some(),
+                    self.summary.is_some(),
+                    self.word_count.is_some(),
+                    self.current_task.is_some(),
+                    self.timestamp.is_some(),
+                ],
+            );
+        let mut state = serializer.serialize_struct("State", len)?;
+        __tasknet::serialize_optional(&mut state, "url", &self.url)?;
+        __tasknet::serialize_optional(&mut state, "page", &self.page)?;
+        __tasknet::serialize_optional(&mut state, "links", &self.links)?;
+        __tasknet::serialize_optional(&mut state, "text", &self.text)?;
+        __tasknet::serialize_optional(&mut state, "summary", &self.summary)?;
+        __tasknet::serialize_optional(&mut state, "word_count", &self.word_count)?;
+        state.serialize_field("execution_log", &self.execution_log)?;
+        __tasknet::serialize_optional(&mut state, "current_task", &self.current_task)?;
+        __tasknet::serialize_optional(&mut state, "timestamp", &self.timestamp)?;
+        state.end()
+    }
 }
 impl __tasknet::TaskState for State {
     const FIELDS: &'static [__tasknet::FieldInfo] = &[

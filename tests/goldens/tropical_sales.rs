@@ -3,51 +3,72 @@
 use ::tasknet::__private as __tasknet;
 /// The state shared by the tasks of `examples/tropical_sales/tasks.yaml`: every field starts unset (CrewAI's
 /// inputs and task outputs), plus the run metadata.
-#[derive(
-    Debug,
-    Clone,
-    Default,
-    __tasknet::serde::Serialize,
-    __tasknet::serde::Deserialize
-)]
+#[derive(Debug, Clone, Default, __tasknet::serde::Deserialize)]
 #[serde(crate = "__tasknet::serde", default, deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct State {
     /// Kickoff input.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub inbox_dir: __tasknet::Option<String>,
     /// Kickoff input.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub outbox_dir: __tasknet::Option<String>,
     /// Kickoff input.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub stock_db: __tasknet::Option<String>,
     /// Produced by `read_email`.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub email: __tasknet::Option<__tasknet::Json>,
     /// Produced by `classify_message`.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub category: __tasknet::Option<String>,
     /// Produced by `classify_message`.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub products: __tasknet::Option<Vec<String>>,
     /// Produced by `check_stock_availability`.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub stock: __tasknet::Option<__tasknet::Json>,
     /// Produced by `generate_response`.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub response: __tasknet::Option<String>,
     /// Produced by `generate_response`.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub reply_file: __tasknet::Option<String>,
     /// Run metadata: one entry per task whose output was merged, in order.
     pub execution_log: __tasknet::Vec<__tasknet::LogEntry>,
     /// Run metadata: the task that ran last.
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub current_task: __tasknet::Option<__tasknet::String>,
     /// Run metadata: when the last task's output was merged (RFC 3339, UTC).
-    #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
     pub timestamp: __tasknet::Option<__tasknet::String>,
+}
+impl __tasknet::serde::Serialize for State {
+    fn serialize<S: __tasknet::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> __tasknet::Result<S::Ok, S::Error> {
+        use __tasknet::serde::ser::SerializeStruct as _;
+        let len = 1
+            + __tasknet::count_set(
+                &[
+                    self.inbox_dir.is_some(),
+                    self.outbox_dir.is_some(),
+                    self.stock_db.is_some(),
+                    self.email.is_some(),
+                    self.category.is_some(),
+                    self.products.is_some(),
+                    self.stock.is_some(),
+                    self.response.is_some(),
+                    self.reply_file.is_some(),
+                    self.current_task.is_some(),
+                    self.timestamp.is_some(),
+                ],
+            );
+        let mut state = serializer.serialize_struct("State", len)?;
+        __tasknet::serialize_optional(&mut state, "inbox_dir", &self.inbox_dir)?;
+        __tasknet::serialize_optional(&mut state, "outbox_dir", &self.outbox_dir)?;
+        __tasknet::serialize_optional(&mut state, "stock_db", &self.stock_db)?;
+        __tasknet::serialize_optional(&mut state, "email", &self.email)?;
+        __tasknet::serialize_optional(&mut state, "category", &self.category)?;
+        __tasknet::serialize_optional(&mut state, "products", &self.products)?;
+        __tasknet::serialize_optional(&mut state, "stock", &self.stock)?;
+        __tasknet::serialize_optional(&mut state, "response", &self.response)?;
+        __tasknet::serialize_optional(&mut state, "reply_file", &self.reply_file)?;
+        state.serialize_field("execution_log", &self.execution_log)?;
+        __tasknet::serialize_optional(&mut state, "current_task", &self.current_task)?;
+        __tasknet::serialize_optional(&mut state, "timestamp", &self.timestamp)?;
+        state.end()
+    }
 }
 impl __tasknet::TaskState for State {
     const FIELDS: &'static [__tasknet::FieldInfo] = &[

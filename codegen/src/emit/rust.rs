@@ -161,7 +161,6 @@ impl Emitter<'_> {
             };
             quote! {
                 #[doc = #doc]
-                #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
                 pub #name: #rt::Option<#ty>,
             }
         });
@@ -178,13 +177,14 @@ impl Emitter<'_> {
             })
             .collect();
         let state_impl = task_state_impl(&quote!(State), &state_fields);
+        let serialize_impl = self.state_serialize_impl();
         let doc = doc_lines(&format!(
             "The state shared by the tasks of `{}`: every field starts unset (CrewAI's\ninputs and task outputs), plus the run metadata.",
             self.model.tasks_file
         ));
         quote! {
             #doc
-            #[derive(Debug, Clone, Default, #rt::serde::Serialize, #rt::serde::Deserialize)]
+            #[derive(Debug, Clone, Default, #rt::serde::Deserialize)]
             #[serde(crate = "__tasknet::serde", default, deny_unknown_fields)]
             #[allow(dead_code)]
             pub struct State {
@@ -192,14 +192,43 @@ impl Emitter<'_> {
                 /// Run metadata: one entry per task whose output was merged, in order.
                 pub execution_log: #rt::Vec<#rt::LogEntry>,
                 /// Run metadata: the task that ran last.
-                #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
                 pub current_task: #rt::Option<#rt::String>,
                 /// Run metadata: when the last task's output was merged (RFC 3339, UTC).
-                #[serde(skip_serializing_if = "__tasknet::Option::is_none")]
                 pub timestamp: #rt::Option<#rt::String>,
             }
 
+            #serialize_impl
+
             #state_impl
+        }
+    }
+
+    /// `Serialize` for `State`, written out rather than derived: unset fields are skipped, and
+    /// the count of set fields is a flat list, not serde's one expression per field nested
+    /// (which overflows rustc's stack near 20,000 fields).
+    fn state_serialize_impl(&self) -> TokenStream {
+        let rt = &self.rt;
+        let fields: Vec<Ident> = self.model.fields.iter().map(|f| ident(&f.name)).collect();
+        let metadata = [ident("current_task"), ident("timestamp")];
+        let optional = || fields.iter().chain(&metadata);
+        let names = optional();
+        let (field_keys, metadata_keys) = (
+            fields.iter().map(Ident::to_string),
+            metadata.iter().map(Ident::to_string),
+        );
+        // In the struct's order, as the derive wrote them; execution_log is always written.
+        quote! {
+            impl #rt::serde::Serialize for State {
+                fn serialize<S: #rt::serde::Serializer>(&self, serializer: S) -> #rt::Result<S::Ok, S::Error> {
+                    use #rt::serde::ser::SerializeStruct as _;
+                    let len = 1 + #rt::count_set(&[#(self.#names.is_some()),*]);
+                    let mut state = serializer.serialize_struct("State", len)?;
+                    #(#rt::serialize_optional(&mut state, #field_keys, &self.#fields)?;)*
+                    state.serialize_field("execution_log", &self.execution_log)?;
+                    #(#rt::serialize_optional(&mut state, #metadata_keys, &self.#metadata)?;)*
+                    state.end()
+                }
+            }
         }
     }
 
