@@ -13,6 +13,7 @@ pub mod state_json;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -26,7 +27,8 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc, watch};
 
@@ -341,124 +343,237 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// One frame to send.
-fn frame(kind: &str, id: &Value, data: Value) -> Message {
-    let mut message = json!({ "type": kind, "data": data });
-    if !id.is_null() {
-        message["id"] = id.clone();
+/// One frame to send: `{type, id?, data}`, serialized straight from borrowed parts.
+fn frame(kind: &str, id: &Value, data: impl Serialize) -> Message {
+    #[derive(Serialize)]
+    struct Frame<'a, D> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        #[serde(skip_serializing_if = "Value::is_null")]
+        id: &'a Value,
+        data: D,
     }
-    Message::Text(message.to_string().into())
+    let text = serde_json::to_string(&Frame { kind, id, data }).unwrap_or_else(|e| {
+        format!(
+            r#"{{"type":"error","data":{{"error":{{"kind":"internal","message":{}}}}}}}"#,
+            Value::from(e.to_string())
+        )
+    });
+    Message::Text(text.into())
 }
 
-fn error_frame(id: &Value, kind: &str, message: impl Into<String>) -> Message {
+#[derive(Serialize)]
+struct ErrorData<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task_name: Option<&'a str>,
+    error: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    kind: &'a str,
+    message: &'a str,
+}
+
+fn error_frame(id: &Value, kind: &str, message: impl AsRef<str>) -> Message {
+    let error = ErrorBody {
+        kind,
+        message: message.as_ref(),
+    };
     frame(
         "error",
         id,
-        json!({ "error": { "kind": kind, "message": message.into() } }),
+        ErrorData {
+            task_name: None,
+            error,
+        },
     )
 }
 
-fn task_error(id: &Value, task: &str, kind: &str, message: impl Into<String>) -> Message {
+fn task_error(id: &Value, task: &str, kind: &str, message: impl AsRef<str>) -> Message {
+    let error = ErrorBody {
+        kind,
+        message: message.as_ref(),
+    };
     frame(
         "task_error",
         id,
-        json!({ "task_name": task, "error": { "kind": kind, "message": message.into() } }),
+        ErrorData {
+            task_name: Some(task),
+            error,
+        },
     )
 }
 
 /// How much a connection reads at once.
 const READ_BUFFER_BYTES: usize = 8 * 1024;
 
-/// Frames waiting for a slow reader; past this, finished tasks wait for the reader.
-const OUTBOX: usize = 256;
+/// Replies of tasks that had to wait, queued for the connection; past this, such tasks wait
+/// for a slow reader.
+const LATE_REPLIES: usize = 256;
 
-async fn connection<T: TaskSet>(shared: Arc<Shared<T>>, socket: WebSocket, authenticated: bool) {
-    let (mut sink, mut stream) = socket.split();
-    let (outbox, mut outgoing) = mpsc::channel::<Message>(OUTBOX);
-    let writer = tokio::spawn(async move {
-        // Frames that are already waiting go out in one write (one flush): under load this
-        // saves a system call per frame.
-        let mut batch = Vec::with_capacity(32);
-        'connection: while outgoing.recv_many(&mut batch, 32).await > 0 {
-            for message in batch.drain(..) {
-                if sink.feed(message).await.is_err() {
-                    break 'connection;
+/// Replies written in one flush at most: a client that sends faster than it reads gets its
+/// replies in bounded batches, and its further requests wait in the socket.
+const BATCH: usize = 64;
+
+/// One connection, on one tokio task: it reads requests, runs each task once in place (most
+/// finish without waiting), and writes the replies itself, every reply that is ready in one
+/// flush. A writer task of its own would cost a wake-up and a hop between threads per batch.
+/// Tasks that wait go on in tasks of their own and send their replies back through a channel.
+async fn connection<T: TaskSet>(
+    shared: Arc<Shared<T>>,
+    mut socket: WebSocket,
+    authenticated: bool,
+) {
+    let (late_replies, mut late) = mpsc::channel::<Message>(LATE_REPLIES);
+    let mut session = Session {
+        shared,
+        authenticated,
+        running: tokio::task::JoinSet::new(),
+        late_replies,
+    };
+    let mut stopping = session.shared.stopping.clone();
+    let mut outbox: Vec<Message> = Vec::with_capacity(BATCH);
+    let mut closing = false;
+    while !closing {
+        if !outbox.is_empty() && write_all(&mut socket, &mut outbox).await.is_err() {
+            break;
+        }
+        enum Event {
+            Message(Option<Result<Message, axum::Error>>),
+            Late(Message),
+            Stop,
+            Joined,
+        }
+        let event = tokio::select! {
+            message = socket.next() => Event::Message(message),
+            Some(reply) = late.recv() => Event::Late(reply),
+            _ = stopping.wait_for(|s| *s) => Event::Stop,
+            Some(_) = session.running.join_next(), if !session.running.is_empty() => Event::Joined,
+        };
+        match event {
+            Event::Message(mut message) => loop {
+                if session.handle(message, &mut outbox).await.is_break() {
+                    closing = true;
+                    break;
+                }
+                // Requests already read go together, with one flush for all their replies.
+                if outbox.len() >= BATCH {
+                    break;
+                }
+                match socket.next().now_or_never() {
+                    Some(next) => message = next,
+                    None => break,
+                }
+            },
+            Event::Late(reply) => {
+                outbox.push(reply);
+                while outbox.len() < BATCH {
+                    match late.try_recv() {
+                        Ok(reply) => outbox.push(reply),
+                        Err(_) => break,
+                    }
                 }
             }
-            if sink.flush().await.is_err() {
-                break;
-            }
+            Event::Stop => closing = true,
+            Event::Joined => {}
         }
-        let _ = sink.close().await;
-    });
-    let mut authenticated = authenticated;
-    let mut running = tokio::task::JoinSet::new();
-    let mut stopping = shared.stopping.clone();
-    loop {
-        let message = tokio::select! {
-            message = stream.next() => message,
-            _ = stopping.wait_for(|s| *s) => break,
-            Some(_) = running.join_next(), if !running.is_empty() => continue,
-        };
+    }
+    // Let this connection's running tasks finish (the grace period bounds a shutdown) and send
+    // what they answer; the channel ends when the last of them is done.
+    let Session { late_replies, .. } = session;
+    drop(late_replies);
+    let mut sending = write_all(&mut socket, &mut outbox).await.is_ok();
+    while let Some(reply) = late.recv().await {
+        outbox.push(reply);
+        if sending {
+            sending = write_all(&mut socket, &mut outbox).await.is_ok();
+        }
+        outbox.clear();
+    }
+    let _ = socket.close().await;
+}
+
+async fn write_all(socket: &mut WebSocket, outbox: &mut Vec<Message>) -> Result<(), axum::Error> {
+    for message in outbox.drain(..) {
+        socket.feed(message).await?;
+    }
+    socket.flush().await
+}
+
+/// What a connection knows between requests.
+struct Session<T: TaskSet> {
+    shared: Arc<Shared<T>>,
+    authenticated: bool,
+    running: tokio::task::JoinSet<()>,
+    late_replies: mpsc::Sender<Message>,
+}
+
+impl<T: TaskSet> Session<T> {
+    /// Answers one incoming message into `outbox`; `Break` when the connection is to close.
+    async fn handle(
+        &mut self,
+        message: Option<Result<Message, axum::Error>>,
+        outbox: &mut Vec<Message>,
+    ) -> ControlFlow<()> {
         let text = match message {
-            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return ControlFlow::Break(()),
             Some(Ok(Message::Text(text))) => text,
             Some(Ok(Message::Binary(_))) => {
-                let _ = outbox
-                    .send(error_frame(
-                        &Value::Null,
-                        "bad_message",
-                        "send JSON text frames",
-                    ))
-                    .await;
-                continue;
+                outbox.push(error_frame(
+                    &Value::Null,
+                    "bad_message",
+                    "send JSON text frames",
+                ));
+                return ControlFlow::Continue(());
             }
-            Some(Ok(_)) => continue,
+            Some(Ok(_)) => return ControlFlow::Continue(()),
         };
-        let request: Value = match serde_json::from_str(text.as_str()) {
+        let mut request: Value = match serde_json::from_str(text.as_str()) {
             Ok(value) => value,
             Err(e) => {
-                let _ = outbox
-                    .send(error_frame(
-                        &Value::Null,
-                        "bad_json",
-                        format!("not JSON: {e}"),
-                    ))
-                    .await;
-                continue;
+                outbox.push(error_frame(
+                    &Value::Null,
+                    "bad_json",
+                    format!("not JSON: {e}"),
+                ));
+                return ControlFlow::Continue(());
             }
         };
-        let id = request.get("id").cloned().unwrap_or(Value::Null);
+        let id = request
+            .get_mut("id")
+            .map(Value::take)
+            .unwrap_or(Value::Null);
+        let data = request
+            .get_mut("data")
+            .map(Value::take)
+            .unwrap_or(Value::Null);
         let kind = request.get("type").and_then(Value::as_str).unwrap_or("");
-        let data = request.get("data").cloned().unwrap_or(Value::Null);
-        if !authenticated {
+        let shared = &self.shared;
+        if !self.authenticated {
             let token = request
                 .get("token")
                 .or_else(|| data.get("token"))
                 .and_then(Value::as_str);
             if kind == "auth" && token.is_some() && token == shared.config.token.as_deref() {
-                authenticated = true;
-                let _ = outbox.send(frame("authenticated", &id, json!({}))).await;
-            } else {
-                let _ = outbox
-                    .send(error_frame(
-                        &id,
-                        "unauthorized",
-                        "a token is required: `?token=` on the URL or a first `auth` message",
-                    ))
-                    .await;
-                break;
+                self.authenticated = true;
+                outbox.push(frame("authenticated", &id, json!({})));
+                return ControlFlow::Continue(());
             }
-            continue;
+            outbox.push(error_frame(
+                &id,
+                "unauthorized",
+                "a token is required: `?token=` on the URL or a first `auth` message",
+            ));
+            return ControlFlow::Break(());
         }
         let reply = match kind {
             "ping" => frame("pong", &id, json!({})),
-            "list_tasks" => frame("tasks", &id, list_tasks(&shared)),
-            "execute_task" => match start_task(&shared, &id, &data) {
+            "list_tasks" => frame("tasks", &id, list_tasks(shared)),
+            "execute_task" => match start_task(shared, &id, &data) {
                 Ok((task, started)) => {
-                    let _ = outbox.send(started).await;
+                    outbox.push(started);
                     let shared = shared.clone();
-                    let id = id.clone();
                     let mut run = Box::pin(async move { execute(&shared, &id, task, data).await });
                     // Polled once here first: a task that finishes without waiting (most do
                     // their work in one go) answers without a spawn and a hop to another
@@ -467,12 +582,12 @@ async fn connection<T: TaskSet>(shared: Arc<Shared<T>>, socket: WebSocket, authe
                     match first {
                         Poll::Ready(reply) => reply,
                         Poll::Pending => {
-                            let outbox = outbox.clone();
-                            running.spawn(async move {
+                            let late_replies = self.late_replies.clone();
+                            self.running.spawn(async move {
                                 let reply = run.await;
-                                let _ = outbox.send(reply).await;
+                                let _ = late_replies.send(reply).await;
                             });
-                            continue;
+                            return ControlFlow::Continue(());
                         }
                     }
                 }
@@ -487,12 +602,9 @@ async fn connection<T: TaskSet>(shared: Arc<Shared<T>>, socket: WebSocket, authe
                 ),
             ),
         };
-        let _ = outbox.send(reply).await;
+        outbox.push(reply);
+        ControlFlow::Continue(())
     }
-    // Let this connection's running tasks finish (the grace period bounds a shutdown).
-    while running.join_next().await.is_some() {}
-    drop(outbox);
-    let _ = writer.await;
 }
 
 /// A started task: its index and the permit that counts it against the limit.
@@ -543,19 +655,34 @@ fn start_task<T: TaskSet>(
             index,
             _permit: permit,
         },
-        frame("task_started", id, json!({ "task_name": name })),
+        frame("task_started", id, TaskName { task_name: name }),
     ))
+}
+
+#[derive(Serialize)]
+struct TaskName<'a> {
+    task_name: &'a str,
+}
+
+#[derive(Serialize)]
+struct Completed<'a> {
+    task_name: &'a str,
+    run_id: &'a str,
+    result: Value,
 }
 
 async fn execute<T: TaskSet>(
     shared: &Shared<T>,
     id: &Value,
     task: Started,
-    data: Value,
+    mut data: Value,
 ) -> Message {
     let registry = shared.runner.task_set().registry();
     let spec = &registry.tasks[task.index];
-    let input = data.get("input_data").cloned().unwrap_or_else(|| json!({}));
+    let input = match data.get_mut("input_data") {
+        Some(input) => input.take(),
+        None => json!({}),
+    };
     let state: T::State = match state_json::decode(spec, &input) {
         Ok(state) => state,
         Err(e) => return task_error(id, spec.name, e.kind, e.message),
@@ -572,7 +699,11 @@ async fn execute<T: TaskSet>(
         Ok(Ok(state)) => frame(
             "task_completed",
             id,
-            json!({ "task_name": spec.name, "run_id": run_id, "result": state_json::encode(&input, &state) }),
+            Completed {
+                task_name: spec.name,
+                run_id: &run_id,
+                result: state_json::encode(&input, &state),
+            },
         ),
         Ok(Err(failure)) => task_error(id, spec.name, failure.kind.as_str(), failure.message),
         Err(_) => task_error(
