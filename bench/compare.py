@@ -74,9 +74,12 @@ class Sides:
     def py(self, script, *args):
         return run_json([self.python, os.path.join(HERE, "py", script), *map(str, args)])
 
-    def ws(self, server_cmd, **load):
-        with Server(server_cmd) as url:
-            args = [self.bin, "ws-load", "--url", url]
+    def ws(self, server_cmd, pin=None, **load):
+        # `pin`: server and client on that one CPU (`taskset -c`), where a round trip needs no
+        # wake-up of another CPU.
+        on_cpu = ["taskset", "-c", pin] if pin else []
+        with Server(on_cpu + server_cmd) as url:
+            args = on_cpu + [self.bin, "ws-load", "--url", url]
             for key, value in load.items():
                 args += [f"--{key.replace('_', '-')}", str(value)]
             return run_json(args, timeout=600)
@@ -190,6 +193,13 @@ def probes(sides, quick):
                                  fresh=20 if quick else 50),
     }))
     out.append(("tcp-floor", {"machine": lambda: sides.tasknet("tcp-floor")}))
+    pinned = dict(pin="0", seq=2000 if quick else 5000)
+    out.append(("ws-one-cpu", {
+        "tasknet": lambda: sides.ws([sides.bin, "ws-serve"], **pinned),
+        "websockets": lambda: sides.ws([sides.python, os.path.join(HERE, "py", "ws_server.py"), "--mode", "noop"],
+                                       **pinned),
+    }))
+    out.append(("tcp-floor-one-cpu", {"machine": lambda: run_json(["taskset", "-c", "0", sides.bin, "tcp-floor"])}))
     for n in ([100, 2000] if quick else [100, 2000, 10_000]):
         out.append((f"codegen/{n}", {"tasknet": lambda n=n: sides.tasknet("codegen", "--tasks", n)}))
     return out
@@ -415,6 +425,23 @@ def render(results, args, started, finished, profiled):
     add(f"The machine's floor, measured in the same run: a 100-byte TCP echo round trip on this "
         f"loopback, without WebSocket or any server, has a p50 of {cell(floor, 'us')}.")
     add("")
+    if "ws-one-cpu" in r:  # absent from runs before it was added
+        floor_one = per_round("tcp-floor-one-cpu", "machine", lambda x: x["p50_us"])
+        add("The same round trip with the server and the client on one CPU (both started with "
+            "`taskset -c 0`): on this virtual machine, waking a process on the other CPU costs tens "
+            "of microseconds each way, so most of the two-CPU figure is the wake-ups.")
+        add("")
+        add("| measure | tasknet | Python | tasknet is | target |")
+        add("|---|---:|---:|---:|---|")
+        row("sequential round trip p50, one connection, one CPU",
+            per_round("ws-one-cpu", "tasknet", lambda x: x["p50_us"]),
+            per_round("ws-one-cpu", "websockets", lambda x: x["p50_us"]), "us", "lower")
+        row("sequential round trip p99, one connection, one CPU",
+            per_round("ws-one-cpu", "tasknet", lambda x: x["p99_us"]),
+            per_round("ws-one-cpu", "websockets", lambda x: x["p99_us"]), "us", "lower")
+        add("")
+        add(f"The floor on one CPU, measured in the same run: {cell(floor_one, 'us')}.")
+        add("")
 
     # Pair 5.
     add("## 5. Code generation: check + generate")

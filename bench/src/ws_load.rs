@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 pub type Socket =
@@ -66,7 +66,7 @@ pub async fn sequential(url: &str, n: usize) -> (f64, f64) {
 }
 
 /// Tasks per second over `connections`, each with 8 tasks in flight until `per_connection`
-/// have completed.
+/// have completed; each connection sends a new request per completed task.
 pub async fn throughput(url: &str, connections: usize, per_connection: usize) -> f64 {
     let mut sockets = Vec::new();
     for _ in 0..connections {
@@ -83,12 +83,22 @@ pub async fn throughput(url: &str, connections: usize, per_connection: usize) ->
                     sent += 1;
                 }
                 while done < per_connection {
-                    if let Message::Text(t) = ws.next().await.unwrap().unwrap()
+                    // Requests for the replies already read go out in one write: flushed only
+                    // when no further reply is waiting (a pipelining client; the server does
+                    // the same with its replies).
+                    let reply = match ws.next().now_or_never() {
+                        Some(reply) => reply,
+                        None => {
+                            ws.flush().await.unwrap();
+                            ws.next().await
+                        }
+                    };
+                    if let Message::Text(t) = reply.unwrap().unwrap()
                         && t.as_str().contains("task_completed")
                     {
                         done += 1;
                         if sent < per_connection {
-                            ws.send(Message::Text(REQUEST.into())).await.unwrap();
+                            ws.feed(Message::Text(REQUEST.into())).await.unwrap();
                             sent += 1;
                         }
                     }
