@@ -247,6 +247,62 @@ async fn several_tasks_run_at_once_on_one_connection() {
     assert!(started.elapsed() < Duration::from_millis(1400));
 }
 
+/// A client that pipelines: 600 requests written at once (more than the server answers in one
+/// write), quick tasks, pings, a bad one and tasks that wait, mixed. Every request gets its
+/// answer, each task its `task_started` before its result, and the requests answered at once
+/// are answered in the order they were sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_requests_are_all_answered_in_order() {
+    let server = start(ServerConfig::default()).await;
+    let mut ws = connect(server.addr, "", None).await.unwrap();
+    let mut expected_immediate = Vec::new();
+    for i in 0..600 {
+        let id = format!("r{i}");
+        let request = match i % 6 {
+            0 => json!({ "type": "ping", "id": id }),
+            1 => json!({ "type": "nonsense", "id": id }),
+            5 if i % 60 == 5 => {
+                json!({ "type": "execute_task", "id": id, "data": { "task_name": "sleepy", "input_data": { "topic": "20" } } })
+            }
+            _ => {
+                json!({ "type": "execute_task", "id": id, "data": { "task_name": "research", "input_data": { "topic": format!("t{i}") } } })
+            }
+        };
+        if !(i % 6 == 5 && i % 60 == 5) {
+            expected_immediate.push(id);
+        }
+        ws.feed(Message::Text(request.to_string().into()))
+            .await
+            .unwrap();
+    }
+    ws.flush().await.unwrap();
+    let mut started = std::collections::HashSet::new();
+    let mut immediate = Vec::new();
+    let mut slept = 0;
+    while immediate.len() + slept < 600 {
+        let message = receive(&mut ws).await;
+        let id = message["id"].as_str().unwrap().to_owned();
+        match message["type"].as_str().unwrap() {
+            "task_started" => assert!(started.insert(id), "started twice"),
+            "task_completed" if message["data"]["task_name"] == "sleepy" => {
+                assert!(started.contains(&id), "{id}: completed before started");
+                assert_eq!(message["data"]["result"]["slept"], 20);
+                slept += 1;
+            }
+            "task_completed" => {
+                assert!(started.contains(&id), "{id}: completed before started");
+                let n = &id[1..];
+                assert_eq!(message["data"]["result"]["notes"], format!("notes on t{n}"));
+                immediate.push(id);
+            }
+            "pong" | "error" => immediate.push(id),
+            other => panic!("unexpected {other}: {message}"),
+        }
+    }
+    assert_eq!(slept, 10);
+    assert_eq!(immediate, expected_immediate);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_an_error_frame_and_the_connection_stays_up() {
     let server = start(ServerConfig::default()).await;
