@@ -250,6 +250,60 @@ fn state_by_name_as_json() {
     assert_eq!(back.page, state.page);
 }
 
+/// The generated `State`'s serde impls (written out, not derived) behave as the derive with
+/// `skip_serializing_if = "Option::is_none"`, `default` and `deny_unknown_fields` did.
+#[test]
+fn state_serde_as_the_derive_did() {
+    use golden::fork_join::*;
+    let mut state = State {
+        page: Some("p \"q\"".into()),
+        word_count: Some(7),
+        ..State::default()
+    };
+    state.record("fetch");
+    let written = serde_json::to_value(&state).unwrap();
+    let keys: Vec<&str> = written
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    // Unset fields are left out; the run metadata is there.
+    assert_eq!(
+        keys,
+        [
+            "current_task",
+            "execution_log",
+            "page",
+            "timestamp",
+            "word_count"
+        ]
+    );
+    assert_eq!(written["page"], "p \"q\"");
+    let back: State = serde_json::from_value(written.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&back).unwrap(), written);
+    assert_eq!(back.execution_log.len(), 1);
+    assert_eq!(back.current_task.as_deref(), Some("fetch"));
+
+    // Missing fields stay unset, null is unset, escaped keys are read.
+    let read: State =
+        serde_json::from_str(r#"{"url": "u", "links": null, "w\u006frd_count": 3}"#).unwrap();
+    assert_eq!(read.url.as_deref(), Some("u"));
+    assert_eq!(read.links, None);
+    assert_eq!(read.word_count, Some(3));
+    assert!(read.execution_log.is_empty());
+    // Unknown fields and wrong types are errors that name them.
+    let unknown = serde_json::from_str::<State>(r#"{"url": "u", "nope": 1}"#).unwrap_err();
+    assert!(
+        unknown.to_string().contains("unknown field `nope`"),
+        "{unknown}"
+    );
+    assert!(unknown.to_string().contains("`word_count`"), "{unknown}");
+    let wrong = serde_json::from_str::<State>(r#"{"word_count": "many"}"#).unwrap_err();
+    assert!(wrong.to_string().contains("invalid type"), "{wrong}");
+    assert!(serde_json::from_str::<State>("[1]").is_err());
+}
+
 #[test]
 fn crewai_rules_in_generated_code() {
     use golden::crewai_crew::*;

@@ -144,3 +144,29 @@ pub fn serialize_optional<S: serde::ser::SerializeStruct, T: serde::Serialize>(
         None => state.skip_field(name),
     }
 }
+
+/// A field name while the generated `State`'s `Deserialize` reads a map: borrowed from the
+/// input when it can be.
+pub struct FieldKey<'de>(pub std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for FieldKey<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = FieldKey<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(FieldKey(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(FieldKey(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(FieldKey(std::borrow::Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}

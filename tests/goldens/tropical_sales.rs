@@ -3,8 +3,7 @@
 use ::tasknet::__private as __tasknet;
 /// The state shared by the tasks of `examples/tropical_sales/tasks.yaml`: every field starts unset (CrewAI's
 /// inputs and task outputs), plus the run metadata.
-#[derive(Debug, Clone, Default, __tasknet::serde::Deserialize)]
-#[serde(crate = "__tasknet::serde", default, deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 #[allow(dead_code)]
 pub struct State {
     /// Kickoff input.
@@ -68,6 +67,67 @@ impl __tasknet::serde::Serialize for State {
         __tasknet::serialize_optional(&mut state, "current_task", &self.current_task)?;
         __tasknet::serialize_optional(&mut state, "timestamp", &self.timestamp)?;
         state.end()
+    }
+}
+impl<'de> __tasknet::serde::Deserialize<'de> for State {
+    fn deserialize<D: __tasknet::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> __tasknet::Result<Self, D::Error> {
+        const FIELDS: &[&str] = &[
+            "inbox_dir",
+            "outbox_dir",
+            "stock_db",
+            "email",
+            "category",
+            "products",
+            "stock",
+            "response",
+            "reply_file",
+            "execution_log",
+            "current_task",
+            "timestamp",
+        ];
+        struct StateVisitor;
+        impl<'de> __tasknet::serde::de::Visitor<'de> for StateVisitor {
+            type Value = State;
+            fn expecting(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
+                f.write_str("the state: a map of its fields")
+            }
+            fn visit_map<M: __tasknet::serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> __tasknet::Result<State, M::Error> {
+                let mut state = <State as ::core::default::Default>::default();
+                while let __tasknet::Some(key) = map
+                    .next_key::<__tasknet::FieldKey<'de>>()?
+                {
+                    match &*key.0 {
+                        "inbox_dir" => state.inbox_dir = map.next_value()?,
+                        "outbox_dir" => state.outbox_dir = map.next_value()?,
+                        "stock_db" => state.stock_db = map.next_value()?,
+                        "email" => state.email = map.next_value()?,
+                        "category" => state.category = map.next_value()?,
+                        "products" => state.products = map.next_value()?,
+                        "stock" => state.stock = map.next_value()?,
+                        "response" => state.response = map.next_value()?,
+                        "reply_file" => state.reply_file = map.next_value()?,
+                        "current_task" => state.current_task = map.next_value()?,
+                        "timestamp" => state.timestamp = map.next_value()?,
+                        "execution_log" => state.execution_log = map.next_value()?,
+                        other => {
+                            return __tasknet::Err(
+                                <M::Error as __tasknet::serde::de::Error>::unknown_field(
+                                    other,
+                                    FIELDS,
+                                ),
+                            );
+                        }
+                    }
+                }
+                __tasknet::Ok(state)
+            }
+        }
+        deserializer.deserialize_struct("State", FIELDS, StateVisitor)
     }
 }
 impl __tasknet::TaskState for State {

@@ -177,15 +177,14 @@ impl Emitter<'_> {
             })
             .collect();
         let state_impl = task_state_impl(&quote!(State), &state_fields);
-        let serialize_impl = self.state_serialize_impl();
+        let serde_impls = self.state_serde_impls();
         let doc = doc_lines(&format!(
             "The state shared by the tasks of `{}`: every field starts unset (CrewAI's\ninputs and task outputs), plus the run metadata.",
             self.model.tasks_file
         ));
         quote! {
             #doc
-            #[derive(Debug, Clone, Default, #rt::serde::Deserialize)]
-            #[serde(crate = "__tasknet::serde", default, deny_unknown_fields)]
+            #[derive(Debug, Clone, Default)]
             #[allow(dead_code)]
             pub struct State {
                 #(#fields)*
@@ -197,25 +196,32 @@ impl Emitter<'_> {
                 pub timestamp: #rt::Option<#rt::String>,
             }
 
-            #serialize_impl
+            #serde_impls
 
             #state_impl
         }
     }
 
-    /// `Serialize` for `State`, written out rather than derived: unset fields are skipped, and
-    /// the count of set fields is a flat list, not serde's one expression per field nested
-    /// (which overflows rustc's stack near 20,000 fields).
-    fn state_serialize_impl(&self) -> TokenStream {
+    /// `Serialize` and `Deserialize` for `State`, written out rather than derived: serde's
+    /// derive counts the set fields in one expression nested as deep as there are fields, and
+    /// reads them into one local each, in scopes nested as deep; near 20,000 fields either
+    /// overflows rustc's stack (type checking, and LLVM's debug info). Here the count is a flat
+    /// list and each field is read straight into a default `State`. Unset fields are skipped
+    /// when writing; unknown fields are an error when reading, missing ones stay unset (a field
+    /// given twice keeps the last value).
+    fn state_serde_impls(&self) -> TokenStream {
         let rt = &self.rt;
         let fields: Vec<Ident> = self.model.fields.iter().map(|f| ident(&f.name)).collect();
         let metadata = [ident("current_task"), ident("timestamp")];
         let optional = || fields.iter().chain(&metadata);
         let names = optional();
-        let (field_keys, metadata_keys) = (
-            fields.iter().map(Ident::to_string),
-            metadata.iter().map(Ident::to_string),
-        );
+        let field_keys: Vec<&str> = self.model.fields.iter().map(|f| &*f.name).collect();
+        let metadata_keys = ["current_task", "timestamp"];
+        let (read_names, read_keys) = (optional(), field_keys.iter().chain(&metadata_keys));
+        let all_keys = field_keys
+            .iter()
+            .chain(&["execution_log"])
+            .chain(&metadata_keys);
         // In the struct's order, as the derive wrote them; execution_log is always written.
         quote! {
             impl #rt::serde::Serialize for State {
@@ -227,6 +233,33 @@ impl Emitter<'_> {
                     state.serialize_field("execution_log", &self.execution_log)?;
                     #(#rt::serialize_optional(&mut state, #metadata_keys, &self.#metadata)?;)*
                     state.end()
+                }
+            }
+
+            impl<'de> #rt::serde::Deserialize<'de> for State {
+                fn deserialize<D: #rt::serde::Deserializer<'de>>(deserializer: D) -> #rt::Result<Self, D::Error> {
+                    const FIELDS: &[&str] = &[#(#all_keys),*];
+                    struct StateVisitor;
+                    impl<'de> #rt::serde::de::Visitor<'de> for StateVisitor {
+                        type Value = State;
+                        fn expecting(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
+                            f.write_str("the state: a map of its fields")
+                        }
+                        fn visit_map<M: #rt::serde::de::MapAccess<'de>>(self, mut map: M) -> #rt::Result<State, M::Error> {
+                            let mut state = <State as ::core::default::Default>::default();
+                            while let #rt::Some(key) = map.next_key::<#rt::FieldKey<'de>>()? {
+                                match &*key.0 {
+                                    #(#read_keys => state.#read_names = map.next_value()?,)*
+                                    "execution_log" => state.execution_log = map.next_value()?,
+                                    other => {
+                                        return #rt::Err(<M::Error as #rt::serde::de::Error>::unknown_field(other, FIELDS));
+                                    }
+                                }
+                            }
+                            #rt::Ok(state)
+                        }
+                    }
+                    deserializer.deserialize_struct("State", FIELDS, StateVisitor)
                 }
             }
         }
