@@ -247,6 +247,30 @@ async fn several_tasks_run_at_once_on_one_connection() {
     assert!(started.elapsed() < Duration::from_millis(1400));
 }
 
+/// A client that leaves while its task runs: the task still finishes and is in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_whose_client_left_still_finishes_and_is_logged() {
+    let server = start(ServerConfig::default()).await;
+    let mut ws = connect(server.addr, "", None).await.unwrap();
+    send(&mut ws, json!({ "type": "execute_task", "id": "gone", "data": { "task_name": "sleepy", "input_data": { "topic": "300" }, "run_id": "left" } })).await;
+    assert_eq!(receive(&mut ws).await["type"], "task_started");
+    drop(ws);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let records = server.log.tasks("left").unwrap();
+        if let Some(record) = records.first() {
+            assert_eq!(record.status, TaskStatus::Succeeded);
+            assert_eq!(&*record.task_name, "sleepy");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no record of the task"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A client that pipelines: 600 requests written at once (more than the server answers in one
 /// write), quick tasks, pings, a bad one and tasks that wait, mixed. Every request gets its
 /// answer, each task its `task_started` before its result, and the requests answered at once

@@ -481,7 +481,13 @@ async fn connection<T: TaskSet>(
     }
     // Let this connection's running tasks finish (the grace period bounds a shutdown) and send
     // what they answer; the channel ends when the last of them is done.
-    let Session { late_replies, .. } = session;
+    // Dropping the JoinSet would abort them: it is kept until they are all done, even when the
+    // client has gone (their records still go to the log).
+    let Session {
+        late_replies,
+        mut running,
+        ..
+    } = session;
     drop(late_replies);
     let mut sending = write_all(&mut socket, &mut outbox).await.is_ok();
     while let Some(reply) = late.recv().await {
@@ -491,6 +497,7 @@ async fn connection<T: TaskSet>(
         }
         outbox.clear();
     }
+    while running.join_next().await.is_some() {}
     let _ = socket.close().await;
 }
 
