@@ -110,9 +110,9 @@ fn hostile_strings_a_1_mb_line_and_deep_nesting_compile() {
     t.pass(case(&dir, "nested_24", &nested, None));
 }
 
-/// 10,000 tasks (20,000 state fields): far too slow for every `cargo test` (its one run took
-/// 61 minutes and up to 17.5 GB, see the README's reliability section); run it with
-/// `cargo test --test hostile_rust -- --ignored`.
+/// 10,000 tasks (20,000 state fields): far too slow for every `cargo test` (its last run
+/// passed in 46 minutes, rustc's memory up to 16.3 GB: the README's reliability section); run
+/// it with `cargo test --test hostile_rust -- --ignored`.
 #[test]
 #[ignore]
 fn a_10000_task_file_compiles() {
