@@ -3,7 +3,8 @@
 //! runs its task over the WebSocket) until the end place holds its token; the log then holds
 //! one succeeded run with all four tasks.
 //!
-//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). With
+//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); skipped without
+//! them unless TASKNET_REQUIRE_TOOLS=1. With
 //! `TASKNET_SCREENSHOT=docs/runner.png` it also writes the screenshot shown in the README.
 
 // The example's pipeline module; this test uses its tasks, not its report writer.
@@ -11,7 +12,7 @@
 #[path = "../examples/tropical_sales/pipeline.rs"]
 mod pipeline;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{ClientBuilder, Locator};
@@ -37,16 +38,15 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start_chromedriver() -> (Driver, u16) {
+async fn start_chromedriver(chromedriver: &tasknet_testkit::Tool) -> (Driver, u16) {
     let port = free_port();
-    let child = Command::new("chromedriver")
+    let child = chromedriver
+        .command()
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect(
-            "chromedriver is needed: install Debian's chromium and chromium-driver (.ci/run does)",
-        );
+        .expect("chromedriver starts");
     let driver = Driver(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -61,6 +61,13 @@ async fn start_chromedriver() -> (Driver, u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runner_page_plays_the_seed_net_in_chromium() {
+    const INSTALL: &str = "Debian: chromium and chromium-driver; .ci/run installs them";
+    let Some(chromium) = tasknet_testkit::tool("chromium", INSTALL) else {
+        return;
+    };
+    let Some(chromedriver) = tasknet_testkit::tool("chromedriver", INSTALL) else {
+        return;
+    };
     let out = tempfile::tempdir().unwrap();
     let db = out.path().join("log.db");
     let initial = pipeline::prepare(out.path()).unwrap();
@@ -83,13 +90,13 @@ async fn the_runner_page_plays_the_seed_net_in_chromium() {
         let _ = stopped.await;
     }));
 
-    let (_driver, port) = start_chromedriver().await;
+    let (_driver, port) = start_chromedriver(&chromedriver).await;
     let profile = tempfile::tempdir().unwrap();
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "goog:chromeOptions".to_owned(),
         json!({
-            "binary": "/usr/bin/chromium",
+            "binary": chromium.path(),
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -404,7 +404,7 @@ fn ws_load(args: &Args) -> Value {
 /// Check + generate for a synthetic file of N tasks: the macro route (tokens) and the
 /// build.rs/CLI route (formatted text). Milliseconds, median of the runs within the budget.
 fn codegen(args: &Args) -> Value {
-    use tasknet_codegen::{RustOptions, SourceFile, check, emit, generate_rust, synthetic};
+    use tasknet_codegen::{GenerationSettings, SourceFile, check, emit, generate_rust, synthetic};
     let n = args.number("tasks", None) as usize;
     let budget = Duration::from_millis(args.number("budget-ms", Some(1_000)));
     let yaml = synthetic::tasks_yaml(n);
@@ -412,7 +412,7 @@ fn codegen(args: &Args) -> Value {
     let mut tokens = Vec::new();
     let (tokens_us, runs) = time_runs(budget, 3, || {
         let started = Instant::now();
-        let items = emit::rust::items(&checked().model, &RustOptions::default());
+        let items = emit::rust::items(&checked().model, &GenerationSettings::default());
         let elapsed = started.elapsed();
         // rustc owns the macro's tokens; dropping them is not part of the macro's work.
         tokens.push(items);
@@ -421,7 +421,7 @@ fn codegen(args: &Args) -> Value {
     drop(tokens);
     let (pretty_us, _) = time_runs(budget, 3, || {
         let started = Instant::now();
-        let text = generate_rust(&checked().model, &RustOptions::default());
+        let text = generate_rust(&checked().model, &GenerationSettings::default());
         let elapsed = started.elapsed();
         assert!(!text.is_empty());
         elapsed

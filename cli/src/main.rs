@@ -8,10 +8,11 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use quote::ToTokens;
-use tasknet_codegen::petri::{self, json::JsOptions};
-use tasknet_codegen::{Checked, LoadError, RustOptions, Style, check_files, generated_file, graph};
+use clap::{Args, Parser, Subcommand};
+use tasknet_codegen::petri;
+use tasknet_codegen::{
+    Checked, GenerationSettings, LoadError, Style, check_files, generated_file, graph,
+};
 use tasknet_runtime::storage::{export_csv, export_jsonl};
 use tasknet_runtime::{SqliteStorage, Storage, report};
 
@@ -46,9 +47,8 @@ enum Command {
         /// Write to this file (only when the content changed) instead of stdout.
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// The path through which the generated code names the runtime.
-        #[arg(long, default_value = "::tasknet")]
-        crate_path: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
     },
     /// Print the Petri net of a tasks.yaml (checked for soundness first).
     Petri {
@@ -62,15 +62,8 @@ enum Command {
         /// Write to this file (only when the content changed) instead of stdout.
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// The net's name (`nome`); defaults to the tasks file's stem.
-        #[arg(long)]
-        name: Option<String>,
-        /// Where each place's `logica` sends its task.
-        #[arg(long, default_value = "ws://localhost:6308")]
-        ws_url: String,
-        /// How long each place's `logica` waits for its task, in milliseconds.
-        #[arg(long, default_value_t = 30_000)]
-        timeout_ms: u64,
+        #[command(flatten)]
+        settings: SettingsArgs,
     },
     /// Print the task dependency graph alone, edges labelled with the fields that flow.
     Graph {
@@ -116,6 +109,38 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+}
+
+/// The generation settings, as flags: the same options as the macro's arguments and the
+/// builder's methods (`tasknet_codegen::GenerationSettings`).
+#[derive(Args)]
+struct SettingsArgs {
+    /// The registry's name (the log's `registry`, the net's `nome`); defaults to the tasks
+    /// file's stem.
+    #[arg(long)]
+    name: Option<String>,
+    /// The path through which the generated code names the runtime.
+    #[arg(long, default_value = "::tasknet")]
+    crate_path: String,
+    /// Where each place's `logica` sends its task.
+    #[arg(long, default_value = "ws://localhost:6308")]
+    ws_url: String,
+    /// How long each place's `logica` waits for its task, in milliseconds.
+    #[arg(long, alias = "timeout-ms", default_value_t = 30_000)]
+    ws_timeout_ms: u64,
+}
+
+impl SettingsArgs {
+    fn settings(&self) -> GenerationSettings {
+        let settings = GenerationSettings::new()
+            .with_crate_path(&self.crate_path)
+            .with_ws_url(&self.ws_url)
+            .with_ws_timeout_ms(self.ws_timeout_ms);
+        match &self.name {
+            Some(name) => settings.with_registry_name(name),
+            None => settings,
+        }
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -181,13 +206,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(tasks: &Path, agents: Option<&PathBuf>) -> Result<Checked, String> {
+fn load(
+    settings: &GenerationSettings,
+    tasks: &Path,
+    agents: Option<&PathBuf>,
+) -> Result<Checked, String> {
     let style = if std::io::stderr().is_terminal() {
         Style::Color
     } else {
         Style::Plain
     };
-    check_files(tasks, agents.map(PathBuf::as_path), None).map_err(|e| match e {
+    check_files(settings, tasks, agents.map(PathBuf::as_path), None).map_err(|e| match e {
         LoadError::Check(failed) => failed.render(style),
         io => format!("error: {io}"),
     })
@@ -219,7 +248,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { tasks, agents } => {
-            let checked = load(&tasks, agents.as_ref())?;
+            let checked = load(&GenerationSettings::default(), &tasks, agents.as_ref())?;
             println!("{}", summary(&checked));
             Ok(ExitCode::SUCCESS)
         }
@@ -227,19 +256,11 @@ fn run(command: Command) -> Result<ExitCode, String> {
             tasks,
             agents,
             output,
-            crate_path,
+            settings,
         } => {
-            let checked = load(&tasks, agents.as_ref())?;
-            let crate_path = syn::parse_str::<syn::Path>(&crate_path)
-                .map_err(|_| format!("error: `{crate_path}` is not a Rust path"))?
-                .to_token_stream();
-            let code = generated_file(
-                &checked.model,
-                &RustOptions {
-                    crate_path,
-                    ..RustOptions::default()
-                },
-            );
+            let settings = settings.settings();
+            let checked = load(&settings, &tasks, agents.as_ref())?;
+            let code = generated_file(&checked.model, &settings);
             write_output(output.as_deref(), &code)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -248,20 +269,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
             agents,
             format,
             output,
-            name,
-            ws_url,
-            timeout_ms,
+            settings,
         } => {
-            let mut checked = load(&tasks, agents.as_ref())?;
-            if let Some(name) = name {
-                checked.model.name = name;
-            }
+            let settings = settings.settings();
+            let checked = load(&settings, &tasks, agents.as_ref())?;
             let net = petri::build(&checked.model);
             petri::check(&net).map_err(|e| {
                 format!("error: internal error: the Petri net of this file is not sound ({e}); please report it")
             })?;
-            let options = JsOptions { ws_url, timeout_ms };
-            let text = petri::Format::from(format).render(&net, &checked.model, &options);
+            let text = petri::Format::from(format).render(&net, &checked.model, settings.js());
             write_output(output.as_deref(), &text)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -270,7 +286,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             format,
             output,
         } => {
-            let checked = load(&tasks, None)?;
+            let checked = load(&GenerationSettings::default(), &tasks, None)?;
             let text = match format {
                 GraphFormat::Mermaid => graph::to_mermaid(&checked.model),
                 GraphFormat::Dot => graph::to_dot(&checked.model),

@@ -6,7 +6,8 @@ use std::process::Command;
 
 use quote::quote;
 use tasknet_codegen::emit::rust::pretty_tokens;
-use tasknet_codegen::macro_support::{MacroEnv, task_registry};
+use tasknet_codegen::macro_support::{MacroEnv, task_registry, task_registry_with_state};
+use tasknet_codegen::petri::json::JsOptions;
 use tasknet_codegen::{Builder, generated_header};
 
 const TASKS: &str = "examples/tropical_sales/tasks.yaml";
@@ -19,19 +20,124 @@ fn workspace() -> PathBuf {
         .unwrap()
 }
 
-/// The macro's expansion, minus the `include_bytes!` items that make edits rebuild the crate.
-fn macro_route() -> String {
-    let env = MacroEnv {
+/// One option as each route spells it: the macro's arguments, the builder's methods and the
+/// CLI's flags.
+struct Options {
+    what: &'static str,
+    macro_args: proc_macro2::TokenStream,
+    builder: fn(Builder) -> Builder,
+    cli: &'static [&'static str],
+    /// Text the generated code must hold when the option is applied.
+    shows: &'static [&'static str],
+}
+
+fn option_table() -> Vec<Options> {
+    vec![
+        Options {
+            what: "defaults",
+            macro_args: quote!(),
+            builder: |b| b,
+            cli: &[],
+            shows: &["name: \"tasks\"", "ws://localhost:6308"],
+        },
+        Options {
+            what: "name",
+            macro_args: quote!(name = "sales"),
+            builder: |b| b.registry_name("sales"),
+            cli: &["--name", "sales"],
+            shows: &["name: \"sales\"", "\"nome\":\"sales\""],
+        },
+        Options {
+            what: "crate",
+            macro_args: quote!(crate = ::my::tasknet),
+            builder: |b| b.crate_path("::my::tasknet"),
+            cli: &["--crate-path", "::my::tasknet"],
+            shows: &["use ::my::tasknet::__private as __tasknet;"],
+        },
+        Options {
+            what: "ws_url",
+            macro_args: quote!(ws_url = "ws://10.0.0.2:7000"),
+            builder: |b| {
+                b.js_options(JsOptions {
+                    ws_url: "ws://10.0.0.2:7000".into(),
+                    ..JsOptions::default()
+                })
+            },
+            cli: &["--ws-url", "ws://10.0.0.2:7000"],
+            shows: &["ws://10.0.0.2:7000"],
+        },
+        Options {
+            what: "ws_timeout_ms",
+            macro_args: quote!(ws_timeout_ms = 1234),
+            builder: |b| {
+                b.js_options(JsOptions {
+                    timeout_ms: 1234,
+                    ..JsOptions::default()
+                })
+            },
+            cli: &["--ws-timeout-ms", "1234"],
+            shows: &["|| 1234;"],
+        },
+        Options {
+            what: "all combined",
+            macro_args: quote!(
+                name = "sales",
+                crate = ::my::tasknet,
+                ws_url = "ws://10.0.0.2:7000",
+                ws_timeout_ms = 1234
+            ),
+            builder: |b| {
+                b.registry_name("sales")
+                    .crate_path("::my::tasknet")
+                    .js_options(JsOptions {
+                        ws_url: "ws://10.0.0.2:7000".into(),
+                        timeout_ms: 1234,
+                    })
+            },
+            cli: &[
+                "--name",
+                "sales",
+                "--crate-path",
+                "::my::tasknet",
+                "--ws-url",
+                "ws://10.0.0.2:7000",
+                "--ws-timeout-ms",
+                "1234",
+            ],
+            shows: &[
+                "name: \"sales\"",
+                "use ::my::tasknet::__private as __tasknet;",
+                "ws://10.0.0.2:7000",
+                "|| 1234;",
+            ],
+        },
+    ]
+}
+
+fn macro_env() -> MacroEnv {
+    MacroEnv {
         manifest_dir: workspace(),
         caller_file: Some(PathBuf::from("src/lib.rs")),
-    };
-    let tokens = task_registry(quote!(file = #TASKS, agents = #AGENTS), &env);
+    }
+}
+
+/// The macro's expansion, minus the `include_bytes!` items that make edits rebuild the crate.
+fn macro_route(options: &proc_macro2::TokenStream) -> String {
+    let comma = (!options.is_empty()).then(|| quote!(,));
+    let tokens = task_registry(
+        quote!(file = #TASKS, agents = #AGENTS #comma #options),
+        &macro_env(),
+    );
+    pretty_without_includes(tokens, 2)
+}
+
+fn pretty_without_includes(tokens: proc_macro2::TokenStream, files: usize) -> String {
     let file: syn::File = syn::parse2(tokens).expect("the expansion parses");
     let (includes, items): (Vec<syn::Item>, Vec<syn::Item>) = file
         .items
         .into_iter()
         .partition(|item| quote!(#item).to_string().contains("include_bytes"));
-    assert_eq!(includes.len(), 2, "one include_bytes! per yaml file");
+    assert_eq!(includes.len(), files, "one include_bytes! per yaml file");
     let items = items.into_iter().map(|i| quote!(#i));
     format!(
         "{}{}",
@@ -40,29 +146,28 @@ fn macro_route() -> String {
     )
 }
 
-fn builder_route() -> String {
+fn builder_route(configure: fn(Builder) -> Builder) -> String {
     let out = tempfile::tempdir().unwrap();
     // The builder resolves paths against CARGO_MANIFEST_DIR, as in a build script; here the
     // test's cwd is the cli crate, so give it paths from the workspace explicitly.
     let root = workspace();
-    let path = Builder::new()
+    let builder = Builder::new()
         .tasks(root.join(TASKS))
         .agents(root.join(AGENTS))
         .out_dir(out.path())
-        .cargo_directives(false)
-        .compile()
-        .unwrap();
-    assert_eq!(path, out.path().join("tasks.rs"));
+        .cargo_directives(false);
+    let path = configure(builder).compile().unwrap();
     std::fs::read_to_string(path)
         .unwrap()
         // The builder shows the path it was given; the others show it relative to the crate.
         .replace(&format!("{}/", root.display()), "")
 }
 
-fn cli_route() -> String {
+fn cli_route(flags: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_tasknet"))
         .current_dir(workspace())
         .args(["generate", TASKS, "--agents", AGENTS])
+        .args(flags)
         .output()
         .unwrap();
     assert!(
@@ -73,14 +178,91 @@ fn cli_route() -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// Every option, alone and combined, gives the same code on the three routes, and shows in it.
 #[test]
-fn three_routes_give_identical_code() {
-    let by_macro = macro_route();
-    let by_builder = builder_route();
-    let by_cli = cli_route();
-    assert!(by_cli.contains("pub static TASK_REGISTRY"));
-    assert_eq!(by_macro, by_cli, "macro and CLI differ");
-    assert_eq!(by_builder, by_cli, "builder and CLI differ");
+fn three_routes_give_identical_code_for_every_option() {
+    let defaults = cli_route(&[]);
+    for options in option_table() {
+        let what = options.what;
+        let by_macro = macro_route(&options.macro_args);
+        let by_builder = builder_route(options.builder);
+        let by_cli = cli_route(options.cli);
+        assert!(by_cli.contains("pub static TASK_REGISTRY"), "{what}");
+        assert_eq!(by_macro, by_cli, "macro and CLI differ: {what}");
+        assert_eq!(by_builder, by_cli, "builder and CLI differ: {what}");
+        for shown in options.shows {
+            assert!(by_cli.contains(shown), "{what}: no `{shown}` in the code");
+        }
+        assert_eq!(
+            by_cli == defaults,
+            what == "defaults",
+            "{what} changes the code"
+        );
+    }
+}
+
+/// `state = ..` hands over to the state's derive, which calls back with the fields: every
+/// other option must survive the trip (it once forwarded a hand-kept list without `ws_url`).
+#[test]
+fn the_hand_over_to_a_derived_state_keeps_every_option() {
+    let yaml = "tests/fixtures/custom_state.yaml";
+    let first = task_registry(
+        quote!(
+            file = #yaml,
+            state = MailState,
+            name = "mail",
+            crate = ::my::tasknet,
+            ws_url = "ws://host:9000",
+            ws_timeout_ms = 4321
+        ),
+        &macro_env(),
+    );
+    // What the derive's callback macro receives: `{ callback } { forwarded arguments }`.
+    let file: syn::File = syn::parse2(first).unwrap();
+    let call = file
+        .items
+        .iter()
+        .find_map(|item| match item {
+            syn::Item::Macro(m) if m.mac.path.is_ident("__tasknet_state_MailState") => {
+                Some(m.mac.tokens.clone())
+            }
+            _ => None,
+        })
+        .expect("the hand-over calls the state's macro");
+    let forwarded = call
+        .into_iter()
+        .filter_map(|tree| match tree {
+            proc_macro2::TokenTree::Group(g) => Some(g.stream()),
+            _ => None,
+        })
+        .nth(1)
+        .expect("the forwarded arguments");
+    let second = task_registry_with_state(
+        quote!(#forwarded state_fields = {
+            email: Option<String>,
+            label: Option<String>,
+            confidence: Option<f64>,
+            folder: Option<String>,
+        }),
+        &macro_env(),
+    );
+    let code = pretty_without_includes(second, 1);
+    for shown in [
+        "name: \"mail\"",
+        "use ::my::tasknet::__private as __tasknet;",
+        "ws://host:9000",
+        "|| 4321;",
+        "state: &MailState",
+    ] {
+        assert!(
+            code.contains(shown),
+            "no `{shown}` after the hand-over:\n{code}"
+        );
+    }
+    assert!(
+        !code.contains("pub struct State"),
+        "the user's state is used"
+    );
 }
 
 #[test]
@@ -209,7 +391,7 @@ fn cli_sets_where_logica_sends_tasks_and_draws_the_task_graph() {
         TASKS,
         "--ws-url",
         "ws://10.0.0.2:7000",
-        "--timeout-ms",
+        "--ws-timeout-ms",
         "1234",
         "--name",
         "sales",

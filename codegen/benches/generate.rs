@@ -6,7 +6,9 @@
 //! Run: `cargo bench -p tasknet-codegen --bench generate` (add `-- petri` for the net only).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use tasknet_codegen::{RustOptions, SourceFile, check, emit, generate_rust, petri, synthetic};
+use tasknet_codegen::{
+    GenerationSettings, SourceFile, check, emit, generate_rust, petri, synthetic,
+};
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("codegen");
@@ -23,14 +25,14 @@ fn bench(c: &mut Criterion) {
             b.iter_with_large_drop(|| {
                 let checked =
                     check(SourceFile::new("tasks.yaml", yaml.as_str()), None, None).unwrap();
-                emit::rust::items(&checked.model, &RustOptions::default())
+                emit::rust::items(&checked.model, &GenerationSettings::default())
             })
         });
         group.bench_with_input(BenchmarkId::new("check_and_pretty", n), &yaml, |b, yaml| {
             b.iter(|| {
                 let checked =
                     check(SourceFile::new("tasks.yaml", yaml.as_str()), None, None).unwrap();
-                generate_rust(&checked.model, &RustOptions::default())
+                generate_rust(&checked.model, &GenerationSettings::default())
             })
         });
     }

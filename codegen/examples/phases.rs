@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use tasknet_codegen::diagnostic::Diagnostics;
 use tasknet_codegen::source::Sources;
-use tasknet_codegen::{RustOptions, SourceFile, check, emit, spec, synthetic, yaml};
+use tasknet_codegen::{GenerationSettings, SourceFile, check, emit, spec, synthetic, yaml};
 
 fn main() {
     let n: usize = std::env::args()
@@ -25,11 +25,11 @@ fn main() {
     let t = Instant::now();
     let checked = check(SourceFile::new("tasks.yaml", text), None, None).unwrap();
     let check_time = t.elapsed();
-    let tokens = emit::rust::items(&checked.model, &RustOptions::default());
+    let tokens = emit::rust::items(&checked.model, &GenerationSettings::default());
     let quote_time = t.elapsed() - check_time;
     drop(tokens);
     let t = Instant::now();
-    let pretty = emit::rust::pretty(&checked.model, &RustOptions::default());
+    let pretty = emit::rust::pretty(&checked.model, &GenerationSettings::default());
     let pretty_time = t.elapsed();
     eprintln!(
         "n={n}: yaml parse {parse:?}, spec {spec_time:?}, check total {check_time:?}; emit tokens {quote_time:?}; tokens + syn + prettyplease {pretty_time:?}; {} bytes of Rust",

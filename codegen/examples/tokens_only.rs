@@ -1,4 +1,4 @@
-use tasknet_codegen::{RustOptions, SourceFile, check, emit, synthetic};
+use tasknet_codegen::{GenerationSettings, SourceFile, check, emit, synthetic};
 fn main() {
     let checked = check(
         SourceFile::new("t.yaml", synthetic::tasks_yaml(2000)),
@@ -7,7 +7,7 @@ fn main() {
     )
     .unwrap();
     for _ in 0..5 {
-        let t = emit::rust::items(&checked.model, &RustOptions::default());
+        let t = emit::rust::items(&checked.model, &GenerationSettings::default());
         std::hint::black_box(t);
     }
 }

@@ -3,12 +3,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use quote::ToTokens;
-
-use crate::emit::rust::RustOptions;
 use crate::petri::Format;
 use crate::petri::json::JsOptions;
-use crate::{LoadError, check, generated_file, read_source};
+use crate::settings::GenerationSettings;
+use crate::{LoadError, check_with, generated_file, read_source};
 
 /// Generates the registry from build.rs into `OUT_DIR`, with its Petri net beside it
 /// (`<module>.petri.json`, `.pnml`, `.petri.dot`, `.petri.mmd`; see [`Builder::petri_dir`] for a
@@ -32,11 +30,8 @@ pub struct Builder {
     agents: Option<PathBuf>,
     out_dir: Option<PathBuf>,
     module_name: Option<String>,
-    registry_name: Option<String>,
-    crate_path: String,
+    settings: GenerationSettings,
     cargo_directives: bool,
-    js: JsOptions,
-    petri_formats: Vec<Format>,
     petri_dir: Option<PathBuf>,
 }
 
@@ -47,17 +42,15 @@ impl Default for Builder {
 }
 
 impl Builder {
+    /// A builder with the default [`GenerationSettings`].
     pub fn new() -> Self {
         Builder {
             tasks: None,
             agents: None,
             out_dir: None,
             module_name: None,
-            registry_name: None,
-            crate_path: "::tasknet".to_owned(),
+            settings: GenerationSettings::default(),
             cargo_directives: true,
-            js: JsOptions::default(),
-            petri_formats: Format::ALL.to_vec(),
             petri_dir: None,
         }
     }
@@ -86,29 +79,35 @@ impl Builder {
         self
     }
 
+    /// Every generation setting at once (what the macro and the CLI also take).
+    pub fn settings(mut self, settings: GenerationSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
     /// The registry's name in the execution log; defaults to the tasks file's stem.
     pub fn registry_name(mut self, name: impl Into<String>) -> Self {
-        self.registry_name = Some(name.into());
+        self.settings = self.settings.with_registry_name(name);
         self
     }
 
     /// The path through which generated code names the runtime (default `::tasknet`).
     pub fn crate_path(mut self, path: impl Into<String>) -> Self {
-        self.crate_path = path.into();
+        self.settings = self.settings.with_crate_path(path);
         self
     }
 
     /// Where the Petri net's `logica` sends tasks and how long it waits (default
     /// `ws://localhost:6308`, 30 s).
     pub fn js_options(mut self, options: JsOptions) -> Self {
-        self.js = options;
+        self.settings = self.settings.with_js(options);
         self
     }
 
     /// Which Petri-net files to write next to the code, as `<module>.<extension>` (default:
     /// all of [`Format::ALL`]; an empty list writes none).
     pub fn petri_formats(mut self, formats: &[Format]) -> Self {
-        self.petri_formats = formats.to_vec();
+        self.settings = self.settings.with_petri_formats(formats);
         self
     }
 
@@ -157,20 +156,12 @@ impl Builder {
             .as_ref()
             .map(|a| read_source(&locate(a), &a.display().to_string()))
             .transpose()?;
-        let mut checked = check(tasks_source, agents_source, None).map_err(LoadError::Check)?;
-        if let Some(name) = &self.registry_name {
-            checked.model.name = name.clone();
+        if self.settings.state().is_some() {
+            return Err(BuildError::StateNeedsMacro);
         }
-        let crate_path = syn::parse_str::<syn::Path>(&self.crate_path)
-            .map_err(|_| BuildError::InvalidCratePath(self.crate_path.clone()))?
-            .to_token_stream();
-        let code = generated_file(
-            &checked.model,
-            &RustOptions {
-                crate_path,
-                js: self.js.clone(),
-            },
-        );
+        let checked = check_with(&self.settings, tasks_source, agents_source, None)
+            .map_err(LoadError::Check)?;
+        let code = generated_file(&checked.model, &self.settings);
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),
             None => std::env::var_os("OUT_DIR")
@@ -188,14 +179,18 @@ impl Builder {
                 .map_err(|source| BuildError::Write { path, source })
         };
         write(path.clone(), &code)?;
-        if !self.petri_formats.is_empty() {
+        let formats = self.settings.petri_formats();
+        if !formats.is_empty() {
             // The generated code already failed to compile if the net were unsound.
             let net = crate::petri::build(&checked.model);
             let dirs = std::iter::once(out_dir).chain(self.petri_dir.as_deref().map(locate));
             for dir in dirs {
-                for format in &self.petri_formats {
+                for format in formats {
                     let file = dir.join(format!("{stem}.{}", format.extension()));
-                    write(file, &format.render(&net, &checked.model, &self.js))?;
+                    write(
+                        file,
+                        &format.render(&net, &checked.model, self.settings.js()),
+                    )?;
                 }
             }
         }
@@ -221,7 +216,8 @@ pub fn write_if_changed(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
 pub enum BuildError {
     NoTasksFile,
     NoOutDir,
-    InvalidCratePath(String),
+    /// A hand-written state needs the `task_registry!` macro: its fields come from its derive.
+    StateNeedsMacro,
     Load(LoadError),
     Write {
         path: PathBuf,
@@ -258,9 +254,9 @@ impl fmt::Display for BuildError {
             BuildError::NoOutDir => f.write_str(
                 "tasknet Builder: OUT_DIR is not set (run from build.rs, or call `.out_dir(..)`)",
             ),
-            BuildError::InvalidCratePath(p) => {
-                write!(f, "tasknet Builder: `{p}` is not a Rust path")
-            }
+            BuildError::StateNeedsMacro => f.write_str(
+                "tasknet Builder: a hand-written `#[derive(TaskState)]` state needs the `task_registry!(state = ..)` route (the derive tells the macro its fields)",
+            ),
             BuildError::Load(e) => e.fmt(f),
             BuildError::Write { path, source } => {
                 write!(

@@ -23,6 +23,7 @@ pub mod model;
 pub mod petri;
 pub mod placeholder;
 pub mod resolve;
+pub mod settings;
 pub mod source;
 pub mod spec;
 pub mod suggest;
@@ -36,8 +37,8 @@ use std::path::Path;
 
 pub use builder::Builder;
 pub use diagnostic::{Diagnostic, Diagnostics, Style};
-pub use emit::rust::RustOptions;
 pub use model::{CustomField, CustomState, Model};
+pub use settings::{GenerationSettings, InvalidSetting};
 pub use source::{SourceFile, Sources};
 
 /// A successful check: the model and the files it came from.
@@ -69,22 +70,41 @@ impl fmt::Display for CheckFailed {
 
 impl std::error::Error for CheckFailed {}
 
-/// Parses and checks a tasks file (and an agents file), collecting every error.
-///
-/// `custom_state` describes a hand-written `#[derive(TaskState)]` struct to check the
-/// fields against; without it a `State` struct is generated.
+/// Parses and checks a tasks file (and an agents file) with the default settings, collecting
+/// every error. See [`check_with`].
 pub fn check(
     tasks: SourceFile,
     agents: Option<SourceFile>,
     custom_state: Option<&CustomState>,
 ) -> Result<Checked, CheckFailed> {
-    let name = registry_name(&tasks.name);
+    check_with(&GenerationSettings::default(), tasks, agents, custom_state)
+}
+
+/// Parses and checks a tasks file (and an agents file) under `settings`, collecting every
+/// error, the settings' own included. The model is final: emitters read it as it is.
+///
+/// `custom_state` describes a hand-written `#[derive(TaskState)]` struct to check the
+/// fields against; without it a `State` struct is generated.
+pub fn check_with(
+    settings: &GenerationSettings,
+    tasks: SourceFile,
+    agents: Option<SourceFile>,
+    custom_state: Option<&CustomState>,
+) -> Result<Checked, CheckFailed> {
+    let name = settings
+        .registry_name()
+        .map_or_else(|| registry_name(&tasks.name), str::to_owned);
     let source_hash = source_hash(&tasks, agents.as_ref());
     let tasks_file = tasks.name.clone();
     let mut sources = Sources::default();
     let tasks_id = sources.add(tasks);
     let agents_id = agents.map(|a| sources.add(a));
     let mut diags = Diagnostics::default();
+    if let Err(problems) = settings.validate() {
+        for problem in problems {
+            diags.push(Diagnostic::error(problem.to_string()));
+        }
+    }
 
     let tasks_root = yaml::parse(tasks_id, sources.get(tasks_id));
     let agents_root = agents_id.map(|id| yaml::parse(id, sources.get(id)));
@@ -132,8 +152,9 @@ pub fn check(
     }
 }
 
-/// Reads the files from disk and checks them. `display_*` is how each path is shown in messages.
+/// Reads the files from disk and checks them under `settings`; paths are shown as given.
 pub fn check_files(
+    settings: &GenerationSettings,
     tasks: &Path,
     agents: Option<&Path>,
     custom_state: Option<&CustomState>,
@@ -142,7 +163,7 @@ pub fn check_files(
     let agents = agents
         .map(|a| read_source(a, &a.display().to_string()))
         .transpose()?;
-    check(tasks, agents, custom_state).map_err(LoadError::Check)
+    check_with(settings, tasks, agents, custom_state).map_err(LoadError::Check)
 }
 
 /// Reads a file as a [`SourceFile`] shown as `display`.
@@ -177,17 +198,17 @@ impl fmt::Display for LoadError {
 impl std::error::Error for LoadError {}
 
 /// The pretty-printed items for a checked model, without header.
-pub fn generate_rust(model: &Model, options: &RustOptions) -> String {
-    emit::rust::pretty(model, options)
+pub fn generate_rust(model: &Model, settings: &GenerationSettings) -> String {
+    emit::rust::pretty(model, settings)
 }
 
 /// A whole generated file: the `@generated` header, then the items. This is what the build.rs
 /// builder writes and what `tasknet generate` prints.
-pub fn generated_file(model: &Model, options: &RustOptions) -> String {
+pub fn generated_file(model: &Model, settings: &GenerationSettings) -> String {
     format!(
         "{}{}",
         generated_header(&model.tasks_file),
-        generate_rust(model, options)
+        generate_rust(model, settings)
     )
 }
 

@@ -11,13 +11,13 @@ use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Ident, LitStr, Token};
 
-use crate::emit::rust::{RustOptions, items};
+use crate::emit::rust::items;
 use crate::emit::state::{StateField, task_state_impl};
 use crate::model::{CustomField, CustomState};
-use crate::petri::json::JsOptions;
 use crate::resolve::RUN_METADATA_FIELDS;
+use crate::settings::GenerationSettings;
 use crate::types::{display_type, option_inner};
-use crate::{SourceFile, check, read_source};
+use crate::{SourceFile, check_with, read_source};
 
 /// Where the macro was called from.
 #[derive(Debug, Clone)]
@@ -51,69 +51,81 @@ impl MacroEnv {
     }
 }
 
-/// The arguments of `task_registry!`.
+/// The arguments of `task_registry!`: where the yaml is, and the [`GenerationSettings`].
 #[derive(Default)]
 struct Args {
     file: Option<LitStr>,
     yaml: Option<LitStr>,
     agents: Option<LitStr>,
+    /// The state type as written, for the hand-over (its string form is in `settings`).
     state: Option<syn::Path>,
-    krate: Option<syn::Path>,
-    /// The registry's name in the execution log (default: the tasks file's stem).
-    name: Option<LitStr>,
-    /// Where the Petri net's `logica` sends tasks (default `ws://localhost:6308`).
-    ws_url: Option<LitStr>,
-    /// How long the `logica` waits for a task, in milliseconds (default 30,000).
-    ws_timeout_ms: Option<syn::LitInt>,
+    settings: GenerationSettings,
     /// Filled in by the second stage, from the state's derive.
     state_fields: Option<Vec<(Ident, syn::Type)>>,
 }
 
-enum Arg {
-    File(LitStr),
-    Yaml(LitStr),
-    Agents(LitStr),
-    State(syn::Path),
-    Crate(syn::Path),
-    Name(LitStr),
-    WsUrl(LitStr),
-    WsTimeoutMs(syn::LitInt),
-    StateFields(Vec<(Ident, syn::Type)>),
-}
+/// The hidden argument that carries the whole settings through the hand-over.
+const FORWARDED: &str = "__settings";
 
-impl Parse for Arg {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        if input.peek(Token![crate]) {
-            input.parse::<Token![crate]>()?;
-            input.parse::<Token![=]>()?;
-            return Ok(Arg::Crate(input.parse()?));
-        }
-        let key: Ident = input.parse()?;
+const ARGUMENTS: &str =
+    "`file`, `yaml`, `agents`, `state`, `name`, `crate`, `ws_url` or `ws_timeout_ms`";
+
+/// Parses one `key = value` into `args`.
+fn parse_arg(input: ParseStream<'_>, args: &mut Args) -> syn::Result<()> {
+    if input.peek(Token![crate]) {
+        input.parse::<Token![crate]>()?;
         input.parse::<Token![=]>()?;
-        match key.to_string().as_str() {
-            "file" => Ok(Arg::File(input.parse()?)),
-            "yaml" => Ok(Arg::Yaml(input.parse()?)),
-            "agents" => Ok(Arg::Agents(input.parse()?)),
-            "state" => Ok(Arg::State(input.parse()?)),
-            "name" => Ok(Arg::Name(input.parse()?)),
-            "ws_url" => Ok(Arg::WsUrl(input.parse()?)),
-            "ws_timeout_ms" => Ok(Arg::WsTimeoutMs(input.parse()?)),
-            "state_fields" => {
-                let content;
-                syn::braced!(content in input);
-                let fields = Punctuated::<StateFieldArg, Token![,]>::parse_terminated(&content)?;
-                Ok(Arg::StateFields(
-                    fields.into_iter().map(|f| (f.name, f.ty)).collect(),
-                ))
-            }
-            other => Err(syn::Error::new(
-                key.span(),
-                format!(
-                    "unknown argument `{other}`: expected `file`, `yaml`, `agents`, `state`, `name`, `crate`, `ws_url` or `ws_timeout_ms`"
-                ),
-            )),
-        }
+        let path: syn::Path = input.parse()?;
+        args.settings = std::mem::take(&mut args.settings).with_crate_path(path_string(&path));
+        return Ok(());
     }
+    let key: Ident = input.parse()?;
+    input.parse::<Token![=]>()?;
+    let settings = std::mem::take(&mut args.settings);
+    args.settings = match key.to_string().as_str() {
+        "file" => {
+            args.file = Some(input.parse()?);
+            settings
+        }
+        "yaml" => {
+            args.yaml = Some(input.parse()?);
+            settings
+        }
+        "agents" => {
+            args.agents = Some(input.parse()?);
+            settings
+        }
+        "state" => {
+            let path: syn::Path = input.parse()?;
+            let settings = settings.with_state(path_string(&path));
+            args.state = Some(path);
+            settings
+        }
+        "name" => settings.with_registry_name(input.parse::<LitStr>()?.value()),
+        "ws_url" => settings.with_ws_url(input.parse::<LitStr>()?.value()),
+        "ws_timeout_ms" => {
+            settings.with_ws_timeout_ms(input.parse::<syn::LitInt>()?.base10_parse()?)
+        }
+        "state_fields" => {
+            let content;
+            syn::braced!(content in input);
+            let fields = Punctuated::<StateFieldArg, Token![,]>::parse_terminated(&content)?;
+            args.state_fields = Some(fields.into_iter().map(|f| (f.name, f.ty)).collect());
+            settings
+        }
+        FORWARDED => {
+            let text: LitStr = input.parse()?;
+            GenerationSettings::from_forwarded(&text.value())
+                .map_err(|e| syn::Error::new(text.span(), format!("tasknet internal error: {e}")))?
+        }
+        other => {
+            return Err(syn::Error::new(
+                key.span(),
+                format!("unknown argument `{other}`: expected {ARGUMENTS}"),
+            ));
+        }
+    };
+    Ok(())
 }
 
 struct StateFieldArg {
@@ -139,20 +151,21 @@ fn parse_args(input: TokenStream) -> syn::Result<Args> {
             ..Args::default()
         });
     }
-    let list = Punctuated::<Arg, Token![,]>::parse_terminated.parse2(input)?;
     let mut args = Args::default();
-    for arg in list {
-        match arg {
-            Arg::File(v) => args.file = Some(v),
-            Arg::Yaml(v) => args.yaml = Some(v),
-            Arg::Agents(v) => args.agents = Some(v),
-            Arg::State(v) => args.state = Some(v),
-            Arg::Crate(v) => args.krate = Some(v),
-            Arg::Name(v) => args.name = Some(v),
-            Arg::WsUrl(v) => args.ws_url = Some(v),
-            Arg::WsTimeoutMs(v) => args.ws_timeout_ms = Some(v),
-            Arg::StateFields(v) => args.state_fields = Some(v),
+    let parser = |stream: ParseStream<'_>| {
+        while !stream.is_empty() {
+            parse_arg(stream, &mut args)?;
+            if stream.is_empty() {
+                break;
+            }
+            stream.parse::<Token![,]>()?;
         }
+        Ok(())
+    };
+    parser.parse2(input)?;
+    if let (None, Some(state)) = (&args.state, args.settings.state()) {
+        // Forwarded: the state's path comes back as text.
+        args.state = syn::parse_str(state).ok();
     }
     match (&args.file, &args.yaml) {
         (None, None) => Err(syn::Error::new(
@@ -204,21 +217,8 @@ fn guard(f: impl FnOnce() -> TokenStream) -> TokenStream {
     })
 }
 
-fn js_options(args: &Args) -> syn::Result<JsOptions> {
-    let mut js = JsOptions::default();
-    if let Some(url) = &args.ws_url {
-        js.ws_url = url.value();
-    }
-    if let Some(ms) = &args.ws_timeout_ms {
-        js.timeout_ms = ms.base10_parse()?;
-    }
-    Ok(js)
-}
-
 fn krate(args: &Args) -> TokenStream {
-    args.krate
-        .as_ref()
-        .map_or_else(|| quote!(::tasknet), ToTokens::to_token_stream)
+    args.settings.crate_path_tokens()
 }
 
 /// `include_bytes!` of each yaml file, so that editing it rebuilds the crate, also when it
@@ -261,11 +261,10 @@ fn hand_over_to_state(args: &Args, state: &syn::Path, env: &MacroEnv) -> TokenSt
         forwarded.push(quote!(agents = #lit));
         files.push(path);
     }
-    if let Some(name) = &args.name {
-        forwarded.push(quote!(name = #name));
-    }
-    forwarded.push(quote!(state = #state));
-    forwarded.push(quote!(crate = #krate));
+    // The whole settings, not a list of them: an option added later cannot be dropped here.
+    let settings = args.settings.to_forwarded();
+    let forwarded_key = format_ident!("{}", FORWARDED);
+    forwarded.push(quote!(#forwarded_key = #settings));
     let includes = include_files(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
     let span = syn::spanned::Spanned::span(state);
     // Also assert the trait, so that a missing derive says so in plain words.
@@ -288,7 +287,6 @@ pub fn state_macro_name(state: &Ident) -> Ident {
 }
 
 fn expand(args: &Args, env: &MacroEnv) -> TokenStream {
-    let krate = krate(args);
     let mut files: Vec<PathBuf> = Vec::new();
     let tasks = match (&args.file, &args.yaml) {
         (Some(file), _) => {
@@ -323,22 +321,8 @@ fn expand(args: &Args, env: &MacroEnv) -> TokenStream {
         (Some(path), Some(fields)) => Some(custom_state(path, fields)),
         _ => None,
     };
-    let body = match check(tasks, agents, custom.as_ref()) {
-        Ok(mut checked) => {
-            if let Some(name) = &args.name {
-                checked.model.name = name.value();
-            }
-            match js_options(args) {
-                Ok(js) => items(
-                    &checked.model,
-                    &RustOptions {
-                        crate_path: krate.clone(),
-                        js,
-                    },
-                ),
-                Err(e) => e.to_compile_error(),
-            }
-        }
+    let body = match check_with(&args.settings, tasks, agents, custom.as_ref()) {
+        Ok(checked) => items(&checked.model, &args.settings),
         Err(failed) => {
             let errors = failed.diagnostics.iter().map(|d| {
                 let rendered = d.render(&failed.sources, crate::Style::Nested);

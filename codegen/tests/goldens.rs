@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tasknet_codegen::{RustOptions, check, generated_file, read_source};
+use tasknet_codegen::{GenerationSettings, check, generated_file, read_source};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -17,7 +17,7 @@ fn generate(tasks: &str, agents: Option<&str>) -> String {
     let tasks = read_source(&root.join(tasks), tasks).unwrap();
     let agents = agents.map(|a| read_source(&root.join(a), a).unwrap());
     let checked = check(tasks, agents, None).unwrap_or_else(|e| panic!("{e}"));
-    generated_file(&checked.model, &RustOptions::default())
+    generated_file(&checked.model, &GenerationSettings::default())
 }
 
 fn golden(name: &str, code: &str) {

@@ -2,7 +2,6 @@
 //! the token game, and the seed JSON whose `logica` must be valid JavaScript.
 
 use std::path::Path;
-use std::process::Command;
 
 use tasknet_codegen::model::Model;
 use tasknet_codegen::petri::json::{JsOptions, js_string, logica, to_json};
@@ -218,19 +217,20 @@ fn unsound_nets_are_rejected() {
     assert!(err.contains("producers") || err.contains("cycle"), "{err}");
 }
 
-fn node_check(source: &str) -> std::process::Output {
+fn node() -> Option<tasknet_testkit::Tool> {
+    tasknet_testkit::tool("node", "Debian: nodejs; .ci/run installs it")
+}
+
+fn node_check(node: &tasknet_testkit::Tool, source: &str) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("check.js");
     std::fs::write(&path, source).unwrap();
-    Command::new("node")
-        .arg("--check")
-        .arg(&path)
-        .output()
-        .expect("node is needed to check the generated JavaScript (Debian: nodejs)")
+    node.command().arg("--check").arg(&path).output().unwrap()
 }
 
 #[test]
 fn logica_is_valid_javascript() {
+    let Some(node) = node() else { return };
     let model = fixture("examples/tropical_sales/tasks.yaml");
     let net = build(&model);
     let json = to_json(&net, &model, &JsOptions::default());
@@ -241,9 +241,10 @@ fn logica_is_valid_javascript() {
         if body.is_empty() {
             continue;
         }
-        let out = node_check(&format!(
-            "const run = async function (input, utils) {{\n{body}\n}};\n"
-        ));
+        let out = node_check(
+            &node,
+            &format!("const run = async function (input, utils) {{\n{body}\n}};\n"),
+        );
         assert!(
             out.status.success(),
             "{}\n{body}",
@@ -258,9 +259,10 @@ fn logica_is_valid_javascript() {
         timeout_ms: 5,
     };
     let body = logica("t", &hostile);
-    let out = node_check(&format!(
-        "const run = async function (input, utils) {{\n{body}\n}};\n"
-    ));
+    let out = node_check(
+        &node,
+        &format!("const run = async function (input, utils) {{\n{body}\n}};\n"),
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -279,11 +281,8 @@ fn js_strings_round_trip_through_node() {
     ];
     let literals: Vec<String> = hostile.iter().map(|s| js_string(s)).collect();
     let program = format!("console.log(JSON.stringify([{}]));", literals.join(", "));
-    let out = Command::new("node")
-        .arg("-e")
-        .arg(&program)
-        .output()
-        .unwrap();
+    let Some(node) = node() else { return };
+    let out = node.command().arg("-e").arg(&program).output().unwrap();
     assert!(
         out.status.success(),
         "{}",

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::strategy::ValueTree;
 use tasknet_codegen::petri::{PlaceKind, build, check as check_net, simulate};
-use tasknet_codegen::{RustOptions, SourceFile, check, generate_rust};
+use tasknet_codegen::{GenerationSettings, SourceFile, check, generate_rust};
 
 /// For each task, up to three picks among the tasks before it (duplicates collapse).
 fn dags() -> impl Strategy<Value = Vec<Vec<Index>>> {
@@ -76,7 +76,7 @@ proptest! {
             .map_err(|e| TestCaseError::fail(format!("{e}\n{source}")))?;
         prop_assert_eq!(checked.model.tasks.len(), dag.len());
 
-        let rust = generate_rust(&checked.model, &RustOptions::default());
+        let rust = generate_rust(&checked.model, &GenerationSettings::default());
         prop_assert!(!rust.contains("compile_error"), "generated Rust does not parse:\n{}", rust);
 
         let net = build(&checked.model);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use quote::quote;
 use tasknet_codegen::emit::rust::items;
 use tasknet_codegen::macro_support::{MacroEnv, task_registry};
-use tasknet_codegen::{RustOptions, SourceFile, check};
+use tasknet_codegen::{GenerationSettings, SourceFile, check};
 
 fn yaml_files() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -32,7 +32,7 @@ fn yaml_files() -> Vec<PathBuf> {
 /// Checks and, when clean, emits; the emitted tokens must parse as a Rust file.
 fn check_and_emit(name: &str, text: &str) {
     if let Ok(checked) = check(SourceFile::new(name, text), None, None) {
-        let tokens = items(&checked.model, &RustOptions::default());
+        let tokens = items(&checked.model, &GenerationSettings::default());
         if let Err(e) = syn::parse2::<syn::File>(tokens) {
             panic!("{name}: emitted code does not parse: {e}\n--- yaml:\n{text}");
         }
@@ -70,7 +70,7 @@ fn hostile_strings_survive_into_rust() {
         let checked = check(SourceFile::new("h.yaml", yaml.clone()), None, None)
             .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
         assert_eq!(checked.model.tasks[0].description, s);
-        let tokens = items(&checked.model, &RustOptions::default());
+        let tokens = items(&checked.model, &GenerationSettings::default());
         let file: syn::File = syn::parse2(tokens).unwrap_or_else(|e| panic!("{e}: {s:?}"));
         let code = prettyplease::unparse(&file);
         // The description reaches the registry as a string literal equal to the original.
@@ -115,11 +115,20 @@ fn macro_expansion_never_reports_an_internal_error() {
     }
 }
 
-fn run_tool(program: &str, args: &[&std::ffi::OsStr], install_hint: &str) -> std::process::Output {
-    std::process::Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `{program}` ({e}): {install_hint}"))
+/// Runs `program`, or `None` when it is not installed (the check is skipped, or fails under
+/// TASKNET_REQUIRE_TOOLS=1).
+fn run_tool(
+    program: &str,
+    args: &[&std::ffi::OsStr],
+    install_hint: &str,
+) -> Option<std::process::Output> {
+    let tool = tasknet_testkit::tool(program, install_hint)?;
+    Some(
+        tool.command()
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run `{program}` ({e}): {install_hint}")),
+    )
 }
 
 /// Every emitter on one checked model: the JSON parses and every `logica` in it passes
@@ -150,22 +159,23 @@ fn every_emitter(name: &str, checked: &tasknet_codegen::Checked, rust: bool) {
     assert_eq!(bodies, checked.model.tasks.len(), "{name}");
     let js = dir.path().join("logica.js");
     std::fs::write(&js, script).unwrap();
-    let out = run_tool(
+    if let Some(out) = run_tool(
         "node",
         &["--check".as_ref(), js.as_os_str()],
-        "install Debian's nodejs (.ci/run does)",
-    );
-    assert!(
-        out.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        "Debian: nodejs; .ci/run installs it",
+    ) {
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     let pnml = petri::pnml::to_pnml(&net, &checked.model, &options);
     let file = dir.path().join("net.pnml");
     std::fs::write(&file, &pnml).unwrap();
     let grammar = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pnml-grammar/ptnet.rng");
-    let out = run_tool(
+    if let Some(out) = run_tool(
         "xmllint",
         &[
             "--noout".as_ref(),
@@ -174,18 +184,19 @@ fn every_emitter(name: &str, checked: &tasknet_codegen::Checked, rust: bool) {
             grammar.as_os_str(),
             file.as_os_str(),
         ],
-        "install Debian's libxml2-utils (.ci/run does)",
-    );
-    assert!(
-        out.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        "Debian: libxml2-utils; .ci/run installs it",
+    ) {
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     assert!(petri::dot::to_dot(&net).starts_with("digraph"), "{name}");
     assert!(!petri::mermaid::to_mermaid(&net).is_empty(), "{name}");
     if rust {
-        let tokens = items(&checked.model, &RustOptions::default());
+        let tokens = items(&checked.model, &GenerationSettings::default());
         syn::parse2::<syn::File>(tokens).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }

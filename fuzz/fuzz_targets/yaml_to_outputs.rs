@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tasknet_codegen::petri::{self, json::JsOptions};
-use tasknet_codegen::{RustOptions, SourceFile, check, emit};
+use tasknet_codegen::{GenerationSettings, SourceFile, check, emit};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let tokens = emit::rust::items(&checked.model, &RustOptions::default());
+    let tokens = emit::rust::items(&checked.model, &GenerationSettings::default());
     if let Err(e) = syn::parse2::<syn::File>(tokens) {
         panic!("the emitted Rust does not parse: {e}");
     }

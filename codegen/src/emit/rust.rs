@@ -7,35 +7,17 @@ use quote::{format_ident, quote};
 
 use crate::emit::state::{StateField, task_state_impl};
 use crate::model::{Field, FieldId, Model, Producer, StateKind, Task};
+use crate::settings::GenerationSettings;
 use crate::yaml::{Node, Value};
 
-/// Options that change the emitted code.
-#[derive(Debug, Clone)]
-pub struct RustOptions {
-    /// The path through which generated code names the runtime (`::tasknet` by default,
-    /// like prost's `prost_path`).
-    pub crate_path: TokenStream,
-    /// Where the Petri net's `logica` sends tasks, and how long it waits.
-    pub js: crate::petri::json::JsOptions,
-}
-
-impl Default for RustOptions {
-    fn default() -> Self {
-        RustOptions {
-            crate_path: quote!(::tasknet),
-            js: Default::default(),
-        }
-    }
-}
-
 /// The generated items, as tokens (what the macro returns).
-pub fn items(model: &Model, options: &RustOptions) -> TokenStream {
-    item_list(model, options).into_iter().collect()
+pub fn items(model: &Model, settings: &GenerationSettings) -> TokenStream {
+    item_list(model, settings).into_iter().collect()
 }
 
 /// The generated items one by one, so that printing can parse them one at a time.
-fn item_list(model: &Model, options: &RustOptions) -> Vec<TokenStream> {
-    let krate = &options.crate_path;
+fn item_list(model: &Model, settings: &GenerationSettings) -> Vec<TokenStream> {
+    let krate = settings.crate_path_tokens();
     let rt = quote!(__tasknet);
     let e = Emitter {
         model,
@@ -58,7 +40,7 @@ fn item_list(model: &Model, options: &RustOptions) -> Vec<TokenStream> {
     list.push(e.tasks_trait());
     list.push(e.crew());
     list.push(e.registry());
-    list.push(petri_net(model, &options.js));
+    list.push(petri_net(model, settings.js()));
     list
 }
 
@@ -97,8 +79,8 @@ fn petri_net(model: &Model, js: &crate::petri::json::JsOptions) -> TokenStream {
 
 /// The generated items, pretty-printed (no header). Each group of items is parsed and printed
 /// on its own, which keeps memory flat for files of thousands of tasks.
-pub fn pretty(model: &Model, options: &RustOptions) -> String {
-    item_list(model, options)
+pub fn pretty(model: &Model, settings: &GenerationSettings) -> String {
+    item_list(model, settings)
         .into_iter()
         .map(pretty_tokens)
         .collect()

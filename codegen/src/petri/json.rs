@@ -1,14 +1,15 @@
 //! The seed's Petri-net JSON: `{nome, version, lugares, transicoes, arcos, agentes}`, with a
 //! working `logica` (an async JavaScript function body with `input` and `utils` in scope).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Arc, Net, PlaceKind};
 use crate::model::Model;
 
 /// Where the browser's `logica` sends tasks, and how long it waits.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct JsOptions {
     /// Default `ws://localhost:6308`; `utils.wsUrl` overrides it in the browser.
     pub ws_url: String,

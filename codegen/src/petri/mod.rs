@@ -17,7 +17,8 @@ use crate::model::Model;
 use json::JsOptions;
 
 /// The files a net is written as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// The seed's JSON (`lugares`, `transicoes`, `arcos`, `agentes`), pretty-printed.
     Json,
