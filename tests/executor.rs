@@ -581,3 +581,95 @@ async fn replay_finds_tasks_by_name_in_a_reordered_file() {
     );
     assert_eq!(by_name["start"], (3, TaskStatus::Restored));
 }
+
+/// Single tasks by name, as the server runs them for a browser: the run is created on its
+/// first task, finished failed when one fails, and succeeded once every task's latest record
+/// has succeeded, also when a runner that never saw the run (after a restart) finishes it.
+#[tokio::test]
+async fn single_tasks_finish_a_browser_run_once_every_task_succeeded() {
+    let storage: std::sync::Arc<dyn Storage> = std::sync::Arc::new(MemoryStorage::new());
+    let flaky = Team {
+        right: Behaviour::Flaky(AtomicU32::new(1)),
+        ..Team::default()
+    };
+    let runner = Runner::new(Crew(flaky))
+        .shared_storage(storage.clone())
+        .progress(false);
+    let status = || storage.run("b-1").unwrap().unwrap().status;
+    let index = |name: &str| TASK_REGISTRY.task_index(name).unwrap();
+    let state = runner
+        .run_task("b-1", index("start"), seeded(), None)
+        .await
+        .unwrap();
+    assert_eq!(status(), RunStatus::Running);
+    let state = runner
+        .run_task("b-1", index("left"), state, None)
+        .await
+        .unwrap();
+    let failure = runner
+        .run_task("b-1", index("right"), state.clone(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(failure.task, "right");
+    assert_eq!(status(), RunStatus::Failed);
+    // The browser tries `right` again (it succeeds now), then a restarted server runs `join`.
+    let state = runner
+        .run_task("b-1", index("right"), state, None)
+        .await
+        .unwrap();
+    assert_eq!(status(), RunStatus::Failed, "`join` has not run yet");
+    let restarted = Runner::new(Crew(Team::default()))
+        .shared_storage(storage.clone())
+        .progress(false);
+    let state = restarted
+        .run_task("b-1", index("join"), state, None)
+        .await
+        .unwrap();
+    assert_eq!(state.sum, Some(220));
+    assert_eq!(status(), RunStatus::Succeeded);
+    assert_eq!(storage.tasks("b-1").unwrap().len(), 4);
+}
+
+/// A limit on the whole task (the server's) stops a hanging task, and the timeout is recorded
+/// and finishes the run, instead of the task's record being lost with its future.
+#[tokio::test]
+async fn a_limit_on_the_whole_task_is_recorded_as_a_timeout() {
+    let hanging = Team {
+        left: Behaviour::Hang,
+        ..Team::default()
+    };
+    let runner = Runner::new(Crew(hanging))
+        .retry(RetryPolicy::new(5, Duration::from_millis(1)))
+        .progress(false);
+    let state = runner
+        .run_task(
+            "t-1",
+            TASK_REGISTRY.task_index("start").unwrap(),
+            seeded(),
+            None,
+        )
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let failure = runner
+        .run_task(
+            "t-1",
+            TASK_REGISTRY.task_index("left").unwrap(),
+            state,
+            Some(Duration::from_millis(150)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(failure.kind, TaskErrorKind::Timeout);
+    assert!(failure.message.contains("150ms"), "{}", failure.message);
+    // One try: the limit bounds the tries together, so no retry starts after it.
+    assert_eq!(failure.attempts, 1);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let records = runner.log().tasks("t-1").unwrap();
+    let left = records.iter().find(|r| r.task_name == "left").unwrap();
+    assert_eq!(left.status, TaskStatus::Failed);
+    assert_eq!(left.error_kind.as_deref(), Some("timeout"));
+    let run = runner.log().run("t-1").unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(run.finished_at.is_some());
+}

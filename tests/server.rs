@@ -502,10 +502,24 @@ async fn limits_frame_size_time_and_concurrency() {
         .await
         .unwrap();
     assert!(!matches!(next, Some(Ok(Message::Text(_)))), "{next:?}");
-    // A task past its time limit.
+    // A task past its time limit: the reply says so, and so does the log, whose run is
+    // finished (it once stayed `running`, with no record of the task).
     let mut ws = connect(server.addr, "", None).await.unwrap();
-    let (_, reply) = execute(&mut ws, "t", "sleepy", json!({ "topic": "2000" }), None).await;
+    let (_, reply) = execute(
+        &mut ws,
+        "t",
+        "sleepy",
+        json!({ "topic": "2000" }),
+        Some("run-late"),
+    )
+    .await;
     assert_eq!(reply["data"]["error"]["kind"], "timeout", "{reply}");
+    let records = server.log.tasks("run-late").unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].status, TaskStatus::Failed);
+    assert_eq!(records[0].error_kind.as_deref(), Some("timeout"));
+    let run = server.log.run("run-late").unwrap().unwrap();
+    assert_eq!(run.status, tasknet::RunStatus::Failed);
     // One task at a time: the second gets `busy` while the first runs.
     send(&mut ws, json!({ "type": "execute_task", "id": "a", "data": { "task_name": "sleepy", "input_data": { "topic": "150" } } })).await;
     assert_eq!(receive(&mut ws).await["type"], "task_started");

@@ -699,11 +699,15 @@ async fn execute<T: TaskSet>(
         .and_then(Value::as_str)
         .filter(|r| !r.is_empty() && r.len() <= 128)
         .map_or_else(new_run_id, str::to_owned);
+    // The limit goes to the runner, which records the timeout and finishes the run; cutting
+    // the runner's future off here would lose both.
     let limit = shared.config.task_timeout;
-    let result =
-        tokio::time::timeout(limit, shared.runner.run_task(&run_id, task.index, state)).await;
+    let result = shared
+        .runner
+        .run_task(&run_id, task.index, state, Some(limit))
+        .await;
     match result {
-        Ok(Ok(state)) => frame(
+        Ok(state) => frame(
             "task_completed",
             id,
             Completed {
@@ -712,13 +716,7 @@ async fn execute<T: TaskSet>(
                 result: state_json::encode(&input, &state),
             },
         ),
-        Ok(Err(failure)) => task_error(id, spec.name, failure.kind.as_str(), failure.message),
-        Err(_) => task_error(
-            id,
-            spec.name,
-            "timeout",
-            format!("no result within {limit:?}"),
-        ),
+        Err(failure) => task_error(id, spec.name, failure.kind.as_str(), failure.message),
     }
 }
 

@@ -1,0 +1,193 @@
+//! Tasks run one at a time by name, as the WebSocket server does for a browser that plays the
+//! Petri net: each is logged under the browser's run, and the run is finished once every task
+//! has succeeded in it (failed as soon as one fails).
+//!
+//! Which tasks of a run have succeeded is kept here, per run, so that a task's completion
+//! costs no read of the log: the run's records are read once, when this process first sees a
+//! run it did not create (a browser that goes on after a restart).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use super::{Runner, TaskFailure, kickoff_inputs, lock};
+use crate::log::{RunStatus, TaskStatus};
+use crate::time::ClockAnchor;
+use crate::{TaskErrorKind, TaskSet, now_rfc3339};
+
+/// Runs remembered at most; past this the least recently used is forgotten (and read again
+/// from the log if its browser comes back), so that abandoned runs cannot grow the map.
+const REMEMBERED_RUNS: usize = 4096;
+
+/// The browser runs this runner has seen, by id.
+#[derive(Default)]
+pub(super) struct BrowserRuns {
+    inner: Mutex<Remembered>,
+    /// Held while a run is looked up in the log and created there.
+    creating: Mutex<()>,
+}
+
+#[derive(Default)]
+struct Remembered {
+    runs: HashMap<String, RunProgress>,
+    /// Bumped on every use: the recency that eviction goes by.
+    clock: u64,
+}
+
+struct RunProgress {
+    /// Per task: whether its latest record succeeded.
+    succeeded: Vec<bool>,
+    count: usize,
+    used: u64,
+}
+
+impl RunProgress {
+    fn new(tasks: usize) -> Self {
+        RunProgress {
+            succeeded: vec![false; tasks],
+            count: 0,
+            used: 0,
+        }
+    }
+
+    fn set(&mut self, task: usize, succeeded: bool) {
+        if self.succeeded[task] != succeeded {
+            self.succeeded[task] = succeeded;
+            if succeeded {
+                self.count += 1;
+            } else {
+                self.count -= 1;
+            }
+        }
+    }
+}
+
+impl BrowserRuns {
+    fn contains(&self, run_id: &str) -> bool {
+        lock(&self.inner).runs.contains_key(run_id)
+    }
+
+    fn insert(&self, run_id: &str, mut progress: RunProgress) {
+        let mut inner = lock(&self.inner);
+        if inner.runs.contains_key(run_id) {
+            return;
+        }
+        if inner.runs.len() >= REMEMBERED_RUNS
+            && let Some(oldest) = inner
+                .runs
+                .iter()
+                .min_by_key(|(_, p)| p.used)
+                .map(|(id, _)| id.clone())
+        {
+            inner.runs.remove(&oldest);
+        }
+        inner.clock += 1;
+        progress.used = inner.clock;
+        inner.runs.insert(run_id.to_owned(), progress);
+    }
+
+    /// Records the task's outcome; true when every task of the run has now succeeded (the
+    /// run is then forgotten: it is finished).
+    fn record(&self, run_id: &str, task: usize, succeeded: bool, tasks: usize) -> bool {
+        let mut inner = lock(&self.inner);
+        inner.clock += 1;
+        let now = inner.clock;
+        let progress = inner
+            .runs
+            .entry(run_id.to_owned())
+            .or_insert_with(|| RunProgress::new(tasks));
+        progress.used = now;
+        progress.set(task, succeeded);
+        let complete = progress.count == tasks;
+        if complete {
+            inner.runs.remove(run_id);
+        }
+        complete
+    }
+}
+
+impl<T: TaskSet> Runner<T> {
+    /// Runs one task by index on `state`, under `run_id`, as the WebSocket server does for a
+    /// browser that plays the Petri net: the task's time limit and retries apply, and
+    /// `limit`, when given, bounds the whole task (its tries and waits). The record goes to
+    /// the log whatever the outcome, a timeout included; the run is created on its first task,
+    /// with the state's kickoff inputs, and marked succeeded once every task of the registry
+    /// has succeeded in it, failed when one fails. Returns the state with the task's output
+    /// merged.
+    pub async fn run_task(
+        &self,
+        run_id: &str,
+        task: usize,
+        state: T::State,
+        limit: Option<Duration>,
+    ) -> Result<T::State, TaskFailure> {
+        let registry = self.registry();
+        let spec = &registry.tasks[task];
+        let log_failure = |message: String| TaskFailure {
+            task: spec.name.to_owned(),
+            kind: TaskErrorKind::Failed,
+            message,
+            attempts: 0,
+        };
+        if !self.browser_runs.contains(run_id) {
+            self.open_browser_run(run_id, &state)
+                .map_err(|e| log_failure(e.to_string()))?;
+        }
+        let state = Mutex::new(state);
+        let shared_run_id: Arc<str> = Arc::from(run_id);
+        let context = OnceLock::new();
+        let clock = ClockAnchor::now();
+        let done = self
+            .attempt(task, &state, &context, &shared_run_id, &clock, limit)
+            .await;
+        let (record, outcome) = done.settle(run_id.to_owned(), spec, false, &state);
+        let ms = record.duration_ms;
+        self.storage
+            .put_task(record)
+            .map_err(|e| log_failure(e.to_string()))?;
+        let complete =
+            self.browser_runs
+                .record(run_id, task, outcome.is_ok(), registry.tasks.len());
+        let finished = match &outcome {
+            Err(failure) => {
+                tracing::error!(run_id, task = spec.name, error = %failure, "task failed");
+                Some((RunStatus::Failed, Some(failure.to_string())))
+            }
+            Ok(()) => {
+                tracing::info!(run_id, task = spec.name, ms, "task succeeded");
+                complete.then_some((RunStatus::Succeeded, None))
+            }
+        };
+        if let Some((status, error)) = finished {
+            self.storage
+                .finish_run(run_id, status, &now_rfc3339(), error.as_deref())
+                .map_err(|e| log_failure(e.to_string()))?;
+        }
+        outcome.map(|()| state.into_inner().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Creates the run in the log, or, for a run the log has and this process has not seen,
+    /// reads which of its tasks have succeeded. Two branches of one run may start at once,
+    /// hence the lock.
+    fn open_browser_run(&self, run_id: &str, state: &T::State) -> Result<(), crate::StorageError> {
+        let registry = self.registry();
+        let tasks = registry.tasks.len();
+        let _creating = lock(&self.browser_runs.creating);
+        if self.browser_runs.contains(run_id) {
+            return Ok(());
+        }
+        let mut progress = RunProgress::new(tasks);
+        if self.storage.run(run_id)?.is_some() {
+            for record in self.storage.tasks(run_id)? {
+                if record.task_index < tasks {
+                    progress.set(record.task_index, record.status == TaskStatus::Succeeded);
+                }
+            }
+        } else {
+            let record = self.run_record(run_id.to_owned(), kickoff_inputs(registry, state));
+            self.storage.create_run(&record)?;
+        }
+        self.browser_runs.insert(run_id, progress);
+        Ok(())
+    }
+}
