@@ -78,6 +78,9 @@ async fn the_runner_page_plays_the_seed_net_in_chromium() {
         runner,
         ServerConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
+            // The page gets the token from its own URL and passes it on to every request it
+            // makes (the net, the inputs, the WebSocket): without that, nothing would run.
+            token: Some("browser-token".to_owned()),
             ..Default::default()
         }
         .initial_state_from(&initial),
@@ -111,7 +114,9 @@ async fn the_runner_page_plays_the_seed_net_in_chromium() {
         .await
         .expect("a Chromium session");
     let result = async {
-        client.goto(&format!("http://{addr}/")).await?;
+        client
+            .goto(&format!("http://{addr}/?token=browser-token"))
+            .await?;
         let deadline = Instant::now() + Duration::from_secs(30);
         let status = |client: &fantoccini::Client| {
             let client = client.clone();

@@ -531,14 +531,23 @@ async fn limits_frame_size_time_and_concurrency() {
 }
 
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    http_request(addr, path, &[("Host", &addr.to_string())]).await
+}
+
+/// A GET with exactly these headers (`Host` included, when given).
+async fn http_request(
+    addr: std::net::SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
+    let mut request = format!("GET {path} HTTP/1.1\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     tokio::time::timeout(
         Duration::from_secs(10),
@@ -553,6 +562,112 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// With a token, every route but `/healthz` needs it (header or query), the log included:
+/// it holds every task's inputs and outputs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_http_route_but_healthz_needs_the_token() {
+    let server = start(ServerConfig {
+        token: Some("s3cret".into()),
+        ..Default::default()
+    })
+    .await;
+    let mut ws = connect(server.addr, "?token=s3cret", None).await.unwrap();
+    execute(
+        &mut ws,
+        "1",
+        "research",
+        json!({ "topic": "t" }),
+        Some("run-p"),
+    )
+    .await;
+    let host = server.addr.to_string();
+    for path in [
+        "/",
+        "/net.json",
+        "/inputs.json",
+        "/runs",
+        "/runs/run-p",
+        "/nope",
+    ] {
+        let without = http_request(server.addr, path, &[("Host", &host)]).await;
+        assert_eq!(without.0, 401, "{path}");
+        assert!(!without.1.contains("notes on t"), "{path} leaked the log");
+        let wrong = http_request(
+            server.addr,
+            path,
+            &[("Host", &host), ("Authorization", "Bearer s3cre")],
+        )
+        .await;
+        assert_eq!(wrong.0, 401, "{path}");
+        let by_header = http_request(
+            server.addr,
+            path,
+            &[("Host", &host), ("Authorization", "Bearer s3cret")],
+        )
+        .await;
+        let by_query = http_get(server.addr, &format!("{path}?token=s3cret")).await;
+        let expected = if path == "/nope" { 404 } else { 200 };
+        assert_eq!(by_header.0, expected, "{path}");
+        assert_eq!(by_query.0, expected, "{path}");
+    }
+    let (_, runs) = http_get(server.addr, "/runs?token=s3cret").await;
+    assert!(runs.contains("run-p"), "{runs}");
+    assert_eq!(
+        http_get(server.addr, "/healthz").await,
+        (200, "ok".to_owned())
+    );
+}
+
+/// A web page whose DNS name is rebound to 127.0.0.1 sends its own name as `Host`: 403 on
+/// every route, the WebSocket's included; local names and addresses are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_host_header_is_refused_on_every_route() {
+    let server = start(ServerConfig::default()).await;
+    let mut ws = connect(server.addr, "", None).await.unwrap();
+    execute(
+        &mut ws,
+        "1",
+        "research",
+        json!({ "topic": "t" }),
+        Some("run-r"),
+    )
+    .await;
+    let port = server.addr.port();
+    let evil = format!("evil.example:{port}");
+    for path in [
+        "/",
+        "/net.json",
+        "/inputs.json",
+        "/runs",
+        "/runs/run-r",
+        "/healthz",
+        "/nope",
+    ] {
+        let (status, body) = http_request(server.addr, path, &[("Host", &evil)]).await;
+        assert_eq!(status, 403, "{path}");
+        assert!(!body.contains("run-r"), "{path} leaked the log");
+        let local = format!("localhost:{port}");
+        assert_eq!(
+            http_request(server.addr, path, &[("Host", &local)]).await.0,
+            if path == "/nope" { 404 } else { 200 },
+            "{path}"
+        );
+    }
+    let upgrade = http_request(
+        server.addr,
+        "/",
+        &[
+            ("Host", &evil),
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ],
+    )
+    .await;
+    assert_eq!(upgrade.0, 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -78,7 +78,8 @@ enum Command {
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1")]
         host: std::net::IpAddr,
-        /// Require this token from clients (`?token=` or a first `auth` message).
+        /// Require this token from clients: every HTTP route but /healthz (`Authorization:
+        /// Bearer` or `?token=`), and the WebSocket (`?token=` or a first `auth` message).
         #[arg(long)]
         token: Option<String>,
         /// Also allow WebSockets from this origin (local origins always are), e.g.
