@@ -1,4 +1,4 @@
-//! `tasknet new`: writes a crew project from the cargo-generate template in `template/`,
+//! `tasknet new`: writes a crew project from the cargo-generate template in `cli/template/`,
 //! embedded here, so that the two routes share one copy of the template.
 //!
 //! The files are rendered with Liquid (the engine cargo-generate uses) and the
@@ -10,23 +10,31 @@ use std::path::{Path, PathBuf};
 
 use heck::{ToKebabCase, ToSnakeCase};
 
-/// The template, as `(path in template/, contents)`. `tests/scaffold.rs` checks that this list
-/// is exactly the files of `template/`.
+/// The template, as `(path in cli/template/, contents)`; a test checks that this list is
+/// exactly the files of `cli/template/`. The manifest is `Cargo.toml.liquid`, which
+/// cargo-generate writes as `Cargo.toml` (as `tasknet new` does): a file named `Cargo.toml`
+/// would make the template a package of its own, which `cargo package` leaves out of the CLI.
 pub const TEMPLATE_FILES: &[(&str, &str)] = &[
-    (".gitignore", include_str!("../../template/.gitignore")),
-    ("Cargo.toml", include_str!("../../template/Cargo.toml")),
-    ("README.md", include_str!("../../template/README.md")),
-    ("agents.yaml", include_str!("../../template/agents.yaml")),
-    ("build.rs", include_str!("../../template/build.rs")),
+    (".gitignore", include_str!("../template/.gitignore")),
+    (
+        "Cargo.toml.liquid",
+        include_str!("../template/Cargo.toml.liquid"),
+    ),
+    ("README.md", include_str!("../template/README.md")),
+    ("agents.yaml", include_str!("../template/agents.yaml")),
+    ("build.rs", include_str!("../template/build.rs")),
     (
         "cargo-generate.toml",
-        include_str!("../../template/cargo-generate.toml"),
+        include_str!("../template/cargo-generate.toml"),
     ),
-    ("src/main.rs", include_str!("../../template/src/main.rs")),
-    ("tasks.yaml", include_str!("../../template/tasks.yaml")),
+    ("src/main.rs", include_str!("../template/src/main.rs")),
+    ("tasks.yaml", include_str!("../template/tasks.yaml")),
 ];
 
 const CONFIG_FILE: &str = "cargo-generate.toml";
+
+/// The ending cargo-generate strips from a template file's name.
+const LIQUID: &str = ".liquid";
 
 /// How the generated project builds its registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +92,7 @@ pub fn render(project: &NewProject) -> Result<Files, String> {
         parser
             .parse(text)
             .and_then(|template| template.render(&globals))
-            .map_err(|e| format!("error: template/{name} does not render: {e}"))
+            .map_err(|e| format!("error: cli/template/{name} does not render: {e}"))
     };
 
     let mut ignored = BTreeSet::new();
@@ -102,7 +110,8 @@ pub fn render(project: &NewProject) -> Result<Files, String> {
         if name == CONFIG_FILE || ignored.contains(name) {
             continue;
         }
-        out.insert(name.to_owned(), render(name, text)?);
+        let written = name.strip_suffix(LIQUID).unwrap_or(name);
+        out.insert(written.to_owned(), render(name, text)?);
     }
     Ok(out)
 }
@@ -190,7 +199,7 @@ impl TemplateConfig {
     fn parse(text: &str) -> Result<Self, String> {
         let table: toml::Table = text
             .parse()
-            .map_err(|e| format!("error: template/{CONFIG_FILE}: {e}"))?;
+            .map_err(|e| format!("error: cli/template/{CONFIG_FILE}: {e}"))?;
         let strings = |value: Option<&toml::Value>| -> Vec<String> {
             value
                 .and_then(toml::Value::as_array)
@@ -251,7 +260,7 @@ mod tests {
                 }
             }
         }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("template");
         let mut on_disk = Vec::new();
         walk(&root, &root, &mut on_disk);
         on_disk.sort();

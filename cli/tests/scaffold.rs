@@ -1,4 +1,4 @@
-//! Scaffolding: `tasknet new` and `cargo generate --path template` write the same project,
+//! Scaffolding: `tasknet new` and `cargo generate --path cli/template` write the same project,
 //! and that project builds, passes its test and reports a broken tasks.yaml with its location,
 //! on both routes (the task_registry! macro and build.rs).
 //!
@@ -119,7 +119,7 @@ fn new_writes_the_template_for_each_route() {
     for project in [&with_macro, &with_build_rs] {
         // CrewAI's single-brace placeholders survive Liquid; no Liquid is left anywhere.
         let template_tasks =
-            std::fs::read_to_string(workspace().join("template/tasks.yaml")).unwrap();
+            std::fs::read_to_string(workspace().join("cli/template/tasks.yaml")).unwrap();
         assert_eq!(project["tasks.yaml"], template_tasks);
         assert!(project["tasks.yaml"].contains("Find the key facts about {topic}."));
         assert!(project["agents.yaml"].contains("{topic} researcher"));
@@ -289,7 +289,7 @@ fn cargo_generate_writes_the_same_project() {
             .current_dir(dir.path())
             .arg("generate")
             .arg("--path")
-            .arg(workspace().join("template"))
+            .arg(workspace().join("cli/template"))
             .args(["--name", &name, "--vcs", "none", "--silent"])
             .args(["--define", &format!("route={route}")])
             .arg("--define")
@@ -316,12 +316,13 @@ fn cargo_generate_writes_the_same_project() {
         builds_tests_and_locates_a_missing_field(&generated);
     }
 
-    // From a git repository (`cargo generate --git URL template`): a repository holding this
-    // checkout's template, so that the test sees the working tree, not the last commit.
+    // From a git repository (`cargo generate --git URL cli/template`): a repository holding
+    // this checkout's template where tasknet's has it, so that the test sees the working tree,
+    // not the last commit.
     let repo = dir.path().join("repo");
-    std::fs::create_dir_all(repo.join("template/src")).unwrap();
-    for entry in tree(&workspace().join("template")) {
-        std::fs::write(repo.join("template").join(&entry.0), entry.1).unwrap();
+    std::fs::create_dir_all(repo.join("cli/template/src")).unwrap();
+    for entry in tree(&workspace().join("cli/template")) {
+        std::fs::write(repo.join("cli/template").join(&entry.0), entry.1).unwrap();
     }
     let git = |args: &[&str]| {
         let out = git_program
@@ -347,7 +348,7 @@ fn cargo_generate_writes_the_same_project() {
         .arg("generate")
         .arg("--git")
         .arg(format!("file://{}", repo.display()))
-        .arg("template")
+        .arg("cli/template")
         .args(["--name", "gen-macro-git", "--vcs", "none", "--silent"])
         .args(["--define", "route=macro"])
         .arg("--define")

@@ -29,7 +29,7 @@ pub struct MacroEnv {
 }
 
 impl MacroEnv {
-    /// Resolves a path as DESIGN.md says: relative to the crate root, or to the calling file's
+    /// Resolves a path as docs/generated-api.md says: relative to the crate root, or to the calling file's
     /// directory when it starts with `./`.
     pub fn resolve(&self, path: &str) -> PathBuf {
         if let Some(rest) = path.strip_prefix("./")

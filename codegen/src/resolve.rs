@@ -1,5 +1,5 @@
 //! The checking pass: [`TasksFile`] -> [`Model`]. Resolves each task's reads and writes
-//! (DESIGN.md section 3), builds the dependency graph, and reports every problem it finds
+//! (docs/yaml.md), builds the dependency graph, and reports every problem it finds
 //! before giving up (serde_derive's context style), each pointing at the yaml.
 
 use std::cmp::Reverse;

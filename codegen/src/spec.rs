@@ -48,7 +48,7 @@ pub const CREWAI_TASK_KEYS: &[&str] = &[
     "i18n",
 ];
 
-/// tasknet's task keys: the dataflow (DESIGN.md section 3), and how the runtime runs the task.
+/// tasknet's task keys: the dataflow (docs/yaml.md), and how the runtime runs the task.
 pub const EXTENSION_TASK_KEYS: &[&str] =
     &["requires", "produces", "input_data", "timeout", "retry"];
 

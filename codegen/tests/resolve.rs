@@ -1,4 +1,4 @@
-//! The resolution rules of DESIGN.md section 3, one test per rule, through `check`.
+//! The resolution rules of docs/yaml.md, one test per rule, through `check`.
 
 use tasknet_codegen::model::{Model, Producer};
 use tasknet_codegen::{CheckFailed, SourceFile, check};

@@ -1,5 +1,5 @@
 //! The Petri net of a registry: construction with AND semantics, a linear-time structural
-//! soundness check, and the token game (DESIGN.md section 6).
+//! soundness check, and the token game (docs/petri-net.md).
 //!
 //! One place per task (it carries the `logica`), a start and an end transition per task, one
 //! condition place per dependency edge. Where a condition place is the only output of its
