@@ -2,18 +2,74 @@
 //!
 //! ```ignore
 //! tasknet::task_registry!("tasks.yaml");
-//! // State, <Task>Input/<Task>Output, <task>_input/<task>_output, trait Tasks, Crew,
-//! // TASK_REGISTRY: see the README for the yaml dialect and the generated API.
+//! // generates: State, <Task>Input / <Task>Output, <task>_input / <task>_output,
+//! // trait Tasks (one async fn per task), Crew, TASK_REGISTRY, PETRI_NET_JSON
+//!
+//! struct Team;
+//! impl Tasks for Team { /* one method per task */ }
+//!
+//! let run = tasknet::Runner::new(Crew(Team))
+//!     .storage(tasknet::SqliteStorage::open("runs.db")?)
+//!     .run(State { topic: Some("mangoes".into()), ..State::default() })
+//!     .await?;
 //! ```
 //!
-//! This facade re-exports the runtime types (`tasknet-runtime`) and, with the default `macros`
-//! feature, the `task_registry!` and `#[derive(TaskState)]` macros. Without the feature, use
-//! the build.rs route (`tasknet_codegen::Builder` and [`include_generated!`]).
+//! What to look at first:
+//! - [`task_registry!`] and [`TaskState`] (derive it on a hand-written state): the generated
+//!   API, documented in `docs/generated-api.md`;
+//! - [`TaskContext`] and [`TaskError`]: what each task method gets and returns;
+//! - [`Runner`]: runs the registry, logs every task, [`Runner::replay`]s stored runs;
+//! - [`App`]: `run`, `replay`, `log` and `serve` subcommands for your binary;
+//! - [`Storage`], [`SqliteStorage`]: the execution log;
+//! - [`serve`]: the WebSocket task server and runner page (feature `server`).
+//!
+//! Without the default `macros` feature, use the build.rs route (`tasknet_codegen::Builder`
+//! and [`include_generated!`]).
 
-pub use tasknet_runtime::*;
+// What a task implementation writes against.
+pub use tasknet_runtime::{
+    LogEntry, MissingField, StateError, TaskContext, TaskError, TaskErrorKind, TaskState,
+};
+
+// Running a registry.
+#[cfg(feature = "app")]
+pub use tasknet_runtime::App;
+pub use tasknet_runtime::{Replay, RetryPolicy, Run, RunError, Runner, TaskFailure};
+
+// The execution log.
+pub use tasknet_runtime::storage;
+pub use tasknet_runtime::{
+    JsonText, MemoryStorage, ReplayMode, RunRecord, RunStatus, Storage, StorageError, TaskRecord,
+    TaskStatus,
+};
+#[cfg(feature = "sqlite")]
+pub use tasknet_runtime::{SqliteStorage, Synchronous};
+
+// The WebSocket task server.
+#[cfg(feature = "server")]
+pub use tasknet_runtime::server::{self, Server, ServerConfig, serve};
+
+// What the generated registry is made of, for code that inspects it.
+pub use tasknet_runtime::petri::{self, PetriNet};
+pub use tasknet_runtime::{
+    AgentSpec, FieldInfo, FieldSpec, RUN_METADATA_FIELDS, Registry, RetrySpec, SourceLocation,
+    TaskCall, TaskOutput, TaskSet, TaskSpec, field_info,
+};
+
+// Smaller pieces: log reports, timestamps.
+pub use tasknet_runtime::{Timestamp, now_rfc3339, report};
+
+// The seed's own API (ExecutionLog, TaskOutputStorageHandler), for code ported from it.
+pub use tasknet_runtime::seed;
+
+pub use tasknet_runtime::include_generated;
 
 #[cfg(feature = "macros")]
 pub use tasknet_macros::{TaskState, task_registry};
+
+/// Items the generated code needs but users should not name. Not part of the public API.
+#[doc(hidden)]
+pub use tasknet_runtime::__private;
 
 /// What the macros' expansions call back into. Not part of the public API.
 #[cfg(feature = "macros")]

@@ -35,13 +35,21 @@ pub use time::{Timestamp, now_rfc3339};
 pub use app::App;
 pub use executor::{Replay, RetryPolicy, Run, RunError, Runner, TaskFailure};
 pub use json::JsonText;
-pub use log::{ExecutionLog, ReplayMode, RunRecord, RunStatus, TaskRecord, TaskStatus};
+pub use log::{ReplayMode, RunRecord, RunStatus, TaskRecord, TaskStatus};
 pub use petri::PetriNet;
 #[cfg(feature = "server")]
 pub use server::{Server, ServerConfig, serve};
-pub use storage::{MemoryStorage, Storage, StorageError, TaskOutputStorageHandler};
+pub use storage::{MemoryStorage, Storage, StorageError};
 #[cfg(feature = "sqlite")]
 pub use storage::{SqliteStorage, Synchronous};
+
+/// The seed's own API, for code ported from it: its `ExecutionLog` entry and its
+/// `TaskOutputStorageHandler` (add, update at an index, load, reset), bound to one run of a
+/// [`Storage`]. New code uses [`Runner`] and [`Storage`] directly.
+pub mod seed {
+    pub use crate::log::ExecutionLog;
+    pub use crate::storage::TaskOutputStorageHandler;
+}
 
 /// Items the generated code needs but users should not name. Not part of the public API.
 #[doc(hidden)]

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use serde_json::json;
+use tasknet_runtime::seed::{ExecutionLog, TaskOutputStorageHandler};
 use tasknet_runtime::storage::{export_csv, export_jsonl};
 use tasknet_runtime::{
-    ExecutionLog, MemoryStorage, RunRecord, RunStatus, SqliteStorage, Storage,
-    TaskOutputStorageHandler, TaskRecord, TaskStatus,
+    MemoryStorage, RunRecord, RunStatus, SqliteStorage, Storage, TaskRecord, TaskStatus,
 };
 
 fn run(id: &str, started_at: &str) -> RunRecord {
