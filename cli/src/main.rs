@@ -7,14 +7,15 @@ mod scaffold;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use tasknet_codegen::petri;
 use tasknet_codegen::{
     Checked, GenerationSettings, LoadError, Style, check_files, generated_file, graph,
 };
-use tasknet_runtime::storage::{export_csv, export_jsonl};
-use tasknet_runtime::{SqliteStorage, Storage, report};
+use tasknet_runtime::storage::{LogLocation, export_csv, export_jsonl};
+use tasknet_runtime::{Storage, report};
 
 #[derive(Parser)]
 #[command(
@@ -77,8 +78,8 @@ enum Command {
     },
     /// Print the runs of an execution log, or one run's task outputs.
     Log {
-        /// The log (an SQLite file written by a tasknet runner).
-        db: PathBuf,
+        /// The log: an SQLite file written by a tasknet runner (a path or `sqlite:PATH`).
+        db: String,
         /// The run to show.
         #[arg(long)]
         run: Option<String>,
@@ -101,8 +102,8 @@ enum Command {
     },
     /// Export an execution log: every run and task record.
     Export {
-        /// The log (an SQLite file).
-        db: PathBuf,
+        /// The log: an SQLite file (a path or `sqlite:PATH`).
+        db: String,
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
         /// Write to this file instead of stdout.
@@ -187,12 +188,16 @@ fn quiet_on_broken_pipe(e: tasknet_runtime::StorageError) -> Result<(), String> 
     }
 }
 
-/// Opens an existing log; a missing file is an error, not a new empty log.
-fn open_log(db: &Path) -> Result<SqliteStorage, String> {
-    if !db.is_file() {
-        return Err(format!("error: no execution log at `{}`", db.display()));
+/// Opens an existing log (a path, `sqlite:PATH`; see `storage::LogLocation`); a missing file
+/// is an error, not a new empty log.
+fn open_log(db: &str) -> Result<Arc<dyn Storage>, String> {
+    let location = LogLocation::parse(db).map_err(|e| format!("error: {e}"))?;
+    if let LogLocation::Sqlite(path) = &location
+        && !path.is_file()
+    {
+        return Err(format!("error: no execution log at `{}`", path.display()));
     }
-    SqliteStorage::open(db).map_err(|e| format!("error: {e}"))
+    location.open().map_err(|e| format!("error: {e}"))
 }
 
 fn main() -> ExitCode {
@@ -299,7 +304,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let mut out = std::io::stdout().lock();
             match run {
                 None => {
-                    if let Err(e) = report::print_runs(&storage, &mut out) {
+                    if let Err(e) = report::print_runs(storage.as_ref(), &mut out) {
                         quiet_on_broken_pipe(e)?;
                     }
                 }
@@ -307,10 +312,8 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     let record = storage
                         .run(&id)
                         .map_err(|e| format!("error: {e}"))?
-                        .ok_or_else(|| {
-                            format!("error: there is no run `{id}` in {}", db.display())
-                        })?;
-                    if let Err(e) = report::print_run(&storage, &record, &mut out) {
+                        .ok_or_else(|| format!("error: there is no run `{id}` in {db}"))?;
+                    if let Err(e) = report::print_run(storage.as_ref(), &record, &mut out) {
                         quiet_on_broken_pipe(e)?;
                     }
                 }
@@ -327,8 +330,8 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 None => Box::new(std::io::stdout().lock()),
             };
             let written = match format {
-                ExportFormat::Jsonl => export_jsonl(&storage, &mut out),
-                ExportFormat::Csv => export_csv(&storage, &mut out),
+                ExportFormat::Jsonl => export_jsonl(storage.as_ref(), &mut out),
+                ExportFormat::Csv => export_csv(storage.as_ref(), &mut out),
             };
             let written = match written {
                 Ok(n) => n,

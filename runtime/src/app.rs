@@ -14,14 +14,13 @@
 
 use std::error::Error;
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use crate::executor::{Replay, Run, RunError, Runner};
 use crate::report::{print_run, print_runs};
-use crate::storage::{SqliteStorage, Storage};
+use crate::storage::{LogLocation, Storage};
 use crate::{TaskSet, TaskState};
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -31,9 +30,9 @@ type ConfigureFn<T> = Box<dyn Fn(Runner<T>) -> Runner<T>>;
 
 #[derive(Parser)]
 struct Cli {
-    /// The execution log (an SQLite file).
+    /// The execution log: a path (an SQLite file), `sqlite:PATH` or `memory:`.
     #[arg(long, global = true)]
-    db: Option<PathBuf>,
+    db: Option<String>,
     /// No progress lines.
     #[arg(long, global = true)]
     quiet: bool,
@@ -96,7 +95,8 @@ enum Command {
 pub struct App<T: TaskSet> {
     name: String,
     tasks: T,
-    db: PathBuf,
+    /// The default log: a path or URL (see `storage::LogLocation`).
+    db: std::ffi::OsString,
     inputs: InputsFn<T::State>,
     after_run: Option<AfterRunFn<T::State>>,
     configure: Option<ConfigureFn<T>>,
@@ -107,7 +107,7 @@ impl<T: TaskSet> App<T> {
     pub fn new(name: impl Into<String>, tasks: T) -> Self {
         let name = name.into();
         App {
-            db: PathBuf::from(format!("{name}.db")),
+            db: format!("{name}.db").into(),
             name,
             tasks,
             inputs: Box::new(|| Ok(T::State::default())),
@@ -116,9 +116,10 @@ impl<T: TaskSet> App<T> {
         }
     }
 
-    /// The default log file (`--db` overrides it).
-    pub fn db(mut self, path: impl Into<PathBuf>) -> Self {
-        self.db = path.into();
+    /// The default log: a path (an SQLite file), `sqlite:PATH` or `memory:` (`--db`
+    /// overrides it).
+    pub fn db(mut self, path_or_url: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.db = path_or_url.as_ref().to_owned();
         self
     }
 
@@ -176,8 +177,12 @@ impl<T: TaskSet> App<T> {
     }
 
     fn dispatch(self, cli: Cli) -> Result<(), BoxError> {
-        let db = cli.db.clone().unwrap_or_else(|| self.db.clone());
-        let storage = SqliteStorage::open(&db)?;
+        let db = match (cli.db.as_deref(), self.db.to_str()) {
+            (Some(url), _) | (None, Some(url)) => LogLocation::parse(url)?,
+            // A path that is not UTF-8 cannot be a URL.
+            (None, None) => LogLocation::Sqlite(self.db.clone().into()),
+        };
+        let storage = db.open()?;
         let quiet = cli.quiet;
         let set = cli.set;
         let command = cli.command.unwrap_or(Command::Run);
@@ -186,13 +191,13 @@ impl<T: TaskSet> App<T> {
                 let mut out = std::io::stdout().lock();
                 match run {
                     None => {
-                        print_runs(&storage, &mut out)?;
+                        print_runs(storage.as_ref(), &mut out)?;
                     }
                     Some(id) => {
                         let record = storage
                             .run(&id)?
-                            .ok_or_else(|| format!("there is no run `{id}` in {}", db.display()))?;
-                        print_run(&storage, &record, &mut out)?;
+                            .ok_or_else(|| format!("there is no run `{id}` in {db}"))?;
+                        print_run(storage.as_ref(), &record, &mut out)?;
                     }
                 }
                 Ok(())
@@ -222,7 +227,9 @@ impl<T: TaskSet> App<T> {
                 max_tasks,
             } => {
                 let initial = (self.inputs)()?;
-                let mut runner = Runner::new(self.tasks).storage(storage).progress(false);
+                let mut runner = Runner::new(self.tasks)
+                    .shared_storage(storage)
+                    .progress(false);
                 if let Some(configure) = &self.configure {
                     runner = configure(runner);
                 }
@@ -240,10 +247,9 @@ impl<T: TaskSet> App<T> {
                 rt.block_on(async {
                     let server = crate::server::Server::bind(runner, config).await?;
                     eprintln!(
-                        "{}: serving on http://{} (log: {}); Ctrl-C stops",
+                        "{}: serving on http://{} (log: {db}); Ctrl-C stops",
                         self.name,
                         server.local_addr(),
-                        db.display()
                     );
                     server
                         .run_until(async {
@@ -274,8 +280,8 @@ impl<T: TaskSet> App<T> {
 
     fn execute(
         self,
-        storage: SqliteStorage,
-        db: &std::path::Path,
+        storage: std::sync::Arc<dyn Storage>,
+        db: &LogLocation,
         quiet: bool,
         go: impl for<'r> FnOnce(
             &'r Runner<T>,
@@ -283,7 +289,9 @@ impl<T: TaskSet> App<T> {
             Box<dyn std::future::Future<Output = Result<Run<T::State>, RunError>> + 'r>,
         >,
     ) -> Result<(), BoxError> {
-        let mut runner = Runner::new(self.tasks).storage(storage).progress(!quiet);
+        let mut runner = Runner::new(self.tasks)
+            .shared_storage(storage)
+            .progress(!quiet);
         if let Some(configure) = &self.configure {
             runner = configure(runner);
         }
@@ -294,12 +302,11 @@ impl<T: TaskSet> App<T> {
         match result {
             Ok(run) => {
                 eprintln!(
-                    "run {} finished: {} task{} in {:.2?}; log: {}",
+                    "run {} finished: {} task{} in {:.2?}; log: {db}",
                     run.id,
                     run.tasks_run,
                     if run.tasks_run == 1 { "" } else { "s" },
                     run.duration,
-                    db.display()
                 );
                 if let Some(hook) = &self.after_run {
                     hook(&run, runner.log().as_ref())?;

@@ -435,3 +435,49 @@ fn sqlite_read_only_directory() {
             .is_some()
     );
 }
+
+/// `storage::open(url)`: what `App`'s `--db` and the CLI take. A path or `sqlite:` is an SQLite
+/// file, `memory:` a log in memory; a scheme tasknet does not have is refused by name.
+#[test]
+fn logs_open_from_a_url_or_a_path() {
+    use tasknet_runtime::storage::{LogLocation, open};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.db");
+    let shown = path.display().to_string();
+    for url in [
+        shown.clone(),
+        format!("sqlite:{shown}"),
+        format!("sqlite://{shown}"),
+    ] {
+        assert_eq!(
+            LogLocation::parse(&url).unwrap(),
+            LogLocation::Sqlite(path.clone()),
+            "{url}"
+        );
+    }
+    assert_eq!(LogLocation::parse("memory:").unwrap(), LogLocation::Memory);
+    let log = open(&format!("sqlite:{shown}")).unwrap();
+    log.create_run(&run("r1", "2026-01-01T00:00:00Z")).unwrap();
+    drop(log);
+    assert_eq!(
+        open(&shown).unwrap().runs().unwrap().len(),
+        1,
+        "the same file"
+    );
+    let memory = open("memory:").unwrap();
+    assert!(
+        memory.describe().contains("memory"),
+        "{}",
+        memory.describe()
+    );
+    for (url, says) in [
+        (
+            "postgres://localhost/runs",
+            "`postgres://` logs are not supported",
+        ),
+        ("", "empty"),
+    ] {
+        let error = open(url).err().unwrap().to_string();
+        assert!(error.contains(says), "{url}: {error}");
+    }
+}

@@ -8,6 +8,8 @@ mod memory;
 mod sqlite;
 
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use export::{export_csv, export_jsonl};
 pub use handler::TaskOutputStorageHandler;
@@ -16,6 +18,72 @@ pub use memory::MemoryStorage;
 pub use sqlite::{SqliteStorage, Synchronous};
 
 use crate::log::{RunRecord, RunStatus, TaskRecord};
+
+/// Where a log is, as [`open`] reads it: `memory:`, `sqlite:PATH` (or `sqlite://PATH`), or a
+/// plain path, which is an SQLite file. A server database (`postgres://`) will be one more
+/// variant; until then its URL is refused by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogLocation {
+    /// A log in this process's memory, gone when it exits.
+    Memory,
+    /// An SQLite file.
+    Sqlite(PathBuf),
+}
+
+impl LogLocation {
+    /// Reads a log's URL or path.
+    pub fn parse(url: &str) -> Result<Self, StorageError> {
+        let refuse = |why: String| StorageError::new("open the log", url, why);
+        if url.is_empty() {
+            return Err(refuse("the log's URL is empty".to_owned()));
+        }
+        if matches!(url, "memory:" | ":memory:") {
+            return Ok(LogLocation::Memory);
+        }
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            return Ok(LogLocation::Sqlite(PathBuf::from(path)));
+        }
+        if let Some((scheme, _)) = url.split_once("://") {
+            return Err(refuse(format!(
+                "`{scheme}://` logs are not supported; give a path (an SQLite file), `sqlite:PATH` or `memory:`"
+            )));
+        }
+        Ok(LogLocation::Sqlite(PathBuf::from(url)))
+    }
+
+    /// Opens the log (an SQLite file is created with its schema if it does not exist).
+    pub fn open(&self) -> Result<Arc<dyn Storage>, StorageError> {
+        match self {
+            LogLocation::Memory => Ok(Arc::new(MemoryStorage::new())),
+            #[cfg(feature = "sqlite")]
+            LogLocation::Sqlite(path) => Ok(Arc::new(SqliteStorage::open(path)?)),
+            #[cfg(not(feature = "sqlite"))]
+            LogLocation::Sqlite(path) => Err(StorageError::new(
+                "open the log",
+                path.display().to_string(),
+                "this build has no SQLite (tasknet's `sqlite` feature)",
+            )),
+        }
+    }
+}
+
+impl fmt::Display for LogLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogLocation::Memory => f.write_str("memory:"),
+            LogLocation::Sqlite(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// Opens the log at `url` (see [`LogLocation`]): what `App`'s `--db` and the CLI's `log` and
+/// `export` take.
+pub fn open(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
+    LogLocation::parse(url)?.open()
+}
 
 /// A store for runs and their task records.
 ///
