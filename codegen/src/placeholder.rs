@@ -1,47 +1,10 @@
-//! `{placeholder}`s in descriptions, as CrewAI interpolates them.
-//!
-//! `{name}` with `name` an identifier is a placeholder; `{{` and `}}` are literal braces, and
-//! braces around anything else (JSON, `{foo-bar}`, `{ }`) are text.
+//! `{placeholder}`s in descriptions, located in the yaml. The grammar (what a placeholder is)
+//! is `tasknet_contract::placeholder`'s, which the runtime renders with.
 
-use std::ops::Range;
+pub use tasknet_contract::placeholder::scan;
 
 use crate::source::{Sources, Span};
 use crate::spec::Text;
-
-/// Each placeholder's name and its byte range (braces included) in `text`, in order.
-pub fn scan(text: &str) -> Vec<(&str, Range<usize>)> {
-    let bytes = text.as_bytes();
-    let mut found = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'{' if bytes.get(i + 1) == Some(&b'{') => i += 2,
-            b'}' if bytes.get(i + 1) == Some(&b'}') => i += 2,
-            b'{' => {
-                let rest = &text[i + 1..];
-                let len = rest
-                    .bytes()
-                    .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
-                    .count();
-                let name = &rest[..len];
-                if len > 0 && rest.as_bytes().get(len) == Some(&b'}') && is_identifier(name) {
-                    found.push((name, i..i + len + 2));
-                    i += len + 2;
-                } else {
-                    i += 1;
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    found
-}
-
-fn is_identifier(name: &str) -> bool {
-    name.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-}
 
 /// Placeholders of a spanned text with spans in the source file. The text's value may differ
 /// from its source (folded scalars, escapes), so each `{name}` is looked up in the source;
@@ -65,29 +28,4 @@ pub fn located(text: &Text, sources: &Sources) -> Vec<(String, Span)> {
             (name.to_owned(), span)
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names(text: &str) -> Vec<&str> {
-        scan(text).into_iter().map(|(n, _)| n).collect()
-    }
-
-    #[test]
-    fn finds_identifiers_only() {
-        assert_eq!(
-            names("about {topic} in {current_year}."),
-            ["topic", "current_year"]
-        );
-        assert_eq!(
-            names("literal {{topic}} and {\"a\": 1} and {foo-bar} {}"),
-            Vec::<&str>::new()
-        );
-        assert_eq!(names("{a}{b}"), ["a", "b"]);
-        assert_eq!(names("{{{x}}}"), ["x"]);
-        assert_eq!(names("{1abc} {_x}"), ["_x"]);
-        assert_eq!(scan("ab {x}")[0].1, 3..6);
-    }
 }

@@ -16,8 +16,7 @@ use crate::spec::{AgentDecl, AgentsFile, FieldDecl, INPUTS_KEY, TaskDecl, TasksF
 use crate::suggest::{closest, did_you_mean};
 use crate::types::{FieldType, parse_type};
 
-/// Run metadata the state carries (the seed keeps these in its state dict).
-pub const RUN_METADATA_FIELDS: [&str; 3] = ["execution_log", "current_task", "timestamp"];
+pub use tasknet_contract::metadata::RUN_METADATA_FIELDS;
 
 /// Field names the generated code uses for itself.
 const RESERVED_FIELDS: [&str; 1] = ["input_data"];

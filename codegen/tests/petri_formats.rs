@@ -156,7 +156,7 @@ fn snapshots_of_every_format() {
 #[test]
 fn every_json_net_matches_the_schema() {
     let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("schema/petri-net.schema.json")).unwrap(),
+        &std::fs::read_to_string(root().join("contract/schema/petri-net.schema.json")).unwrap(),
     )
     .unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();

@@ -84,6 +84,18 @@ impl TaskErrorKind {
     }
 }
 
+impl From<TaskErrorKind> for tasknet_contract::protocol::ErrorKind {
+    fn from(kind: TaskErrorKind) -> Self {
+        use tasknet_contract::protocol::ErrorKind;
+        match kind {
+            TaskErrorKind::Failed => ErrorKind::Failed,
+            TaskErrorKind::MissingField => ErrorKind::MissingField,
+            TaskErrorKind::Timeout => ErrorKind::Timeout,
+            TaskErrorKind::Panicked => ErrorKind::Panicked,
+        }
+    }
+}
+
 /// The error a task method returns.
 ///
 /// Like `anyhow::Error`, any `std::error::Error` converts into it with `?`, and

@@ -16,7 +16,6 @@ pub mod log;
 pub mod petri;
 mod progress;
 mod registry;
-pub mod render;
 pub mod report;
 #[cfg(feature = "server")]
 pub mod server;

@@ -6,7 +6,7 @@ use crate::StateError;
 
 /// The names of the run metadata the state carries besides the task fields (the seed keeps
 /// them in its state dict). A task may not require or produce a field with one of these names.
-pub const RUN_METADATA_FIELDS: [&str; 3] = ["execution_log", "current_task", "timestamp"];
+pub use tasknet_contract::metadata::RUN_METADATA_FIELDS;
 
 /// One line of the state's `execution_log`: which task's output was merged, and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,8 +1,12 @@
 //! The seed's Petri-net JSON: `{nome, version, lugares, transicoes, arcos, agentes}`, with a
 //! working `logica` (an async JavaScript function body with `input` and `utils` in scope).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
+use tasknet_contract::petri as wire;
 
 use super::{Arc, Net, PlaceKind};
 use crate::model::Model;
@@ -104,64 +108,12 @@ return await new Promise((resolve, reject) => {{
     )
 }
 
-#[derive(Serialize)]
-struct NetJson<'a> {
-    nome: &'a str,
-    version: &'static str,
-    lugares: Vec<PlaceJson<'a>>,
-    transicoes: Vec<TransitionJson<'a>>,
-    arcos: Vec<ArcJson<'a>>,
-    agentes: Vec<AgentJson<'a>>,
-}
+/// The net as the seed's JSON: the wire types are the runtime's (`tasknet-contract`), here
+/// borrowing from the model, each `logica` an already escaped JSON string.
+type NetJson<'a> = wire::PetriNet<'a, Box<RawValue>>;
 
-#[derive(Serialize)]
-struct Coordinates {
-    x: f64,
-    y: f64,
-}
-
-#[derive(Serialize)]
-struct PlaceJson<'a> {
-    id: &'a str,
-    nome: &'a str,
-    tokens: u32,
-    coordenadas: Coordinates,
-    delay: u32,
-    subnet: Option<()>,
-    #[serde(rename = "agentId")]
-    agent_id: Option<&'a str>,
-    input_data: Value,
-    output_data: serde_json::Map<String, Value>,
-    /// Already a JSON string literal: the template is escaped once per net, not per place.
-    logica: Box<serde_json::value::RawValue>,
-}
-
-fn empty_string_json() -> Box<serde_json::value::RawValue> {
-    serde_json::value::RawValue::from_string("\"\"".to_owned()).expect("valid JSON")
-}
-
-#[derive(Serialize)]
-struct TransitionJson<'a> {
-    id: &'a str,
-    nome: &'a str,
-    coordenadas: Coordinates,
-}
-
-#[derive(Serialize)]
-struct ArcJson<'a> {
-    id: String,
-    origem: &'a str,
-    destino: &'a str,
-    peso: u32,
-}
-
-#[derive(Serialize)]
-struct AgentJson<'a> {
-    id: &'a str,
-    role: &'a str,
-    goal: &'a str,
-    backstory: &'a str,
-    tools: &'a [String],
+fn empty_string_json() -> Box<RawValue> {
+    RawValue::from_string("\"\"".to_owned()).expect("valid JSON")
 }
 
 fn net_json<'a>(net: &'a Net, model: &'a Model, options: &JsOptions) -> NetJson<'a> {
@@ -171,56 +123,52 @@ fn net_json<'a>(net: &'a Net, model: &'a Model, options: &JsOptions) -> NetJson<
         let name = serde_json::to_string(&js_string(task)).unwrap_or_default();
         let name = &name[1..name.len() - 1];
         let text = escaped_template.replacen(TASK_MARKER, name, 1);
-        serde_json::value::RawValue::from_string(text).unwrap_or_else(|_| empty_string_json())
+        RawValue::from_string(text).unwrap_or_else(|_| empty_string_json())
     };
-    let lugares = net
+    let places = net
         .places
         .iter()
         .map(|p| {
-            let (agent_id, input_data, logica_text) = match p.kind {
+            let (agent_id, input_data, logica) = match p.kind {
                 PlaceKind::Task(i) => {
                     let task = &model.tasks[i];
                     (
-                        task.agent.as_deref(),
-                        Value::Object(input_data(task)),
+                        task.agent.as_deref().map(Cow::Borrowed),
+                        input_data(task),
                         logica_json(&task.name),
                     )
                 }
-                _ => (
-                    None,
-                    Value::Object(serde_json::Map::new()),
-                    empty_string_json(),
-                ),
+                _ => (None, serde_json::Map::new(), empty_string_json()),
             };
-            PlaceJson {
-                id: &p.id,
-                nome: &p.name,
+            wire::Place {
+                id: Cow::Borrowed(&p.id),
+                name: Cow::Borrowed(&p.name),
                 tokens: p.tokens,
-                coordenadas: Coordinates { x: p.x, y: p.y },
+                position: wire::Position { x: p.x, y: p.y },
                 delay: 0,
                 subnet: None,
                 agent_id,
                 input_data,
                 output_data: serde_json::Map::new(),
-                logica: logica_text,
+                logica,
             }
         })
         .collect();
-    let transicoes = net
+    let transitions = net
         .transitions
         .iter()
-        .map(|t| TransitionJson {
-            id: &t.id,
-            nome: &t.name,
-            coordenadas: Coordinates { x: t.x, y: t.y },
+        .map(|t| wire::Transition {
+            id: Cow::Borrowed(&t.id),
+            name: Cow::Borrowed(&t.name),
+            position: wire::Position { x: t.x, y: t.y },
         })
         .collect();
-    let arcos = net
+    let arcs = net
         .arcs
         .iter()
         .enumerate()
         .map(|(i, arc)| {
-            let (origem, destino) = match *arc {
+            let (source, target) = match *arc {
                 Arc::PlaceToTransition { place, transition } => (
                     net.places[place].id.as_str(),
                     net.transitions[transition].id.as_str(),
@@ -230,32 +178,32 @@ fn net_json<'a>(net: &'a Net, model: &'a Model, options: &JsOptions) -> NetJson<
                     net.places[place].id.as_str(),
                 ),
             };
-            ArcJson {
-                id: format!("A{i}"),
-                origem,
-                destino,
-                peso: 1,
+            wire::Arc {
+                id: Cow::Owned(format!("A{i}")),
+                source: Cow::Borrowed(source),
+                target: Cow::Borrowed(target),
+                weight: 1,
             }
         })
         .collect();
-    let agentes = model
+    let agents = model
         .agents
         .iter()
-        .map(|a| AgentJson {
-            id: &a.name,
-            role: &a.role,
-            goal: &a.goal,
-            backstory: &a.backstory,
-            tools: &a.tools,
+        .map(|a| wire::Agent {
+            id: Cow::Borrowed(&a.name),
+            role: Cow::Borrowed(&a.role),
+            goal: Cow::Borrowed(&a.goal),
+            backstory: Cow::Borrowed(&a.backstory),
+            tools: Cow::Borrowed(&a.tools),
         })
         .collect();
-    NetJson {
-        nome: &net.name,
-        version: "1.0",
-        lugares,
-        transicoes,
-        arcos,
-        agentes,
+    wire::PetriNet {
+        name: Cow::Borrowed(&net.name),
+        version: Cow::Borrowed("1.0"),
+        places,
+        transitions,
+        arcs,
+        agents,
     }
 }
 

@@ -13,12 +13,12 @@ use serde_json::{Map, Value};
 
 use super::{Runner, TaskFailure, lock};
 use crate::log::{TaskRecord, TaskStatus};
-use crate::render::render_static;
 use crate::time::ClockAnchor;
 use crate::{
     JsonText, Registry, TaskContext, TaskError, TaskErrorKind, TaskOutput, TaskSet, TaskSpec,
     TaskState, now_rfc3339,
 };
+use tasknet_contract::placeholder::render;
 
 /// How often to try a task and how long to wait between tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,12 +249,12 @@ fn task_context<S>(
     TaskContext {
         task: spec.name,
         run_id: run_id.clone(),
-        description: render_static(spec.description, &values),
-        expected_output: render_static(spec.expected_output, &values),
+        description: render(spec.description, &values),
+        expected_output: render(spec.expected_output, &values),
         agent: spec.agent,
-        role: agent.map(|a| render_static(a.role, &values)),
-        goal: agent.map(|a| render_static(a.goal, &values)),
-        backstory: agent.map(|a| render_static(a.backstory, &values)),
+        role: agent.map(|a| render(a.role, &values)),
+        goal: agent.map(|a| render(a.goal, &values)),
+        backstory: agent.map(|a| render(a.backstory, &values)),
     }
 }
 

@@ -1,11 +1,14 @@
-//! What each message does: the protocol's requests, each answered by a typed frame.
+//! What each message does: a request, read by the protocol's typed [`Envelope`], answered by
+//! typed [`Frame`]s (`tasknet_contract::protocol`), written straight from borrowed parts.
 
 use std::ops::ControlFlow;
 use std::task::Poll;
 
 use axum::extract::ws::Message;
-use serde::Serialize;
 use serde_json::{Value, json};
+use tasknet_contract::protocol::{
+    Envelope, ErrorBody, ErrorKind, ExecuteTask, Frame, ProtocolError, Reply, Request,
+};
 
 use super::Shared;
 use super::connection::Session;
@@ -13,64 +16,25 @@ use super::state_json;
 use crate::TaskSet;
 use crate::executor::new_run_id;
 
-/// One frame to send: `{type, id?, data}`, serialized straight from borrowed parts.
-fn frame(kind: &str, id: &Value, data: impl Serialize) -> Message {
-    #[derive(Serialize)]
-    struct Frame<'a, D> {
-        #[serde(rename = "type")]
-        kind: &'a str,
-        #[serde(skip_serializing_if = "Value::is_null")]
-        id: &'a Value,
-        data: D,
-    }
-    let text = serde_json::to_string(&Frame { kind, id, data }).unwrap_or_else(|e| {
-        format!(
-            r#"{{"type":"error","data":{{"error":{{"kind":"internal","message":{}}}}}}}"#,
-            Value::from(e.to_string())
-        )
-    });
-    Message::Text(text.into())
+fn send(id: &Value, reply: Reply<'_>) -> Message {
+    Message::Text(Frame { id, reply }.to_text().into())
 }
 
-#[derive(Serialize)]
-struct ErrorData<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    task_name: Option<&'a str>,
-    error: ErrorBody<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    kind: &'a str,
-    message: &'a str,
-}
-
-fn error_frame(id: &Value, kind: &str, message: impl AsRef<str>) -> Message {
-    let error = ErrorBody {
-        kind,
-        message: message.as_ref(),
-    };
-    frame(
-        "error",
+fn error_frame(id: &Value, kind: ErrorKind, message: &str) -> Message {
+    send(
         id,
-        ErrorData {
-            task_name: None,
-            error,
+        Reply::Error {
+            error: ErrorBody { kind, message },
         },
     )
 }
 
-fn task_error(id: &Value, task: &str, kind: &str, message: impl AsRef<str>) -> Message {
-    let error = ErrorBody {
-        kind,
-        message: message.as_ref(),
-    };
-    frame(
-        "task_error",
+fn task_error(id: &Value, task_name: &str, kind: ErrorKind, message: &str) -> Message {
+    send(
         id,
-        ErrorData {
-            task_name: Some(task),
-            error,
+        Reply::TaskError {
+            task_name,
+            error: ErrorBody { kind, message },
         },
     )
 }
@@ -88,59 +52,49 @@ impl<T: TaskSet> Session<T> {
             Some(Ok(Message::Binary(_))) => {
                 outbox.push(error_frame(
                     &Value::Null,
-                    "bad_message",
+                    ErrorKind::BadMessage,
                     "send JSON text frames",
                 ));
                 return ControlFlow::Continue(());
             }
             Some(Ok(_)) => return ControlFlow::Continue(()),
         };
-        let mut request: Value = match serde_json::from_str(text.as_str()) {
-            Ok(value) => value,
+        let mut envelope = match Envelope::parse(text.as_str()) {
+            Ok(envelope) => envelope,
             Err(e) => {
-                outbox.push(error_frame(
-                    &Value::Null,
-                    "bad_json",
-                    format!("not JSON: {e}"),
-                ));
+                outbox.push(error_frame(&Value::Null, e.kind, &e.message));
                 return ControlFlow::Continue(());
             }
         };
-        let id = request
-            .get_mut("id")
-            .map(Value::take)
-            .unwrap_or(Value::Null);
-        let data = request
-            .get_mut("data")
-            .map(Value::take)
-            .unwrap_or(Value::Null);
-        let kind = request.get("type").and_then(Value::as_str).unwrap_or("");
+        let id = std::mem::take(&mut envelope.id);
+        let request = envelope.request();
         let shared = &self.shared;
         if !self.authenticated {
-            let token = request
-                .get("token")
-                .or_else(|| data.get("token"))
-                .and_then(Value::as_str);
-            if kind == "auth" && token.is_some() && shared.config.token_matches(token) {
+            if let Ok(Request::Auth { token: Some(token) }) = &request
+                && shared.config.token_matches(Some(token))
+            {
                 self.authenticated = true;
-                outbox.push(frame("authenticated", &id, json!({})));
+                outbox.push(send(&id, Reply::Authenticated));
                 return ControlFlow::Continue(());
             }
             outbox.push(error_frame(
                 &id,
-                "unauthorized",
+                ErrorKind::Unauthorized,
                 "a token is required: `?token=` on the URL or a first `auth` message",
             ));
             return ControlFlow::Break(());
         }
-        let reply = match kind {
-            "ping" => frame("pong", &id, json!({})),
-            "list_tasks" => frame("tasks", &id, list_tasks(shared)),
-            "execute_task" => match start_task(shared, &id, &data) {
+        let reply = match request {
+            Ok(Request::Ping) => send(&id, Reply::Pong),
+            // Already authenticated: nothing more to do.
+            Ok(Request::Auth { .. }) => send(&id, Reply::Authenticated),
+            Ok(Request::ListTasks) => send(&id, Reply::Tasks(list_tasks(shared))),
+            Ok(Request::ExecuteTask(request)) => match start_task(shared, &id, &request) {
                 Ok((task, started)) => {
                     outbox.push(started);
                     let shared = shared.clone();
-                    let mut run = Box::pin(async move { execute(&shared, &id, task, data).await });
+                    let mut run =
+                        Box::pin(async move { execute(&shared, &id, task, request).await });
                     // Polled once here first: a task that finishes without waiting (most do
                     // their work in one go) answers without a spawn and a hop to another
                     // worker thread; one that waits goes on in its own task.
@@ -159,14 +113,7 @@ impl<T: TaskSet> Session<T> {
                 }
                 Err(reply) => reply,
             },
-            "" => error_frame(&id, "bad_message", "a message needs a string `type`"),
-            other => error_frame(
-                &id,
-                "unknown_type",
-                format!(
-                    "unknown message type `{other}`: expected execute_task, list_tasks or ping"
-                ),
-            ),
+            Err(ProtocolError { kind, message }) => error_frame(&id, kind, &message),
         };
         outbox.push(reply);
         ControlFlow::Continue(())
@@ -182,82 +129,49 @@ struct Started {
 fn start_task<T: TaskSet>(
     shared: &Shared<T>,
     id: &Value,
-    data: &Value,
+    request: &ExecuteTask,
 ) -> Result<(Started, Message), Message> {
     let registry = shared.runner.task_set().registry();
-    let Some(name) = data.get("task_name").and_then(Value::as_str) else {
-        return Err(error_frame(
-            id,
-            "bad_message",
-            "execute_task needs `data.task_name` (a string)",
-        ));
-    };
+    let name = request.task_name.as_str();
     let Some(index) = registry.task_index(name) else {
         let names: Vec<&str> = registry.tasks.iter().map(|t| t.name).collect();
-        return Err(task_error(
-            id,
-            name,
-            "unknown_task",
-            format!(
-                "no task `{name}` in `{}` (tasks: {})",
-                registry.name,
-                names.join(", ")
-            ),
-        ));
+        let message = format!(
+            "no task `{name}` in `{}` (tasks: {})",
+            registry.name,
+            names.join(", ")
+        );
+        return Err(task_error(id, name, ErrorKind::UnknownTask, &message));
     };
     let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
-        return Err(task_error(
-            id,
-            name,
-            "busy",
-            format!(
-                "{} tasks are already running; try again later",
-                shared.config.max_concurrent_tasks
-            ),
-        ));
+        let message = format!(
+            "{} tasks are already running; try again later",
+            shared.config.max_concurrent_tasks
+        );
+        return Err(task_error(id, name, ErrorKind::Busy, &message));
     };
     Ok((
         Started {
             index,
             _permit: permit,
         },
-        frame("task_started", id, TaskName { task_name: name }),
+        send(id, Reply::TaskStarted { task_name: name }),
     ))
-}
-
-#[derive(Serialize)]
-struct TaskName<'a> {
-    task_name: &'a str,
-}
-
-#[derive(Serialize)]
-struct Completed<'a> {
-    task_name: &'a str,
-    run_id: &'a str,
-    result: Value,
 }
 
 async fn execute<T: TaskSet>(
     shared: &Shared<T>,
     id: &Value,
     task: Started,
-    mut data: Value,
+    request: ExecuteTask,
 ) -> Message {
     let registry = shared.runner.task_set().registry();
     let spec = &registry.tasks[task.index];
-    let input = match data.get_mut("input_data") {
-        Some(input) => input.take(),
-        None => json!({}),
-    };
+    let input = request.input_data;
     let state: T::State = match state_json::decode(spec, &input) {
         Ok(state) => state,
-        Err(e) => return task_error(id, spec.name, e.kind, e.message),
+        Err(e) => return task_error(id, spec.name, e.kind, &e.message),
     };
-    let run_id = data
-        .get("run_id")
-        .and_then(Value::as_str)
-        .filter(|r| !r.is_empty() && r.len() <= 128)
-        .map_or_else(new_run_id, str::to_owned);
+    let run_id = request.run_id.unwrap_or_else(new_run_id);
     // The limit goes to the runner, which records the timeout and finishes the run; cutting
     // the runner's future off here would lose both.
     let limit = shared.config.task_timeout;
@@ -266,16 +180,15 @@ async fn execute<T: TaskSet>(
         .run_task(&run_id, task.index, state, Some(limit))
         .await;
     match result {
-        Ok(state) => frame(
-            "task_completed",
+        Ok(state) => send(
             id,
-            Completed {
+            Reply::TaskCompleted {
                 task_name: spec.name,
                 run_id: &run_id,
                 result: state_json::encode(&input, &state),
             },
         ),
-        Err(failure) => task_error(id, spec.name, failure.kind.as_str(), failure.message),
+        Err(failure) => task_error(id, spec.name, failure.kind.into(), &failure.message),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The token's data (the browser's accumulated state, as JSON) to and from the typed state.
 
 use serde_json::{Map, Value};
+use tasknet_contract::protocol::ErrorKind;
 
 use crate::{RUN_METADATA_FIELDS, TaskSpec, TaskState};
 
@@ -8,7 +9,7 @@ use crate::{RUN_METADATA_FIELDS, TaskSpec, TaskState};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {
     /// `bad_input` (not an object, unknown fields, wrong types) or `missing_fields`.
-    pub kind: &'static str,
+    pub kind: ErrorKind,
     pub message: String,
 }
 
@@ -18,7 +19,7 @@ pub struct DecodeError {
 pub fn decode<S: TaskState>(task: &TaskSpec, input: &Value) -> Result<S, DecodeError> {
     let Value::Object(fields) = input else {
         return Err(DecodeError {
-            kind: "bad_input",
+            kind: ErrorKind::BadInput,
             message: format!(
                 "input_data must be a JSON object (the state), not {}",
                 kind_of(input)
@@ -53,7 +54,7 @@ pub fn decode<S: TaskState>(task: &TaskSpec, input: &Value) -> Result<S, DecodeE
     problems.extend(wrong);
     if !problems.is_empty() {
         return Err(DecodeError {
-            kind: "bad_input",
+            kind: ErrorKind::BadInput,
             message: format!("input_data: {}", problems.join("; ")),
         });
     }
@@ -65,7 +66,7 @@ pub fn decode<S: TaskState>(task: &TaskSpec, input: &Value) -> Result<S, DecodeE
         .collect();
     if !missing.is_empty() {
         return Err(DecodeError {
-            kind: "missing_fields",
+            kind: ErrorKind::MissingFields,
             message: format!(
                 "task `{}` requires {} but input_data does not set {}",
                 task.name,
