@@ -221,10 +221,15 @@ fn load(
     } else {
         Style::Plain
     };
-    check_files(settings, tasks, agents.map(PathBuf::as_path), None).map_err(|e| match e {
-        LoadError::Check(failed) => failed.render(style),
-        io => format!("error: {io}"),
-    })
+    let checked =
+        check_files(settings, tasks, agents.map(PathBuf::as_path), None).map_err(|e| match e {
+            LoadError::Check(failed) => failed.render(style),
+            io => format!("error: {io}"),
+        })?;
+    if !checked.warnings.is_empty() {
+        eprintln!("{}", checked.render_warnings(style));
+    }
+    Ok(checked)
 }
 
 fn run(command: Command) -> Result<ExitCode, String> {
@@ -384,8 +389,12 @@ fn summary(checked: &Checked) -> String {
     } else {
         names.join(" -> ")
     };
+    let warnings = match checked.warnings.len() {
+        0 => String::new(),
+        n => format!(", {n} warning{}", plural(n)),
+    };
     format!(
-        "{}: ok: {} task{}, {} field{} ({} input{}), order: {}",
+        "{}: ok{warnings}: {} task{}, {} field{} ({} input{}), order: {}",
         m.tasks_file,
         m.tasks.len(),
         plural(m.tasks.len()),

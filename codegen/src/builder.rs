@@ -161,6 +161,11 @@ impl Builder {
         }
         let checked = check_with(&self.settings, tasks_source, agents_source, None)
             .map_err(LoadError::Check)?;
+        if self.cargo_directives {
+            for warning in &checked.warnings {
+                println!("cargo::warning={}", warning.one_line(&checked.sources));
+            }
+        }
         let code = generated_file(&checked.model, &self.settings);
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),

@@ -20,9 +20,20 @@ pub enum Style {
 
 use crate::source::{Sources, Span};
 
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// The file cannot be generated: nothing is generated.
+    Error,
+    /// The file is generated, but something in it is likely a mistake (or is ignored, as
+    /// CrewAI ignores it). A `strict` setting will make these errors.
+    Warning,
+}
+
 /// One problem in the input, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    pub severity: Severity,
     pub message: String,
     /// The place to point at, with a short label.
     pub primary: Option<(Span, String)>,
@@ -35,12 +46,25 @@ pub struct Diagnostic {
 impl Diagnostic {
     pub fn error(message: impl Into<String>) -> Self {
         Diagnostic {
+            severity: Severity::Error,
             message: message.into(),
             primary: None,
             secondary: Vec::new(),
             help: None,
             notes: Vec::new(),
         }
+    }
+
+    /// A warning: reported, and the file is still generated.
+    pub fn warning(message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message)
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
     }
 
     pub fn at(mut self, span: Span, label: impl Into<String>) -> Self {
@@ -78,9 +102,14 @@ impl Diagnostic {
         }
     }
 
-    /// rustc-style: `error: message`, `--> file:line:col`, the source line, a caret, help.
+    /// rustc-style: `error: message` (or `warning: ...`), `--> file:line:col`, the source
+    /// line, a caret, help.
     pub fn render(&self, sources: &Sources, style: Style) -> String {
-        let mut group = Group::with_title(Level::ERROR.primary_title(self.message.as_str()));
+        let level = match self.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        let mut group = Group::with_title(level.primary_title(self.message.as_str()));
         // One snippet per file, primary file first: labels in agents.yaml get their own.
         let mut files = Vec::new();
         for (span, _) in self.primary.iter().chain(self.secondary.iter()) {
@@ -154,12 +183,13 @@ impl Diagnostics {
         self.items.iter()
     }
 
-    /// Ok when nothing was reported.
-    pub fn check(self) -> Result<(), Vec<Diagnostic>> {
-        if self.items.is_empty() {
-            Ok(())
-        } else {
+    /// The warnings when no error was reported; otherwise every diagnostic, errors and
+    /// warnings, in the order found.
+    pub fn check(self) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
+        if self.items.iter().any(Diagnostic::is_error) {
             Err(self.items)
+        } else {
+            Ok(self.items)
         }
     }
 
@@ -168,18 +198,55 @@ impl Diagnostics {
     }
 }
 
-/// All diagnostics rendered one after the other, plus a count line, like rustc.
+/// All diagnostics rendered one after the other, plus a count line, like rustc (when there is
+/// an error: warnings alone have no count line).
 pub fn render_all(diagnostics: &[Diagnostic], sources: &Sources, style: Style) -> String {
     let mut out = String::new();
     for d in diagnostics {
         out.push_str(&d.render(sources, style));
         out.push_str("\n\n");
     }
-    let n = diagnostics.len();
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+    if errors == 0 {
+        return out.trim_end().to_owned();
+    }
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
     let _ = write!(
         out,
-        "error: could not generate tasks: {n} error{} found",
-        if n == 1 { "" } else { "s" }
+        "error: could not generate tasks: {errors} error{} found",
+        plural(errors)
     );
+    if warnings > 0 {
+        let _ = write!(out, " (and {warnings} warning{})", plural(warnings));
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceFile;
+
+    #[test]
+    fn warnings_are_reported_and_do_not_fail_a_check() {
+        let mut sources = Sources::default();
+        let file = sources.add(SourceFile::new("tasks.yaml", "a:\n  colour: red\n"));
+        let span = Span::new(file, 5..11);
+        let mut diags = Diagnostics::default();
+        diags.push(Diagnostic::warning("unknown key `colour`").at(span, "CrewAI ignores it"));
+        let warnings = diags.clone().check().expect("a warning alone passes");
+        assert_eq!(warnings.len(), 1);
+        let text = render_all(&warnings, &sources, Style::Plain);
+        assert!(text.starts_with("warning: unknown key `colour`"), "{text}");
+        assert!(text.contains("tasks.yaml:2:3"), "{text}");
+        assert!(!text.contains("could not generate"), "{text}");
+        diags.push(Diagnostic::error("bad"));
+        let all = diags.check().expect_err("an error fails");
+        let text = render_all(&all, &sources, Style::Plain);
+        assert!(
+            text.ends_with("could not generate tasks: 1 error found (and 1 warning)"),
+            "{text}"
+        );
+    }
 }

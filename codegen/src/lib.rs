@@ -41,11 +41,20 @@ pub use model::{CustomField, CustomState, Model};
 pub use settings::{GenerationSettings, InvalidSetting};
 pub use source::{SourceFile, Sources};
 
-/// A successful check: the model and the files it came from.
+/// A successful check: the model, the files it came from, and the warnings found.
 #[derive(Debug, Clone)]
 pub struct Checked {
     pub sources: Sources,
     pub model: Model,
+    /// What the file does that is likely a mistake but does not stop generation.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Checked {
+    /// The warnings rendered rustc-style (empty when there are none).
+    pub fn render_warnings(&self, style: diagnostic::Style) -> String {
+        diagnostic::render_all(&self.warnings, &self.sources, style)
+    }
 }
 
 /// A failed check: every error found, and the files they point into.
@@ -138,12 +147,16 @@ pub fn check_with(
     };
     let model = resolve::resolve(&file, &cx, &mut diags);
     match (model, diags.check()) {
-        (Some(model), Ok(())) => Ok(Checked { sources, model }),
+        (Some(model), Ok(warnings)) => Ok(Checked {
+            sources,
+            model,
+            warnings,
+        }),
         (_, Err(diagnostics)) => Err(CheckFailed {
             sources,
             diagnostics,
         }),
-        (None, Ok(())) => Err(CheckFailed {
+        (None, Ok(_)) => Err(CheckFailed {
             sources,
             diagnostics: vec![Diagnostic::error(
                 "internal error: the model was not built, yet no error was reported",

@@ -2,7 +2,6 @@
 
 use crate::source::Span;
 use crate::types::FieldType;
-use crate::yaml::Node;
 
 /// Index into [`Model::fields`].
 pub type FieldId = usize;
@@ -62,16 +61,62 @@ pub struct Task {
     /// What the task reads: its `requires` (or CrewAI's implied ones), then placeholder inputs.
     pub requires: Vec<FieldId>,
     pub produces: Vec<FieldId>,
-    pub input_data: Vec<(String, Node)>,
+    pub input_data: Vec<(String, DataValue)>,
     /// Tasks that must finish first, ascending.
     pub depends_on: Vec<TaskId>,
     pub output_file: Option<String>,
     /// `timeout`, in milliseconds.
     pub timeout_ms: Option<u64>,
-    pub retry: Option<crate::spec::RetryDecl>,
+    pub retry: Option<Retry>,
     /// 1-based line and column of the task's key.
     pub line: usize,
     pub column: usize,
+}
+
+/// A static value of the yaml (an `input_data` entry), owned by the model: the emitters read
+/// this, never the yaml's nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Str(String),
+    List(Vec<DataValue>),
+    /// Entries in file order.
+    Map(Vec<(String, DataValue)>),
+}
+
+impl DataValue {
+    /// The value as JSON (a float that JSON cannot hold, NaN or infinite, becomes null).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            DataValue::Null => J::Null,
+            DataValue::Bool(b) => J::Bool(*b),
+            DataValue::Int(i) => J::from(*i),
+            DataValue::UInt(u) => J::from(*u),
+            DataValue::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            DataValue::Str(s) => J::String(s.clone()),
+            DataValue::List(items) => J::Array(items.iter().map(DataValue::to_json).collect()),
+            DataValue::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// How the runtime retries a task (`retry` in the yaml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Tries in all, the first one included.
+    pub attempts: u32,
+    /// The wait before the second try; it doubles before each further one.
+    pub backoff_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,9 @@ use heck::{ToSnakeCase, ToUpperCamelCase};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::model::{Agent, CustomState, Field, FieldId, Model, Producer, StateKind, Task, TaskId};
+use crate::model::{
+    Agent, CustomState, DataValue, Field, FieldId, Model, Producer, Retry, StateKind, Task, TaskId,
+};
 use crate::placeholder;
 use crate::source::{Sources, Span};
 use crate::spec::{AgentDecl, AgentsFile, FieldDecl, INPUTS_KEY, TaskDecl, TasksFile, Text};
@@ -17,6 +19,26 @@ use crate::suggest::{closest, did_you_mean};
 use crate::types::{FieldType, parse_type};
 
 pub use tasknet_contract::metadata::RUN_METADATA_FIELDS;
+
+/// A yaml node as the model holds it.
+fn data_value(node: &crate::yaml::Node) -> DataValue {
+    use crate::yaml::Value;
+    match &node.value {
+        Value::Null => DataValue::Null,
+        Value::Bool(b) => DataValue::Bool(*b),
+        Value::Int(i) => DataValue::Int(*i),
+        Value::UInt(u) => DataValue::UInt(*u),
+        Value::Float(f) => DataValue::Float(*f),
+        Value::Str(s) => DataValue::Str(s.clone()),
+        Value::Seq(items) => DataValue::List(items.iter().map(data_value).collect()),
+        Value::Map(entries) => DataValue::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (k.name.clone(), data_value(v)))
+                .collect(),
+        ),
+    }
+}
 
 /// Field names the generated code uses for itself.
 const RESERVED_FIELDS: [&str; 1] = ["input_data"];
@@ -78,7 +100,10 @@ pub fn resolve(file: &TasksFile, cx: &Context<'_>, diags: &mut Diagnostics) -> O
             depends_on: Vec::new(),
             output_file: decl.output_file.as_ref().map(|o| o.value.clone()),
             timeout_ms: decl.timeout_ms,
-            retry: decl.retry,
+            retry: decl.retry.map(|r| Retry {
+                attempts: r.attempts,
+                backoff_ms: r.backoff_ms,
+            }),
             line: 0,
             column: 0,
         });
@@ -379,7 +404,7 @@ impl<'a> Resolver<'a, '_> {
         Some((struct_ty, field.optional))
     }
 
-    fn input_data(&mut self, task: &TaskDecl) -> Vec<(String, crate::yaml::Node)> {
+    fn input_data(&mut self, task: &TaskDecl) -> Vec<(String, DataValue)> {
         let mut out = Vec::with_capacity(task.input_data.len());
         for (key, node) in &task.input_data {
             if let Err((problem, help)) = check_identifier(&key.value) {
@@ -390,7 +415,7 @@ impl<'a> Resolver<'a, '_> {
                 );
                 continue;
             }
-            out.push((key.value.clone(), node.clone()));
+            out.push((key.value.clone(), data_value(node)));
         }
         out
     }

@@ -6,9 +6,8 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::emit::state::{StateField, task_state_impl};
-use crate::model::{Field, FieldId, Model, Producer, StateKind, Task};
+use crate::model::{DataValue, Field, FieldId, Model, Producer, StateKind, Task};
 use crate::settings::GenerationSettings;
-use crate::yaml::{Node, Value};
 
 /// The generated items, as tokens (what the macro returns).
 pub fn items(model: &Model, settings: &GenerationSettings) -> TokenStream {
@@ -581,38 +580,19 @@ fn longest_hash_run(text: &str) -> usize {
 }
 
 /// The JSON text of a task's input_data, for the registry.
-fn input_data_json(data: &[(String, Node)]) -> String {
+fn input_data_json(data: &[(String, DataValue)]) -> String {
     let map: serde_json::Map<String, serde_json::Value> =
-        data.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
+        data.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
     serde_json::Value::Object(map).to_string()
-}
-
-pub(crate) fn to_json(node: &Node) -> serde_json::Value {
-    use serde_json::Value as J;
-    match &node.value {
-        Value::Null => J::Null,
-        Value::Bool(b) => J::Bool(*b),
-        Value::Int(i) => J::from(*i),
-        Value::UInt(u) => J::from(*u),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-        Value::Str(s) => J::String(s.clone()),
-        Value::Seq(items) => J::Array(items.iter().map(to_json).collect()),
-        Value::Map(entries) => J::Object(
-            entries
-                .iter()
-                .map(|(k, v)| (k.name.clone(), to_json(v)))
-                .collect(),
-        ),
-    }
 }
 
 /// The Rust type and value of one input_data entry: scalars keep their YAML type, lists of one
 /// scalar type become slices, anything else is JSON.
-fn data_value(node: &Node, rt: &TokenStream) -> (TokenStream, TokenStream) {
+fn data_value(node: &DataValue, rt: &TokenStream) -> (TokenStream, TokenStream) {
     if let Some(scalar) = scalar(node) {
         return scalar;
     }
-    if let Value::Seq(items) = &node.value
+    if let DataValue::List(items) = node
         && !items.is_empty()
     {
         let scalars: Option<Vec<(TokenStream, TokenStream)>> = items.iter().map(scalar).collect();
@@ -628,19 +608,19 @@ fn data_value(node: &Node, rt: &TokenStream) -> (TokenStream, TokenStream) {
     (quote!(#rt::Json), json_expr(node, rt))
 }
 
-fn scalar(node: &Node) -> Option<(TokenStream, TokenStream)> {
-    Some(match &node.value {
-        Value::Bool(b) => (quote!(bool), quote!(#b)),
-        Value::Int(i) => {
+fn scalar(node: &DataValue) -> Option<(TokenStream, TokenStream)> {
+    Some(match node {
+        DataValue::Bool(b) => (quote!(bool), quote!(#b)),
+        DataValue::Int(i) => {
             let lit = Literal::i64_unsuffixed(*i);
             (quote!(i64), quote!(#lit))
         }
-        Value::UInt(u) => {
+        DataValue::UInt(u) => {
             let lit = Literal::u64_unsuffixed(*u);
             (quote!(u64), quote!(#lit))
         }
-        Value::Float(f) => (quote!(f64), float_expr(*f)),
-        Value::Str(s) => (quote!(&'static str), quote!(#s)),
+        DataValue::Float(f) => (quote!(f64), float_expr(*f)),
+        DataValue::Str(s) => (quote!(&'static str), quote!(#s)),
         _ => return None,
     })
 }
@@ -658,25 +638,24 @@ fn float_expr(f: f64) -> TokenStream {
     }
 }
 
-fn json_expr(node: &Node, rt: &TokenStream) -> TokenStream {
+fn json_expr(node: &DataValue, rt: &TokenStream) -> TokenStream {
     let json = quote!(#rt::serde_json);
-    match &node.value {
-        Value::Null => quote!(#json::Value::Null),
-        Value::Bool(b) => quote!(#json::Value::Bool(#b)),
-        Value::Int(i) => quote!(#json::Value::from(#i)),
-        Value::UInt(u) => quote!(#json::Value::from(#u)),
-        Value::Float(f) => {
+    match node {
+        DataValue::Null => quote!(#json::Value::Null),
+        DataValue::Bool(b) => quote!(#json::Value::Bool(#b)),
+        DataValue::Int(i) => quote!(#json::Value::from(#i)),
+        DataValue::UInt(u) => quote!(#json::Value::from(#u)),
+        DataValue::Float(f) => {
             let f = float_expr(*f);
             quote!(#json::Value::from(#f))
         }
-        Value::Str(s) => quote!(#json::Value::from(#s)),
-        Value::Seq(items) => {
+        DataValue::Str(s) => quote!(#json::Value::from(#s)),
+        DataValue::List(items) => {
             let items = items.iter().map(|i| json_expr(i, rt));
             quote!(#json::Value::Array(::std::vec![#(#items),*]))
         }
-        Value::Map(entries) => {
-            let inserts = entries.iter().map(|(k, v)| {
-                let key = &k.name;
+        DataValue::Map(entries) => {
+            let inserts = entries.iter().map(|(key, v)| {
                 let v = json_expr(v, rt);
                 quote!(map.insert(#rt::String::from(#key), #v);)
             });
