@@ -1,0 +1,149 @@
+//! The agents each task names, and the order the tasks run in: a topological order that keeps
+//! file order among ties, or every cycle reported with its path.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::diagnostic::Diagnostic;
+use crate::model::{Agent, Task, TaskId};
+use crate::suggest::did_you_mean;
+
+use super::{Edge, Resolver, value_or_empty};
+
+impl Resolver<'_, '_> {
+    pub(super) fn agents(&mut self) -> Vec<Agent> {
+        let Some(agents) = self.cx.agents else {
+            return Vec::new();
+        };
+        for task in &self.file.tasks {
+            let Some(agent) = &task.agent else { continue };
+            if !agents.agents.iter().any(|a| a.name.value == agent.value) {
+                let names = agents.agents.iter().map(|a| a.name.value.as_str());
+                self.diags.push(
+                    Diagnostic::error(format!(
+                        "task `{}` names agent `{}`, which agents.yaml does not define{}",
+                        task.name.value,
+                        agent.value,
+                        did_you_mean(&agent.value, names)
+                    ))
+                    .at(agent.span, "unknown agent")
+                    .help("define it in agents.yaml with `role`, `goal` and `backstory`"),
+                );
+            }
+        }
+        agents
+            .agents
+            .iter()
+            .map(|a| Agent {
+                name: a.name.value.clone(),
+                role: value_or_empty(&a.role),
+                goal: value_or_empty(&a.goal),
+                backstory: value_or_empty(&a.backstory),
+                tools: a.tools.iter().map(|t| t.value.clone()).collect(),
+            })
+            .collect()
+    }
+
+    /// A topological order (ties keep file order), or the cycles reported.
+    pub(super) fn order(&mut self, tasks: &[Task]) -> Option<Vec<TaskId>> {
+        let n = tasks.len();
+        let mut graph: DiGraph<TaskId, usize> = DiGraph::with_capacity(n, self.edges.len());
+        for id in 0..n {
+            graph.add_node(id);
+        }
+        for (i, e) in self.edges.iter().enumerate() {
+            graph.add_edge(NodeIndex::new(e.from), NodeIndex::new(e.to), i);
+        }
+        let mut cyclic = false;
+        for scc in petgraph::algo::tarjan_scc(&graph) {
+            let looped = scc.len() > 1 || graph.contains_edge(scc[0], scc[0]);
+            if looped {
+                cyclic = true;
+                self.report_cycle(&graph, &scc);
+            }
+        }
+        if cyclic {
+            return None;
+        }
+        let mut indegree: Vec<usize> = tasks.iter().map(|t| t.depends_on.len()).collect();
+        let mut dependants: Vec<Vec<TaskId>> = vec![Vec::new(); n];
+        for (id, t) in tasks.iter().enumerate() {
+            for &d in &t.depends_on {
+                dependants[d].push(id);
+            }
+        }
+        let mut ready: BinaryHeap<Reverse<TaskId>> =
+            (0..n).filter(|&i| indegree[i] == 0).map(Reverse).collect();
+        let mut order = Vec::with_capacity(n);
+        while let Some(Reverse(id)) = ready.pop() {
+            order.push(id);
+            for &next in &dependants[id] {
+                indegree[next] -= 1;
+                if indegree[next] == 0 {
+                    ready.push(Reverse(next));
+                }
+            }
+        }
+        Some(order)
+    }
+
+    /// Why an edge exists, in words (only needed for cycle reports).
+    pub(super) fn why(&self, edge: &Edge) -> String {
+        let (to, from) = (
+            &self.file.tasks[edge.to].name.value,
+            &self.file.tasks[edge.from].name.value,
+        );
+        match edge.field {
+            Some(f) => format!(
+                "`{to}` reads `{}`, produced by `{from}`",
+                self.fields[f].name
+            ),
+            None => format!("`{to}` has `{from}` in its context"),
+        }
+    }
+
+    /// Reports one cycle through a strongly connected component, as a path.
+    pub(super) fn report_cycle(&mut self, graph: &DiGraph<TaskId, usize>, scc: &[NodeIndex]) {
+        let start = *scc.iter().min().expect("an SCC is never empty");
+        // Walk edges inside the component until a node repeats: that closes a cycle.
+        let mut path = vec![start];
+        let mut via: Vec<usize> = Vec::new();
+        loop {
+            let here = *path.last().expect("path starts non-empty");
+            let Some(edge) = graph
+                .edges(here)
+                .filter(|e| scc.contains(&petgraph::visit::EdgeRef::target(e)))
+                .min_by_key(petgraph::visit::EdgeRef::target)
+            else {
+                return;
+            };
+            let target = petgraph::visit::EdgeRef::target(&edge);
+            via.push(*edge.weight());
+            if let Some(pos) = path.iter().position(|&p| p == target) {
+                path.drain(..pos);
+                via.drain(..pos);
+                path.push(target);
+                break;
+            }
+            path.push(target);
+        }
+        let names: Vec<&str> = path
+            .iter()
+            .map(|&n| self.file.tasks[graph[n]].name.value.as_str())
+            .collect();
+        let first = &self.edges[via[0]];
+        let message = if names.len() == 2 {
+            format!("task `{}` depends on itself: {}", names[0], self.why(first))
+        } else {
+            format!("dependency cycle: {}", names.join(" -> "))
+        };
+        let mut d = Diagnostic::error(message).at(first.span, self.why(first));
+        for &e in &via[1..] {
+            d = d.also(self.edges[e].span, self.why(&self.edges[e]));
+        }
+        d = d.help("a task can only read what earlier tasks produce; break the cycle by removing one of these reads");
+        self.diags.push(d);
+    }
+}
