@@ -673,3 +673,106 @@ async fn a_limit_on_the_whole_task_is_recorded_as_a_timeout() {
     assert_eq!(run.status, RunStatus::Failed);
     assert!(run.finished_at.is_some());
 }
+
+/// A log whose `put_task` waits until another tokio task, on the same one-thread runtime,
+/// has seen it start: if the runner made the call on the runtime's thread, that task could
+/// never run, and the call would give up after 10 s.
+struct WaitingLog {
+    inner: MemoryStorage,
+    started: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    seen: Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl Storage for WaitingLog {
+    fn describe(&self) -> String {
+        "a log that waits".to_owned()
+    }
+    fn create_run(&self, run: &tasknet::RunRecord) -> Result<(), tasknet::StorageError> {
+        self.inner.create_run(run)
+    }
+    fn finish_run(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        finished_at: &str,
+        error: Option<&str>,
+    ) -> Result<(), tasknet::StorageError> {
+        self.inner.finish_run(run_id, status, finished_at, error)
+    }
+    fn put_task(&self, task: tasknet::TaskRecord) -> Result<(), tasknet::StorageError> {
+        self.started.store(true, Ordering::SeqCst);
+        let seen = self
+            .seen
+            .lock()
+            .unwrap()
+            .recv_timeout(Duration::from_secs(10));
+        seen.map_err(|_| {
+            tasknet::StorageError::new(
+                "insert the task record",
+                self.describe(),
+                "nothing else ran on the runtime while the log was written: the call blocked its worker thread",
+            )
+        })?;
+        self.inner.put_task(task)
+    }
+    fn update_task_at(
+        &self,
+        run_id: &str,
+        task_index: usize,
+        task: tasknet::TaskRecord,
+    ) -> Result<bool, tasknet::StorageError> {
+        self.inner.update_task_at(run_id, task_index, task)
+    }
+    fn delete_tasks(&self, run_id: &str) -> Result<usize, tasknet::StorageError> {
+        self.inner.delete_tasks(run_id)
+    }
+    fn run(&self, run_id: &str) -> Result<Option<tasknet::RunRecord>, tasknet::StorageError> {
+        self.inner.run(run_id)
+    }
+    fn runs(&self) -> Result<Vec<tasknet::RunRecord>, tasknet::StorageError> {
+        self.inner.runs()
+    }
+    fn tasks(&self, run_id: &str) -> Result<Vec<tasknet::TaskRecord>, tasknet::StorageError> {
+        self.inner.tasks(run_id)
+    }
+    fn delete_runs(&self, run_ids: &[String]) -> Result<usize, tasknet::StorageError> {
+        self.inner.delete_runs(run_ids)
+    }
+}
+
+/// A log that waits on a disk (SQLite's fsync, another process's lock) is written off the
+/// runtime's worker threads: other tasks keep running meanwhile, on a one-thread runtime too.
+#[test]
+fn no_log_call_blocks_a_worker_thread() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (seen, seen_by_log) = std::sync::mpsc::channel();
+    let log = WaitingLog {
+        inner: MemoryStorage::new(),
+        started: started.clone(),
+        seen: Mutex::new(seen_by_log),
+    };
+    let runner = Runner::new(Crew(Team::default()))
+        .storage(log)
+        .progress(false);
+    let run = runtime.block_on(async {
+        // Tells the log, each time it starts writing, that this task ran meanwhile.
+        let watcher = tokio::spawn(async move {
+            for _ in 0..4 {
+                while !started.swap(false, Ordering::SeqCst) {
+                    tokio::task::yield_now().await;
+                }
+                seen.send(()).unwrap();
+            }
+        });
+        let run = runner.run(seeded()).await;
+        watcher.abort();
+        run
+    });
+    let run = run.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run.state.sum, Some(220));
+    assert_eq!(runner.log().tasks(&run.id).unwrap().len(), 4);
+}

@@ -24,7 +24,7 @@ const REMEMBERED_RUNS: usize = 4096;
 pub(super) struct BrowserRuns {
     inner: Mutex<Remembered>,
     /// Held while a run is looked up in the log and created there.
-    creating: Mutex<()>,
+    creating: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -131,6 +131,7 @@ impl<T: TaskSet> Runner<T> {
         };
         if !self.browser_runs.contains(run_id) {
             self.open_browser_run(run_id, &state)
+                .await
                 .map_err(|e| log_failure(e.to_string()))?;
         }
         let state = Mutex::new(state);
@@ -142,8 +143,8 @@ impl<T: TaskSet> Runner<T> {
             .await;
         let (record, outcome) = done.settle(run_id.to_owned(), spec, false, &state);
         let ms = record.duration_ms;
-        self.storage
-            .put_task(record)
+        self.log_call(move |log| log.put_task(record))
+            .await
             .map_err(|e| log_failure(e.to_string()))?;
         let complete =
             self.browser_runs
@@ -159,8 +160,9 @@ impl<T: TaskSet> Runner<T> {
             }
         };
         if let Some((status, error)) = finished {
-            self.storage
-                .finish_run(run_id, status, &now_rfc3339(), error.as_deref())
+            let id = run_id.to_owned();
+            self.log_call(move |log| log.finish_run(&id, status, &now_rfc3339(), error.as_deref()))
+                .await
                 .map_err(|e| log_failure(e.to_string()))?;
         }
         outcome.map(|()| state.into_inner().unwrap_or_else(|p| p.into_inner()))
@@ -168,24 +170,44 @@ impl<T: TaskSet> Runner<T> {
 
     /// Creates the run in the log, or, for a run the log has and this process has not seen,
     /// reads which of its tasks have succeeded. Two branches of one run may start at once,
-    /// hence the lock.
-    fn open_browser_run(&self, run_id: &str, state: &T::State) -> Result<(), crate::StorageError> {
+    /// hence the lock (an async one: it is held across the log's call).
+    async fn open_browser_run(
+        &self,
+        run_id: &str,
+        state: &T::State,
+    ) -> Result<(), crate::StorageError> {
         let registry = self.registry();
         let tasks = registry.tasks.len();
-        let _creating = lock(&self.browser_runs.creating);
+        // Tried first without waiting: an await on the lock spends the task's cooperative
+        // budget and may yield, which would send a task that finishes at once (the server
+        // polls each once in place) to a task of its own.
+        let _creating = match self.browser_runs.creating.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => self.browser_runs.creating.lock().await,
+        };
         if self.browser_runs.contains(run_id) {
             return Ok(());
         }
-        let mut progress = RunProgress::new(tasks);
-        if self.storage.run(run_id)?.is_some() {
-            for record in self.storage.tasks(run_id)? {
-                if record.task_index < tasks {
-                    progress.set(record.task_index, record.status == TaskStatus::Succeeded);
+        let id = run_id.to_owned();
+        let record = self.run_record(id.clone(), kickoff_inputs(registry, state));
+        let stored = self
+            .log_call(move |log| {
+                if log.run(&id)?.is_none() {
+                    log.create_run(&record)?;
+                    return Ok(Vec::new());
                 }
+                let records = log.tasks(&id)?;
+                Ok(records
+                    .into_iter()
+                    .map(|r| (r.task_index, r.status == TaskStatus::Succeeded))
+                    .collect())
+            })
+            .await?;
+        let mut progress = RunProgress::new(tasks);
+        for (task, succeeded) in stored {
+            if task < tasks {
+                progress.set(task, succeeded);
             }
-        } else {
-            let record = self.run_record(run_id.to_owned(), kickoff_inputs(registry, state));
-            self.storage.create_run(&record)?;
         }
         self.browser_runs.insert(run_id, progress);
         Ok(())

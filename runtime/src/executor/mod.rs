@@ -187,9 +187,21 @@ impl<T: TaskSet> Runner<T> {
             return Err(RunError::MissingInputs { inputs: missing });
         }
         let record = self.run_record(run_id, kickoff_inputs(registry, &initial));
-        self.storage.create_run(&record)?;
+        let record = self
+            .log_call(move |log| log.create_run(&record).map(|()| record))
+            .await?;
         let to_run = vec![true; registry.tasks.len()];
         self.execute(record.id, initial, to_run, false).await
+    }
+
+    /// A call to the log, made where it cannot block a worker thread (see
+    /// [`crate::storage::off_worker`]).
+    async fn log_call<R, F>(&self, call: F) -> Result<R, crate::StorageError>
+    where
+        F: FnOnce(&dyn Storage) -> Result<R, crate::StorageError> + Send + 'static,
+        R: Send + 'static,
+    {
+        crate::storage::off_worker(&self.storage, call).await
     }
 
     /// A new run of this registry, started now.
@@ -260,7 +272,7 @@ impl<T: TaskSet> Runner<T> {
             // Logged before it is reported: a task shown as done is in the log, even if the
             // process dies right after.
             let ms = record.duration_ms;
-            self.storage.put_task(record)?;
+            self.log_call(move |log| log.put_task(record)).await?;
             match outcome {
                 Ok(()) => {
                     progress.finished(i, None);
@@ -278,11 +290,14 @@ impl<T: TaskSet> Runner<T> {
                     progress.finished(i, Some(&failure.to_string()));
                     tracing::error!(run_id, task = spec.name, error = %failure, "task failed");
                     let newly_blocked = self.block_dependants(i, &to_run, &mut blocked);
+                    let mut records = Vec::with_capacity(newly_blocked.len());
                     for d in newly_blocked {
                         skipped.push(registry.tasks[d].name.to_owned());
                         progress.skipped(d);
-                        self.storage
-                            .put_task(self.skipped_record(&run_id, d, spec.name, replayed))?;
+                        records.push(self.skipped_record(&run_id, d, spec.name, replayed));
+                    }
+                    if !records.is_empty() {
+                        self.log_call(move |log| log.put_tasks(records)).await?;
                     }
                     failures.push(failure);
                 }
@@ -292,8 +307,9 @@ impl<T: TaskSet> Runner<T> {
         let finished_at = now_rfc3339();
         let state = state.into_inner().unwrap_or_else(|p| p.into_inner());
         if failures.is_empty() {
-            self.storage
-                .finish_run(&run_id, RunStatus::Succeeded, &finished_at, None)?;
+            let id = run_id.clone();
+            self.log_call(move |log| log.finish_run(&id, RunStatus::Succeeded, &finished_at, None))
+                .await?;
             tracing::info!(run_id, tasks_run, "run succeeded");
             Ok(Run {
                 id: run_id,
@@ -307,12 +323,11 @@ impl<T: TaskSet> Runner<T> {
                 failures,
                 skipped,
             };
-            self.storage.finish_run(
-                &run_id,
-                RunStatus::Failed,
-                &finished_at,
-                Some(&error.to_string()),
-            )?;
+            let (id, message) = (run_id.clone(), error.to_string());
+            self.log_call(move |log| {
+                log.finish_run(&id, RunStatus::Failed, &finished_at, Some(&message))
+            })
+            .await?;
             Err(error)
         }
     }

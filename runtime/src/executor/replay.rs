@@ -52,9 +52,10 @@ impl<T: TaskSet> Runner<T> {
     /// after it) runs again, marked `was_replayed`. The stored run is never modified.
     pub async fn replay(&self, replay: &Replay) -> Result<Run<T::State>, RunError> {
         let registry = self.registry();
+        let wanted = replay.run_id.clone();
         let parent = self
-            .storage
-            .run(&replay.run_id)?
+            .log_call(move |log| log.run(&wanted))
+            .await?
             .ok_or_else(|| RunError::UnknownRun {
                 run_id: replay.run_id.clone(),
                 storage: self.storage.describe(),
@@ -86,9 +87,10 @@ impl<T: TaskSet> Runner<T> {
                     .map_err(|e| not_restorable(format!("kickoff input: {e}")))?;
             }
         }
+        let parent_id = parent.id.clone();
         let stored: HashMap<String, TaskRecord> = self
-            .storage
-            .tasks(&parent.id)?
+            .log_call(move |log| log.tasks(&parent_id))
+            .await?
             .into_iter()
             .map(|t| (t.task_name.to_string(), t))
             .collect();
@@ -139,8 +141,13 @@ impl<T: TaskSet> Runner<T> {
             replay_mode: Some(replay.mode),
             ..self.run_record(run_id, parent.inputs.clone())
         };
-        self.storage.create_run(&record)?;
-        self.storage.put_tasks(restored)?;
+        let record = self
+            .log_call(move |log| {
+                log.create_run(&record)?;
+                log.put_tasks(restored)?;
+                Ok(record)
+            })
+            .await?;
         self.execute(record.id, state, to_run, true).await
     }
 }

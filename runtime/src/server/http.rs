@@ -16,6 +16,7 @@ use serde_json::json;
 use super::connection::{READ_BUFFER_BYTES, connection};
 use super::{Shared, page};
 use crate::TaskSet;
+use crate::storage::off_worker;
 
 pub(super) fn router<T: TaskSet>(shared: Arc<Shared<T>>) -> Router {
     Router::new()
@@ -104,25 +105,30 @@ async fn inputs_json<T: TaskSet>(State(shared): State<Arc<Shared<T>>>) -> Respon
 }
 
 async fn runs<T: TaskSet>(State(shared): State<Arc<Shared<T>>>) -> Response {
-    match shared.runner.log().runs() {
-        Ok(runs) => json_response(
-            StatusCode::OK,
-            serde_json::to_string(&runs).unwrap_or_else(|_| "[]".to_owned()),
-        ),
+    // Read and serialized off the worker threads: a large log takes a while.
+    let listed = off_worker(shared.runner.log(), |log| {
+        let runs = log.runs()?;
+        Ok(serde_json::to_string(&runs).unwrap_or_else(|_| "[]".to_owned()))
+    })
+    .await;
+    match listed {
+        Ok(body) => json_response(StatusCode::OK, body),
         Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
 async fn run<T: TaskSet>(State(shared): State<Arc<Shared<T>>>, Path(id): Path<String>) -> Response {
-    let log = shared.runner.log();
-    match log.run(&id) {
-        Ok(Some(run)) => match log.tasks(&id) {
-            Ok(tasks) => json_response(
-                StatusCode::OK,
-                json!({ "run": run, "tasks": tasks }).to_string(),
-            ),
-            Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        },
+    let wanted = id.clone();
+    let found = off_worker(shared.runner.log(), move |log| {
+        let Some(run) = log.run(&wanted)? else {
+            return Ok(None);
+        };
+        let tasks = log.tasks(&wanted)?;
+        Ok(Some(json!({ "run": run, "tasks": tasks }).to_string()))
+    })
+    .await;
+    match found {
+        Ok(Some(body)) => json_response(StatusCode::OK, body),
         Ok(None) => error_response(StatusCode::NOT_FOUND, format!("no run `{id}`")),
         Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }

@@ -80,6 +80,10 @@ impl Storage for MemoryStorage {
         "memory".to_owned()
     }
 
+    fn blocks(&self) -> bool {
+        false
+    }
+
     fn create_run(&self, run: &RunRecord) -> Result<(), StorageError> {
         let mut inner = self.lock();
         if inner.run_at.contains_key(&run.id) {

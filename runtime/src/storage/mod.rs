@@ -87,12 +87,21 @@ pub fn open(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
 
 /// A store for runs and their task records.
 ///
-/// Calls are synchronous: the executor makes one per task, and an embedded database answers
-/// in microseconds (or one fsync for a durable commit). A server database (PostgreSQL, when
-/// several processes share one log) implements the same trait.
+/// Calls are synchronous, so that code outside an async runtime (the CLI, exports, the seed's
+/// handler) calls them directly; the runner and the server make theirs through [`off_worker`],
+/// which runs a store that [`Storage::blocks`] on tokio's blocking pool. A server database
+/// (PostgreSQL, when several processes share one log) implements the same trait.
 pub trait Storage: Send + Sync {
     /// A short description for messages (the database file, `memory`, ...).
     fn describe(&self) -> String;
+
+    /// Whether a call may wait on a disk or a network (true unless a store says otherwise).
+    /// The runner and the server then make their calls on tokio's blocking pool, so that no
+    /// storage call blocks a worker thread (an fsync, a lock held by another process); a store
+    /// that answers from memory says false and is called in place, for nothing.
+    fn blocks(&self) -> bool {
+        true
+    }
 
     /// Records a new run.
     fn create_run(&self, run: &RunRecord) -> Result<(), StorageError>;
@@ -163,6 +172,31 @@ pub trait Storage: Send + Sync {
             .collect();
         self.delete_runs(&old)
     }
+}
+
+/// Makes a storage call where it cannot block a tokio worker thread: on the blocking pool
+/// when the store [`Storage::blocks`] and a tokio runtime is running, in place otherwise (a
+/// store in memory, or a caller outside tokio). The call runs to its end even if the caller
+/// stops waiting: a record being written is not cut off.
+pub async fn off_worker<R, F>(storage: &Arc<dyn Storage>, call: F) -> Result<R, StorageError>
+where
+    F: FnOnce(&dyn Storage) -> Result<R, StorageError> + Send + 'static,
+    R: Send + 'static,
+{
+    if storage.blocks()
+        && let Ok(runtime) = tokio::runtime::Handle::try_current()
+    {
+        let store = storage.clone();
+        return match runtime.spawn_blocking(move || call(store.as_ref())).await {
+            Ok(result) => result,
+            Err(e) => Err(StorageError::new(
+                "complete a call (it panicked or was cancelled)",
+                storage.describe(),
+                e.to_string(),
+            )),
+        };
+    }
+    call(storage.as_ref())
 }
 
 /// A storage operation failed: which one, on what, and why. Nothing is swallowed.
