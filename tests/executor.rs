@@ -776,3 +776,30 @@ fn no_log_call_blocks_a_worker_thread() {
     assert_eq!(run.state.sum, Some(220));
     assert_eq!(runner.log().tasks(&run.id).unwrap().len(), 4);
 }
+
+/// Two tasks of a browser run this process has not seen, at once, on a log that blocks (its
+/// calls go to the blocking pool, so the two overlap): the run is looked up and created once,
+/// and both records are in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tasks_of_a_new_browser_run_at_once_open_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SqliteStorage::open(dir.path().join("runs.db")).unwrap();
+    let runner = Runner::new(Crew(Team::default()))
+        .storage(log)
+        .progress(false);
+    let state = State {
+        a: Some(2),
+        ..seeded()
+    };
+    let index = |name: &str| TASK_REGISTRY.task_index(name).unwrap();
+    let (left, right) = tokio::join!(
+        runner.run_task("c-1", index("left"), state.clone(), None),
+        runner.run_task("c-1", index("right"), state, None),
+    );
+    assert_eq!(left.unwrap().l, Some(20));
+    assert_eq!(right.unwrap().r, Some(200));
+    let runs = runner.log().runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, RunStatus::Running);
+    assert_eq!(runner.log().tasks("c-1").unwrap().len(), 2);
+}

@@ -219,13 +219,19 @@ pub fn write_if_changed(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
 /// Why [`Builder::compile`] failed.
 #[derive(Debug)]
 pub enum BuildError {
+    /// No `.tasks(..)` was given.
     NoTasksFile,
+    /// Neither `OUT_DIR` nor `.out_dir(..)`.
     NoOutDir,
     /// A hand-written state needs the `task_registry!` macro: its fields come from its derive.
     StateNeedsMacro,
+    /// A file could not be read, or did not check.
     Load(LoadError),
+    /// An output file could not be written.
     Write {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
 }

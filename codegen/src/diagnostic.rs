@@ -33,17 +33,22 @@ pub enum Severity {
 /// One problem in the input, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Whether generation stops.
     pub severity: Severity,
+    /// What is wrong, in one sentence.
     pub message: String,
     /// The place to point at, with a short label.
     pub primary: Option<(Span, String)>,
     /// Other places worth showing.
     pub secondary: Vec<(Span, String)>,
+    /// What to do about it.
     pub help: Option<String>,
+    /// Further context.
     pub notes: Vec<String>,
 }
 
 impl Diagnostic {
+    /// An error: nothing is generated.
     pub fn error(message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
@@ -63,25 +68,30 @@ impl Diagnostic {
         }
     }
 
+    /// Whether it stops generation.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
 
+    /// Points at `span` with a short label.
     pub fn at(mut self, span: Span, label: impl Into<String>) -> Self {
         self.primary = Some((span, label.into()));
         self
     }
 
+    /// Also shows `span`, with a label.
     pub fn also(mut self, span: Span, label: impl Into<String>) -> Self {
         self.secondary.push((span, label.into()));
         self
     }
 
+    /// Adds a help line.
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 
+    /// Adds a note.
     pub fn note(mut self, note: impl Into<String>) -> Self {
         self.notes.push(note.into());
         self
@@ -167,18 +177,22 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
+    /// Reports a diagnostic; the pass goes on.
     pub fn push(&mut self, d: Diagnostic) {
         self.items.push(d);
     }
 
+    /// Whether nothing was reported.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
+    /// How many were reported.
     pub fn len(&self) -> usize {
         self.items.len()
     }
 
+    /// The diagnostics so far.
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
         self.items.iter()
     }
@@ -193,6 +207,7 @@ impl Diagnostics {
         }
     }
 
+    /// Every diagnostic, in the order reported.
     pub fn into_vec(self) -> Vec<Diagnostic> {
         self.items
     }

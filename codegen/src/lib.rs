@@ -13,6 +13,8 @@
 //! }
 //! ```
 
+#![deny(missing_docs, unreachable_pub)]
+
 pub mod builder;
 pub mod diagnostic;
 pub mod emit;
@@ -21,16 +23,37 @@ pub mod graph;
 pub mod macro_support;
 pub mod model;
 pub mod petri;
-pub mod placeholder;
-pub mod resolve;
+mod placeholder;
+mod resolve;
 pub mod settings;
-pub mod source;
-pub mod spec;
-pub mod suggest;
+mod source;
+mod spec;
+mod suggest;
 #[doc(hidden)]
 pub mod synthetic;
-pub mod types;
-pub mod yaml;
+mod types;
+mod yaml;
+
+/// The generator's inner stages, for the profiling example (`examples/phases.rs`). Not part
+/// of the public API.
+#[doc(hidden)]
+pub mod __stages {
+    use std::time::{Duration, Instant};
+
+    /// How long the yaml parse and the spec pass take on `text`, apart from the rest.
+    pub fn parse_and_spec(text: &str) -> (Duration, Duration) {
+        let mut sources = crate::Sources::default();
+        let id = sources.add(crate::SourceFile::new("tasks.yaml", text));
+        let started = Instant::now();
+        let root = crate::yaml::parse(id, sources.get(id));
+        let parsed = started.elapsed();
+        if let Ok(root) = root {
+            let mut diags = crate::Diagnostics::default();
+            let _ = crate::spec::tasks_file(&root, &mut diags);
+        }
+        (parsed, started.elapsed() - parsed)
+    }
+}
 
 use std::fmt;
 use std::path::Path;
@@ -39,12 +62,14 @@ pub use builder::Builder;
 pub use diagnostic::{Diagnostic, Diagnostics, Style};
 pub use model::{CustomField, CustomState, Model};
 pub use settings::{GenerationSettings, InvalidSetting};
-pub use source::{SourceFile, Sources};
+pub use source::{FileId, SourceFile, Sources, Span};
 
 /// A successful check: the model, the files it came from, and the warnings found.
 #[derive(Debug, Clone)]
 pub struct Checked {
+    /// The files checked, for rendering the warnings.
     pub sources: Sources,
+    /// The checked model: what the emitters read.
     pub model: Model,
     /// What the file does that is likely a mistake but does not stop generation.
     pub warnings: Vec<Diagnostic>,
@@ -60,7 +85,9 @@ impl Checked {
 /// A failed check: every error found, and the files they point into.
 #[derive(Debug, Clone)]
 pub struct CheckFailed {
+    /// The files checked, which the diagnostics point into.
     pub sources: Sources,
+    /// Every diagnostic found, errors and warnings, in the order found.
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -192,10 +219,14 @@ pub fn read_source(path: &Path, display: &str) -> Result<SourceFile, LoadError> 
 /// A file could not be read, or its content did not check.
 #[derive(Debug)]
 pub enum LoadError {
+    /// A file could not be read.
     Io {
+        /// The file, as given.
         path: String,
+        /// Why it could not be read.
         source: std::io::Error,
     },
+    /// The files were read and did not check.
     Check(CheckFailed),
 }
 

@@ -9,6 +9,7 @@ pub type FieldId = usize;
 pub type TaskId = usize;
 
 #[derive(Debug, Clone, PartialEq)]
+/// The checked file: what every emitter reads.
 pub struct Model {
     /// The registry's name (the yaml file's stem).
     pub name: String,
@@ -18,14 +19,18 @@ pub struct Model {
     pub source_hash: String,
     /// Every task field of the state: kickoff inputs first, then produced fields in file order.
     pub fields: Vec<Field>,
+    /// The tasks, in file order.
     pub tasks: Vec<Task>,
     /// Task indices in topological order; ties keep file order.
     pub order: Vec<TaskId>,
+    /// The agents of agents.yaml, in file order.
     pub agents: Vec<Agent>,
+    /// Generated or hand-written.
     pub state: StateKind,
 }
 
 impl Model {
+    /// The kickoff inputs.
     pub fn inputs(&self) -> impl Iterator<Item = &Field> {
         self.fields
             .iter()
@@ -34,42 +39,61 @@ impl Model {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// A field of the state: who produces it and its type.
 pub struct Field {
+    /// Its name (a Rust identifier).
     pub name: String,
+    /// Its type.
     pub ty: FieldType,
+    /// The input or task that sets it.
     pub producer: Producer,
     /// Whether the state holds it as an `Option` (always, for the generated state).
     pub optional: bool,
+    /// Where it is declared.
     pub span: Span,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Who sets a field.
 pub enum Producer {
     /// A kickoff input: given when the run starts.
     Input,
+    /// The task's output.
     Task(TaskId),
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// A checked task.
 pub struct Task {
+    /// Its name (a Rust identifier).
     pub name: String,
+    /// `description`, as written (placeholders are filled at run time).
     pub description: String,
+    /// `expected_output`, as written.
     pub expected_output: String,
+    /// `agent`, when given.
     pub agent: Option<String>,
+    /// `tools`.
     pub tools: Vec<String>,
+    /// `context`: the tasks it names.
     pub context: Vec<String>,
     /// What the task reads: its `requires` (or CrewAI's implied ones), then placeholder inputs.
     pub requires: Vec<FieldId>,
+    /// What the task writes.
     pub produces: Vec<FieldId>,
+    /// `input_data`, in file order.
     pub input_data: Vec<(String, DataValue)>,
     /// Tasks that must finish first, ascending.
     pub depends_on: Vec<TaskId>,
+    /// `output_file`, when given.
     pub output_file: Option<String>,
     /// `timeout`, in milliseconds.
     pub timeout_ms: Option<u64>,
+    /// `retry`, when given.
     pub retry: Option<Retry>,
     /// 1-based line and column of the task's key.
     pub line: usize,
+    /// 1-based column of the task's key.
     pub column: usize,
 }
 
@@ -77,12 +101,19 @@ pub struct Task {
 /// this, never the yaml's nodes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DataValue {
+    /// `null`.
     Null,
+    /// A boolean.
     Bool(bool),
+    /// An integer.
     Int(i64),
+    /// An integer past `i64::MAX`.
     UInt(u64),
+    /// A number.
     Float(f64),
+    /// A string.
     Str(String),
+    /// A list.
     List(Vec<DataValue>),
     /// Entries in file order.
     Map(Vec<(String, DataValue)>),
@@ -120,11 +151,17 @@ pub struct Retry {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// An agent of agents.yaml.
 pub struct Agent {
+    /// Its key.
     pub name: String,
+    /// `role`.
     pub role: String,
+    /// `goal`.
     pub goal: String,
+    /// `backstory`.
     pub backstory: String,
+    /// `tools`.
     pub tools: Vec<String>,
 }
 
@@ -142,13 +179,17 @@ pub enum StateKind {
 pub struct CustomState {
     /// The path the user gave, e.g. `crate::state::SalesState`.
     pub path: String,
+    /// Its task fields, as declared.
     pub fields: Vec<CustomField>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// A task field of a hand-written state.
 pub struct CustomField {
+    /// Its name.
     pub name: String,
     /// The value type (inside `Option` when `optional`).
     pub ty: String,
+    /// Whether the struct holds it as an `Option`.
     pub optional: bool,
 }

@@ -1,7 +1,7 @@
 //! `{placeholder}`s in descriptions, located in the yaml. The grammar (what a placeholder is)
 //! is `tasknet_contract::placeholder`'s, which the runtime renders with.
 
-pub use tasknet_contract::placeholder::scan;
+pub(crate) use tasknet_contract::placeholder::scan;
 
 use crate::source::{Sources, Span};
 use crate::spec::Text;
@@ -9,7 +9,7 @@ use crate::spec::Text;
 /// Placeholders of a spanned text with spans in the source file. The text's value may differ
 /// from its source (folded scalars, escapes), so each `{name}` is looked up in the source;
 /// when it cannot be found, the whole text is pointed at.
-pub fn located(text: &Text, sources: &Sources) -> Vec<(String, Span)> {
+pub(crate) fn located(text: &Text, sources: &Sources) -> Vec<(String, Span)> {
     let source = &sources.get(text.span.file).text;
     let raw = source.get(text.span.range()).unwrap_or("");
     let mut search_from = 0;

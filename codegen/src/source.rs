@@ -9,12 +9,16 @@ pub struct FileId(pub(crate) u32);
 /// A byte range in one source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Span {
+    /// The file.
     pub file: FileId,
+    /// Byte offset of the first byte.
     pub start: usize,
+    /// Byte offset past the last byte.
     pub end: usize,
 }
 
 impl Span {
+    /// A span of `range` in `file`.
     pub fn new(file: FileId, range: Range<usize>) -> Self {
         Span {
             file,
@@ -23,6 +27,7 @@ impl Span {
         }
     }
 
+    /// The byte range.
     pub fn range(&self) -> Range<usize> {
         self.start..self.end
     }
@@ -42,11 +47,13 @@ impl Span {
 pub struct SourceFile {
     /// The path as shown in diagnostics (relative to the crate root when possible).
     pub name: String,
+    /// The file's text.
     pub text: String,
     line_starts: Vec<usize>,
 }
 
 impl SourceFile {
+    /// A file named `name` holding `text`.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
         let text = text.into();
         let line_starts = std::iter::once(0)
@@ -79,11 +86,13 @@ pub struct Sources {
 }
 
 impl Sources {
+    /// Adds a file; its id for spans.
     pub fn add(&mut self, file: SourceFile) -> FileId {
         self.files.push(file);
         FileId(self.files.len() as u32 - 1)
     }
 
+    /// The file with this id.
     pub fn get(&self, id: FileId) -> &SourceFile {
         &self.files[id.0 as usize]
     }
@@ -95,6 +104,7 @@ impl Sources {
         format!("{}:{line}:{col}", file.name)
     }
 
+    /// Every file, in the order added.
     pub fn iter(&self) -> impl Iterator<Item = &SourceFile> {
         self.files.iter()
     }

@@ -7,10 +7,10 @@ use crate::suggest::did_you_mean;
 use crate::yaml::{Key, Node, Value};
 
 /// The top-level key that declares kickoff inputs instead of a task.
-pub const INPUTS_KEY: &str = "inputs";
+pub(crate) const INPUTS_KEY: &str = "inputs";
 
 /// Task keys CrewAI's `Task` accepts (tasknet keeps or ignores them; it never rejects them).
-pub const CREWAI_TASK_KEYS: &[&str] = &[
+pub(crate) const CREWAI_TASK_KEYS: &[&str] = &[
     "description",
     "expected_output",
     "agent",
@@ -49,12 +49,12 @@ pub const CREWAI_TASK_KEYS: &[&str] = &[
 ];
 
 /// tasknet's task keys: the dataflow (docs/yaml.md), and how the runtime runs the task.
-pub const EXTENSION_TASK_KEYS: &[&str] =
+pub(crate) const EXTENSION_TASK_KEYS: &[&str] =
     &["requires", "produces", "input_data", "timeout", "retry"];
 
 /// A string with its span.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Text {
+pub(crate) struct Text {
     pub value: String,
     pub span: Span,
 }
@@ -70,13 +70,13 @@ impl Text {
 
 /// A state field declared with an optional type: `name: Type` (or a bare `name` in a list).
 #[derive(Debug, Clone, PartialEq)]
-pub struct FieldDecl {
+pub(crate) struct FieldDecl {
     pub name: Text,
     pub ty: Option<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct TaskDecl {
+pub(crate) struct TaskDecl {
     pub name: Text,
     pub description: Option<Text>,
     pub expected_output: Option<Text>,
@@ -94,7 +94,7 @@ pub struct TaskDecl {
 
 /// `retry: 3` or `retry: {attempts: 3, backoff: 500ms}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryDecl {
+pub(crate) struct RetryDecl {
     /// Tries in all, the first one included.
     pub attempts: u32,
     /// The wait before the second try; it doubles before each further one.
@@ -102,17 +102,17 @@ pub struct RetryDecl {
 }
 
 /// The backoff when `retry` gives none.
-pub const DEFAULT_BACKOFF_MS: u64 = 200;
+pub(crate) const DEFAULT_BACKOFF_MS: u64 = 200;
 
 impl TaskDecl {
     /// Whether the task uses tasknet's dataflow keys (otherwise CrewAI's rules apply).
-    pub fn declares_dataflow(&self) -> bool {
+    pub(crate) fn declares_dataflow(&self) -> bool {
         self.requires.is_some() || self.produces.is_some()
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct TasksFile {
+pub(crate) struct TasksFile {
     pub inputs: Vec<FieldDecl>,
     pub tasks: Vec<TaskDecl>,
     /// Whether any extension key appears (CrewAI's placeholder rule applies only when not).
@@ -120,7 +120,7 @@ pub struct TasksFile {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct AgentDecl {
+pub(crate) struct AgentDecl {
     pub name: Text,
     pub role: Option<Text>,
     pub goal: Option<Text>,
@@ -129,12 +129,12 @@ pub struct AgentDecl {
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct AgentsFile {
+pub(crate) struct AgentsFile {
     pub agents: Vec<AgentDecl>,
 }
 
 /// Reads tasks.yaml's tree. Problems go to `diags`; what could be read is returned.
-pub fn tasks_file(root: &Node, diags: &mut Diagnostics) -> TasksFile {
+pub(crate) fn tasks_file(root: &Node, diags: &mut Diagnostics) -> TasksFile {
     let mut file = TasksFile::default();
     let entries = match &root.value {
         Value::Map(entries) if !entries.is_empty() => entries,
@@ -440,7 +440,7 @@ fn input_data(node: &Node, what: &str, diags: &mut Diagnostics) -> Vec<(Text, No
 }
 
 /// Reads agents.yaml's tree. Unknown agent keys are CrewAI's business and are accepted.
-pub fn agents_file(root: &Node, diags: &mut Diagnostics) -> AgentsFile {
+pub(crate) fn agents_file(root: &Node, diags: &mut Diagnostics) -> AgentsFile {
     let mut file = AgentsFile::default();
     let entries = match &root.value {
         Value::Map(entries) => entries,

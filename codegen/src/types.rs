@@ -36,7 +36,7 @@ impl FieldType {
 
 /// Why a type was refused, with a suggestion when one is obvious.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TypeError {
+pub(crate) struct TypeError {
     pub message: String,
     pub help: Option<String>,
 }
@@ -65,7 +65,7 @@ const FOREIGN_NAMES: &[(&str, &str)] = &[
     ("JSON", "json"),
 ];
 
-pub fn parse_type(text: &str) -> Result<FieldType, TypeError> {
+pub(crate) fn parse_type(text: &str) -> Result<FieldType, TypeError> {
     let text = text.trim();
     if text == "json" {
         return Ok(FieldType::Json);
@@ -121,7 +121,7 @@ fn check_owned(ty: &syn::Type, text: &str) -> Result<(), TypeError> {
 }
 
 /// A type as rustfmt would print it (`Vec<crate::Email>`, not `Vec < crate :: Email >`).
-pub fn display_type(ty: &syn::Type) -> String {
+pub(crate) fn display_type(ty: &syn::Type) -> String {
     let file: syn::File = syn::parse_quote!(type T = #ty;);
     let printed = prettyplease::unparse(&file);
     printed
@@ -132,7 +132,7 @@ pub fn display_type(ty: &syn::Type) -> String {
 }
 
 /// `Option<T>` -> `Some(T)`.
-pub fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
+pub(crate) fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
     let syn::Type::Path(p) = ty else { return None };
     let last = p.path.segments.last()?;
     if last.ident != "Option" {

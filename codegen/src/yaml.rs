@@ -12,20 +12,20 @@ use crate::source::{FileId, SourceFile, Span};
 
 /// A YAML node and its span.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
+pub(crate) struct Node {
     pub value: Value,
     pub span: Span,
 }
 
 /// A mapping key: always a string (YAML 1.1 would read a key `n` or `on` as a boolean).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Key {
+pub(crate) struct Key {
     pub name: String,
     pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     Null,
     Bool(bool),
     Int(i64),
@@ -38,7 +38,7 @@ pub enum Value {
 
 impl Value {
     /// How the value is described in messages ("a string", "a list", ...).
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Value::Null => "nothing (null)",
             Value::Bool(_) => "a boolean",
@@ -49,24 +49,17 @@ impl Value {
             Value::Map(_) => "a map",
         }
     }
-
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Value::Str(s) => Some(s),
-            _ => None,
-        }
-    }
 }
 
 /// A YAML syntax error, located.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyntaxError {
+pub(crate) struct SyntaxError {
     pub message: String,
     pub span: Span,
 }
 
 /// Parses one YAML document into a [`Node`] tree. An empty document is `Null`.
-pub fn parse(file: FileId, source: &SourceFile) -> Result<Node, SyntaxError> {
+pub(crate) fn parse(file: FileId, source: &SourceFile) -> Result<Node, SyntaxError> {
     let options = serde_saphyr::options! {
         with_snippet: false,
         // YAML 1.2 core schema: only `true`/`false` are booleans, so a field called `y`, `on`

@@ -6,11 +6,13 @@ use quote::quote;
 
 /// A task field of a state struct, as the impl needs it.
 pub struct StateField {
+    /// The field's name.
     pub ident: Ident,
     /// The value type: inside `Option` when `optional`.
     pub ty: TokenStream,
     /// The value type as shown in `TaskState::FIELDS`.
     pub ty_display: String,
+    /// Whether the struct holds it as an `Option`.
     pub optional: bool,
 }
 

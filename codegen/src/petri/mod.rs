@@ -31,6 +31,7 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format, in the order files are written.
     pub const ALL: [Format; 4] = [Format::Json, Format::Pnml, Format::Dot, Format::Mermaid];
 
     /// The file name ending for a net called `name`: `name.<extension>`.
@@ -65,41 +66,72 @@ pub enum PlaceKind {
     Task(usize),
     /// A dependency edge: `from` finished, `to` may start once all its conditions hold.
     Condition {
+        /// The task that finishes (none for the start).
         from: Option<usize>,
+        /// The task that may start (none for the end).
         to: Option<usize>,
     },
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// A place of the net.
 pub struct Place {
+    /// `P<n>`, unique in the net.
     pub id: String,
+    /// The task's name for a task place; a short label otherwise.
     pub name: String,
+    /// What it stands for.
     pub kind: PlaceKind,
+    /// Tokens at the start.
     pub tokens: u32,
+    /// Column (the longest path from the start), in drawing units.
     pub x: f64,
+    /// Row, in drawing units.
     pub y: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// A transition of the net.
 pub struct Transition {
+    /// `T<n>`, unique in the net.
     pub id: String,
+    /// The tasks it starts or ends.
     pub name: String,
+    /// Column, in drawing units.
     pub x: f64,
+    /// Row, in drawing units.
     pub y: f64,
 }
 
 /// An arc joins a place and a transition, in one direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arc {
-    PlaceToTransition { place: usize, transition: usize },
-    TransitionToPlace { transition: usize, place: usize },
+    /// From a place (by index) to a transition.
+    PlaceToTransition {
+        /// Index into [`Net::places`].
+        place: usize,
+        /// Index into [`Net::transitions`].
+        transition: usize,
+    },
+    /// From a transition to a place (by index).
+    TransitionToPlace {
+        /// Index into [`Net::transitions`].
+        transition: usize,
+        /// Index into [`Net::places`].
+        place: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// A place/transition net built from a model.
 pub struct Net {
+    /// The registry's name.
     pub name: String,
+    /// Its places.
     pub places: Vec<Place>,
+    /// Its transitions.
     pub transitions: Vec<Transition>,
+    /// Its arcs.
     pub arcs: Vec<Arc>,
 }
 

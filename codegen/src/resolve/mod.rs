@@ -21,11 +21,11 @@ use crate::model::{CustomState, Field, FieldId, Model, Retry, StateKind, Task, T
 use crate::source::{Sources, Span};
 use crate::spec::{AgentsFile, TasksFile, Text};
 
-pub use names::check_identifier;
-pub use tasknet_contract::metadata::RUN_METADATA_FIELDS;
+pub(crate) use names::check_identifier;
+pub(crate) use tasknet_contract::metadata::RUN_METADATA_FIELDS;
 
 /// What the resolver needs besides the task file.
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub sources: &'a Sources,
     pub agents: Option<&'a AgentsFile>,
     pub custom_state: Option<&'a CustomState>,
@@ -35,7 +35,11 @@ pub struct Context<'a> {
 }
 
 /// Resolves and checks the file. Returns the model when no error was reported.
-pub fn resolve(file: &TasksFile, cx: &Context<'_>, diags: &mut Diagnostics) -> Option<Model> {
+pub(crate) fn resolve(
+    file: &TasksFile,
+    cx: &Context<'_>,
+    diags: &mut Diagnostics,
+) -> Option<Model> {
     let mut r = Resolver {
         file,
         cx,

@@ -18,7 +18,7 @@ pub(super) fn crewai_output_name(task: &str) -> String {
 }
 
 /// Task, field and input_data names become Rust identifiers: snake_case, no keywords.
-pub fn check_identifier(name: &str) -> Result<(), (String, String)> {
+pub(crate) fn check_identifier(name: &str) -> Result<(), (String, String)> {
     let valid = name
         .chars()
         .next()

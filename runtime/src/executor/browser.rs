@@ -23,15 +23,67 @@ const REMEMBERED_RUNS: usize = 4096;
 #[derive(Default)]
 pub(super) struct BrowserRuns {
     inner: Mutex<Remembered>,
-    /// Held while a run is looked up in the log and created there.
-    creating: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
 struct Remembered {
     runs: HashMap<String, RunProgress>,
+    /// Runs being looked up in the log (and created there) right now, each by one task; the
+    /// semaphore is closed when it is done, which wakes the run's other tasks. Per run, so
+    /// that opening one run never waits for another.
+    opening: HashMap<String, Arc<tokio::sync::Semaphore>>,
     /// Bumped on every use: the recency that eviction goes by.
     clock: u64,
+}
+
+/// What a task must do before it runs under a browser run.
+enum Claim {
+    /// Nothing: the run is known.
+    Known,
+    /// Open it (look it up in the log, create it there): this task is the one to.
+    Open,
+    /// Wait until another task has opened it.
+    Wait(Arc<tokio::sync::Semaphore>),
+}
+
+/// Ends an opening, also when the opening task is dropped half-way: the run's other tasks
+/// then try again instead of waiting for ever.
+struct Opening<'a> {
+    runs: &'a BrowserRuns,
+    run_id: &'a str,
+    progress: Option<RunProgress>,
+}
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        let mut inner = lock(&self.runs.inner);
+        if let Some(progress) = self.progress.take() {
+            inner.remember(self.run_id, progress);
+        }
+        if let Some(waiting) = inner.opening.remove(self.run_id) {
+            waiting.close();
+        }
+    }
+}
+
+impl Remembered {
+    fn remember(&mut self, run_id: &str, mut progress: RunProgress) {
+        if self.runs.contains_key(run_id) {
+            return;
+        }
+        if self.runs.len() >= REMEMBERED_RUNS
+            && let Some(oldest) = self
+                .runs
+                .iter()
+                .min_by_key(|(_, p)| p.used)
+                .map(|(id, _)| id.clone())
+        {
+            self.runs.remove(&oldest);
+        }
+        self.clock += 1;
+        progress.used = self.clock;
+        self.runs.insert(run_id.to_owned(), progress);
+    }
 }
 
 struct RunProgress {
@@ -63,27 +115,17 @@ impl RunProgress {
 }
 
 impl BrowserRuns {
-    fn contains(&self, run_id: &str) -> bool {
-        lock(&self.inner).runs.contains_key(run_id)
-    }
-
-    fn insert(&self, run_id: &str, mut progress: RunProgress) {
+    fn claim(&self, run_id: &str) -> Claim {
         let mut inner = lock(&self.inner);
         if inner.runs.contains_key(run_id) {
-            return;
+            return Claim::Known;
         }
-        if inner.runs.len() >= REMEMBERED_RUNS
-            && let Some(oldest) = inner
-                .runs
-                .iter()
-                .min_by_key(|(_, p)| p.used)
-                .map(|(id, _)| id.clone())
-        {
-            inner.runs.remove(&oldest);
+        if let Some(waiting) = inner.opening.get(run_id) {
+            return Claim::Wait(waiting.clone());
         }
-        inner.clock += 1;
-        progress.used = inner.clock;
-        inner.runs.insert(run_id.to_owned(), progress);
+        let waiting = Arc::new(tokio::sync::Semaphore::new(0));
+        inner.opening.insert(run_id.to_owned(), waiting);
+        Claim::Open
     }
 
     /// Records the task's outcome; true when every task of the run has now succeeded (the
@@ -129,10 +171,25 @@ impl<T: TaskSet> Runner<T> {
             message,
             attempts: 0,
         };
-        if !self.browser_runs.contains(run_id) {
-            self.open_browser_run(run_id, &state)
-                .await
-                .map_err(|e| log_failure(e.to_string()))?;
+        loop {
+            match self.browser_runs.claim(run_id) {
+                Claim::Known => break,
+                // Closed when the other task is done; then look again.
+                Claim::Wait(waiting) => drop(waiting.acquire().await),
+                Claim::Open => {
+                    let mut opening = Opening {
+                        runs: &self.browser_runs,
+                        run_id,
+                        progress: None,
+                    };
+                    opening.progress = Some(
+                        self.open_browser_run(run_id, &state)
+                            .await
+                            .map_err(|e| log_failure(e.to_string()))?,
+                    );
+                    break;
+                }
+            }
         }
         let state = Mutex::new(state);
         let shared_run_id: Arc<str> = Arc::from(run_id);
@@ -169,25 +226,15 @@ impl<T: TaskSet> Runner<T> {
     }
 
     /// Creates the run in the log, or, for a run the log has and this process has not seen,
-    /// reads which of its tasks have succeeded. Two branches of one run may start at once,
-    /// hence the lock (an async one: it is held across the log's call).
+    /// reads which of its tasks have succeeded. Only one task of a run does this at a time
+    /// (see [`Claim`]).
     async fn open_browser_run(
         &self,
         run_id: &str,
         state: &T::State,
-    ) -> Result<(), crate::StorageError> {
+    ) -> Result<RunProgress, crate::StorageError> {
         let registry = self.registry();
         let tasks = registry.tasks.len();
-        // Tried first without waiting: an await on the lock spends the task's cooperative
-        // budget and may yield, which would send a task that finishes at once (the server
-        // polls each once in place) to a task of its own.
-        let _creating = match self.browser_runs.creating.try_lock() {
-            Ok(guard) => guard,
-            Err(_) => self.browser_runs.creating.lock().await,
-        };
-        if self.browser_runs.contains(run_id) {
-            return Ok(());
-        }
         let id = run_id.to_owned();
         let record = self.run_record(id.clone(), kickoff_inputs(registry, state));
         let stored = self
@@ -209,7 +256,6 @@ impl<T: TaskSet> Runner<T> {
                 progress.set(task, succeeded);
             }
         }
-        self.browser_runs.insert(run_id, progress);
-        Ok(())
+        Ok(progress)
     }
 }
