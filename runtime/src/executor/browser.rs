@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 use super::{Runner, TaskFailure, kickoff_inputs, lock};
 use crate::log::{RunStatus, TaskStatus};
 use crate::time::ClockAnchor;
@@ -27,13 +29,17 @@ pub(super) struct BrowserRuns {
 
 #[derive(Default)]
 struct Remembered {
-    runs: HashMap<String, RunProgress>,
-    /// Runs being looked up in the log (and created there) right now, each by one task; the
-    /// semaphore is closed when it is done, which wakes the run's other tasks. Per run, so
-    /// that opening one run never waits for another.
-    opening: HashMap<String, Arc<tokio::sync::Semaphore>>,
+    runs: HashMap<String, Entry>,
     /// Bumped on every use: the recency that eviction goes by.
     clock: u64,
+}
+
+enum Entry {
+    /// One task is looking the run up in the log (and creating it there); the run's other
+    /// tasks wait on the semaphore (made by the first of them to wait, closed when the opening
+    /// ends). Per run, so that opening one run never waits for another.
+    Opening(Option<Arc<Semaphore>>),
+    Open(RunProgress),
 }
 
 /// What a task must do before it runs under a browser run.
@@ -43,7 +49,7 @@ enum Claim {
     /// Open it (look it up in the log, create it there): this task is the one to.
     Open,
     /// Wait until another task has opened it.
-    Wait(Arc<tokio::sync::Semaphore>),
+    Wait(Arc<Semaphore>),
 }
 
 /// Ends an opening, also when the opening task is dropped half-way: the run's other tasks
@@ -57,32 +63,41 @@ struct Opening<'a> {
 impl Drop for Opening<'_> {
     fn drop(&mut self) {
         let mut inner = lock(&self.runs.inner);
-        if let Some(progress) = self.progress.take() {
-            inner.remember(self.run_id, progress);
-        }
-        if let Some(waiting) = inner.opening.remove(self.run_id) {
+        let ended = match self.progress.take() {
+            Some(mut progress) => {
+                inner.clock += 1;
+                progress.used = inner.clock;
+                inner.evict_one_if_full();
+                inner
+                    .runs
+                    .get_mut(self.run_id)
+                    .map(|entry| std::mem::replace(entry, Entry::Open(progress)))
+            }
+            None => inner.runs.remove(self.run_id),
+        };
+        if let Some(Entry::Opening(Some(waiting))) = ended {
             waiting.close();
         }
     }
 }
 
 impl Remembered {
-    fn remember(&mut self, run_id: &str, mut progress: RunProgress) {
-        if self.runs.contains_key(run_id) {
+    fn evict_one_if_full(&mut self) {
+        if self.runs.len() < REMEMBERED_RUNS {
             return;
         }
-        if self.runs.len() >= REMEMBERED_RUNS
-            && let Some(oldest) = self
-                .runs
-                .iter()
-                .min_by_key(|(_, p)| p.used)
-                .map(|(id, _)| id.clone())
-        {
+        let oldest = self
+            .runs
+            .iter()
+            .filter_map(|(id, entry)| match entry {
+                Entry::Open(progress) => Some((progress.used, id)),
+                Entry::Opening(_) => None,
+            })
+            .min()
+            .map(|(_, id)| id.clone());
+        if let Some(oldest) = oldest {
             self.runs.remove(&oldest);
         }
-        self.clock += 1;
-        progress.used = self.clock;
-        self.runs.insert(run_id.to_owned(), progress);
     }
 }
 
@@ -117,15 +132,18 @@ impl RunProgress {
 impl BrowserRuns {
     fn claim(&self, run_id: &str) -> Claim {
         let mut inner = lock(&self.inner);
-        if inner.runs.contains_key(run_id) {
-            return Claim::Known;
+        match inner.runs.get_mut(run_id) {
+            Some(Entry::Open(_)) => Claim::Known,
+            Some(Entry::Opening(waiting)) => Claim::Wait(
+                waiting
+                    .get_or_insert_with(|| Arc::new(Semaphore::new(0)))
+                    .clone(),
+            ),
+            None => {
+                inner.runs.insert(run_id.to_owned(), Entry::Opening(None));
+                Claim::Open
+            }
         }
-        if let Some(waiting) = inner.opening.get(run_id) {
-            return Claim::Wait(waiting.clone());
-        }
-        let waiting = Arc::new(tokio::sync::Semaphore::new(0));
-        inner.opening.insert(run_id.to_owned(), waiting);
-        Claim::Open
     }
 
     /// Records the task's outcome; true when every task of the run has now succeeded (the
@@ -134,10 +152,19 @@ impl BrowserRuns {
         let mut inner = lock(&self.inner);
         inner.clock += 1;
         let now = inner.clock;
-        let progress = inner
-            .runs
-            .entry(run_id.to_owned())
-            .or_insert_with(|| RunProgress::new(tasks));
+        let progress = match inner.runs.get_mut(run_id) {
+            Some(Entry::Open(progress)) => progress,
+            // Forgotten meanwhile (evicted): counted from here on.
+            _ => {
+                inner
+                    .runs
+                    .insert(run_id.to_owned(), Entry::Open(RunProgress::new(tasks)));
+                match inner.runs.get_mut(run_id) {
+                    Some(Entry::Open(progress)) => progress,
+                    _ => return false,
+                }
+            }
+        };
         progress.used = now;
         progress.set(task, succeeded);
         let complete = progress.count == tasks;
@@ -235,15 +262,14 @@ impl<T: TaskSet> Runner<T> {
     ) -> Result<RunProgress, crate::StorageError> {
         let registry = self.registry();
         let tasks = registry.tasks.len();
-        let id = run_id.to_owned();
-        let record = self.run_record(id.clone(), kickoff_inputs(registry, state));
+        let record = self.run_record(run_id.to_owned(), kickoff_inputs(registry, state));
         let stored = self
             .log_call(move |log| {
-                if log.run(&id)?.is_none() {
+                if log.run(&record.id)?.is_none() {
                     log.create_run(&record)?;
                     return Ok(Vec::new());
                 }
-                let records = log.tasks(&id)?;
+                let records = log.tasks(&record.id)?;
                 Ok(records
                     .into_iter()
                     .map(|r| (r.task_index, r.status == TaskStatus::Succeeded))
