@@ -209,8 +209,9 @@ impl<T: TaskSet> Runner<T> {
                         run_id,
                         progress: None,
                     };
+                    // Boxed: once per run, and the task's future stays small.
                     opening.progress = Some(
-                        self.open_browser_run(run_id, &state)
+                        Box::pin(self.open_browser_run(run_id, &state))
                             .await
                             .map_err(|e| log_failure(e.to_string()))?,
                     );

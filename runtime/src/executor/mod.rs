@@ -196,12 +196,12 @@ impl<T: TaskSet> Runner<T> {
 
     /// A call to the log, made where it cannot block a worker thread (see
     /// [`crate::storage::off_worker`]).
-    async fn log_call<R, F>(&self, call: F) -> Result<R, crate::StorageError>
+    fn log_call<R, F>(&self, call: F) -> crate::storage::OffWorker<'_, R>
     where
         F: FnOnce(&dyn Storage) -> Result<R, crate::StorageError> + Send + 'static,
         R: Send + 'static,
     {
-        crate::storage::off_worker(&self.storage, call).await
+        crate::storage::off_worker(&self.storage, call)
     }
 
     /// A new run of this registry, started now.

@@ -178,7 +178,11 @@ pub trait Storage: Send + Sync {
 /// when the store [`Storage::blocks`] and a tokio runtime is running, in place otherwise (a
 /// store in memory, or a caller outside tokio). The call runs to its end even if the caller
 /// stops waiting: a record being written is not cut off.
-pub async fn off_worker<R, F>(storage: &Arc<dyn Storage>, call: F) -> Result<R, StorageError>
+///
+/// An in-place call is made now, and its future is only its result: a task's future (which
+/// the server boxes per request) does not grow by the call's captures. The blocking-pool call
+/// is boxed, a cost that the hand-over to another thread dwarfs.
+pub fn off_worker<'a, R, F>(storage: &'a Arc<dyn Storage>, call: F) -> OffWorker<'a, R>
 where
     F: FnOnce(&dyn Storage) -> Result<R, StorageError> + Send + 'static,
     R: Send + 'static,
@@ -187,17 +191,26 @@ where
         && let Ok(runtime) = tokio::runtime::Handle::try_current()
     {
         let store = storage.clone();
-        return match runtime.spawn_blocking(move || call(store.as_ref())).await {
-            Ok(result) => result,
-            Err(e) => Err(StorageError::new(
-                "complete a call (it panicked or was cancelled)",
-                storage.describe(),
-                e.to_string(),
-            )),
-        };
+        let handle = runtime.spawn_blocking(move || call(store.as_ref()));
+        return futures_util::future::Either::Right(Box::pin(async move {
+            match handle.await {
+                Ok(result) => result,
+                Err(e) => Err(StorageError::new(
+                    "complete a call (it panicked or was cancelled)",
+                    storage.describe(),
+                    e.to_string(),
+                )),
+            }
+        }));
     }
-    call(storage.as_ref())
+    futures_util::future::Either::Left(std::future::ready(call(storage.as_ref())))
 }
+
+/// The future [`off_worker`] returns.
+pub type OffWorker<'a, R> = futures_util::future::Either<
+    std::future::Ready<Result<R, StorageError>>,
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<R, StorageError>> + Send + 'a>>,
+>;
 
 /// A storage operation failed: which one, on what, and why. Nothing is swallowed.
 #[derive(Debug)]
