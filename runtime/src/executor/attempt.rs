@@ -74,9 +74,14 @@ impl<T: TaskSet> Runner<T> {
         // A limit on the whole task (the server's), tries and waits included: each try gets
         // what is left of it, and no try starts after it.
         let deadline = overall.map(|limit| (started + limit, limit));
-        let try_limit = move || match (timeout, deadline) {
+        let try_limit = move |attempt: u32| match (timeout, deadline) {
             (_, Some((end, limit))) => {
-                let left = end.saturating_duration_since(Instant::now());
+                // The first try starts now: all of the limit is left (no clock read).
+                let left = if attempt == 1 {
+                    limit
+                } else {
+                    end.saturating_duration_since(Instant::now())
+                };
                 Some(match timeout {
                     Some(own) if own < left => Limit::Own(own),
                     _ => Limit::Overall(left, limit),
@@ -110,14 +115,15 @@ impl<T: TaskSet> Runner<T> {
             let result = loop {
                 let result = match call {
                     Err(missing) => Err(TaskError::missing(missing)),
-                    Ok(call) => guarded(call, try_limit()).await,
+                    Ok(call) => guarded(call, try_limit(attempt)).await,
                 };
-                let time_left = deadline.is_none_or(|(end, _)| Instant::now() < end);
+                // Read only when a retry is due: a task that succeeds reads no clock here.
+                let time_left = || deadline.is_none_or(|(end, _)| Instant::now() < end);
                 match result {
                     Err(error)
                         if attempt < retry.attempts
-                            && time_left
-                            && error.kind() != TaskErrorKind::MissingField =>
+                            && error.kind() != TaskErrorKind::MissingField
+                            && time_left() =>
                     {
                         attempt += 1;
                         let wait = retry.wait_before(attempt);

@@ -29,7 +29,8 @@ pub(super) struct BrowserRuns {
 
 #[derive(Default)]
 struct Remembered {
-    runs: HashMap<String, Entry>,
+    /// foldhash, as the in-memory log: SipHash of a run id per task is measurable here.
+    runs: HashMap<String, Entry, foldhash::fast::RandomState>,
     /// Bumped on every use: the recency that eviction goes by.
     clock: u64,
 }
