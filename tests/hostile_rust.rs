@@ -40,7 +40,7 @@ fn case(dir: &Path, name: &str, tasks: &Path, agents: Option<&Path>) -> PathBuf 
     source.push_str("const EXPECTED: &[(&str, &str, &str)] = &[\n");
     for task in &checked.model.tasks {
         // `{:?}` of a str is a Rust string literal with the same value.
-        let data = serde_json::Value::Object(tasknet_codegen::petri::json::input_data(task));
+        let data = serde_json::Value::Object(tasknet_codegen::emit::petri::json::input_data(task));
         let _ = writeln!(
             source,
             "    ({:?}, {:?}, {:?}),",

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use tasknet_codegen::emit::petri::Format;
 use tasknet_codegen::petri;
 use tasknet_codegen::{
     Checked, GenerationSettings, LoadError, Style, check_files, generated_file, graph,
@@ -152,13 +153,13 @@ enum NetFormat {
     Mermaid,
 }
 
-impl From<NetFormat> for petri::Format {
+impl From<NetFormat> for Format {
     fn from(f: NetFormat) -> Self {
         match f {
-            NetFormat::Json => petri::Format::Json,
-            NetFormat::Pnml => petri::Format::Pnml,
-            NetFormat::Dot => petri::Format::Dot,
-            NetFormat::Mermaid => petri::Format::Mermaid,
+            NetFormat::Json => Format::Json,
+            NetFormat::Pnml => Format::Pnml,
+            NetFormat::Dot => Format::Dot,
+            NetFormat::Mermaid => Format::Mermaid,
         }
     }
 }
@@ -287,7 +288,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             petri::check(&net).map_err(|e| {
                 format!("error: internal error: the Petri net of this file is not sound ({e}); please report it")
             })?;
-            let text = petri::Format::from(format).render(&net, &checked.model, settings.js());
+            let text = Format::from(format).render(&net, &checked.model, settings.js());
             write_output(output.as_deref(), &text)?;
             Ok(ExitCode::SUCCESS)
         }

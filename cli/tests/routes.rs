@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use quote::quote;
+use tasknet_codegen::emit::petri::json::JsOptions;
 use tasknet_codegen::emit::rust::pretty_tokens;
 use tasknet_codegen::macro_support::{MacroEnv, task_registry, task_registry_with_state};
-use tasknet_codegen::petri::json::JsOptions;
 use tasknet_codegen::{Builder, generated_header};
 
 const TASKS: &str = "examples/tropical_sales/tasks.yaml";

@@ -71,7 +71,11 @@ fn bench_petri(c: &mut Criterion) {
                 b.iter(|| {
                     let net = petri::build(model);
                     petri::check(&net).unwrap();
-                    petri::json::to_json_string(&net, model, &petri::json::JsOptions::default())
+                    tasknet_codegen::emit::petri::json::to_json_string(
+                        &net,
+                        model,
+                        &tasknet_codegen::emit::petri::json::JsOptions::default(),
+                    )
                 })
             },
         );

@@ -2,7 +2,8 @@
 //! --example petri_phases -- 2000`.
 use std::time::Instant;
 
-use tasknet_codegen::petri::{self, json};
+use tasknet_codegen::emit::petri::json;
+use tasknet_codegen::petri;
 use tasknet_codegen::{SourceFile, check, synthetic};
 
 fn main() {

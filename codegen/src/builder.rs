@@ -3,8 +3,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::petri::Format;
-use crate::petri::json::JsOptions;
+use crate::emit::petri::Format;
+use crate::emit::petri::json::JsOptions;
 use crate::settings::GenerationSettings;
 use crate::{LoadError, check_with, generated_file, read_source};
 

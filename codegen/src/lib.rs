@@ -18,7 +18,7 @@
 pub mod builder;
 pub mod diagnostic;
 pub mod emit;
-pub mod graph;
+pub use emit::graph;
 #[doc(hidden)]
 pub mod macro_support;
 pub mod model;

@@ -9,8 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::petri::Format;
-use crate::petri::json::JsOptions;
+use crate::emit::petri::Format;
+use crate::emit::petri::json::JsOptions;
 
 /// What the generated code looks like, beyond the yaml.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use tasknet_codegen::emit::petri::json::{JsOptions, js_string, logica, to_json};
 use tasknet_codegen::model::Model;
-use tasknet_codegen::petri::json::{JsOptions, js_string, logica, to_json};
 use tasknet_codegen::petri::{Arc, Net, PlaceKind, build, check, simulate};
 use tasknet_codegen::{SourceFile, check as check_yaml, synthetic};
 

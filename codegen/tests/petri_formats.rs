@@ -6,9 +6,10 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use tasknet_codegen::emit::petri::Format;
+use tasknet_codegen::emit::petri::json::JsOptions;
 use tasknet_codegen::model::Model;
-use tasknet_codegen::petri::json::JsOptions;
-use tasknet_codegen::petri::{Arc, Format, Net, build, check};
+use tasknet_codegen::petri::{Arc, Net, build, check};
 use tasknet_codegen::{SourceFile, check as check_yaml, graph, synthetic};
 
 fn root() -> PathBuf {
@@ -172,7 +173,7 @@ fn every_json_net_matches_the_schema() {
         assert!(errors.is_empty(), "{name}: {errors:#?}");
         // The compact JSON (PETRI_NET_JSON) is the same document.
         let compact =
-            tasknet_codegen::petri::json::to_json_string(&net, &model, &JsOptions::default());
+            tasknet_codegen::emit::petri::json::to_json_string(&net, &model, &JsOptions::default());
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&compact).unwrap(),
             value
@@ -181,7 +182,7 @@ fn every_json_net_matches_the_schema() {
     // The schema rejects what the seed format forbids: a missing field, a stray one.
     let model = &snapshot_models()[0].1;
     let mut broken =
-        tasknet_codegen::petri::json::to_json(&build(model), model, &JsOptions::default());
+        tasknet_codegen::emit::petri::json::to_json(&build(model), model, &JsOptions::default());
     broken["lugares"][0]
         .as_object_mut()
         .unwrap()
@@ -270,12 +271,12 @@ fn hostile_strings_survive_pnml_json_and_logica() {
         .unwrap();
     let back: serde_json::Value = serde_json::from_str(input_data).unwrap();
     let fetch = &model.tasks[0];
-    let expected = serde_json::Value::Object(tasknet_codegen::petri::json::input_data(fetch));
+    let expected = serde_json::Value::Object(tasknet_codegen::emit::petri::json::input_data(fetch));
     assert_eq!(back, expected);
     assert!(back["nul"] == "\0");
     // The JSON keeps every string exactly; no raw `</script>` can end an HTML script block
     // in any logica.
-    let json = tasknet_codegen::petri::json::to_json(&net, &model, &JsOptions::default());
+    let json = tasknet_codegen::emit::petri::json::to_json(&net, &model, &JsOptions::default());
     assert_eq!(json["nome"], model.name.as_str());
     assert_eq!(json["agentes"][0]["role"], model.agents[0].role.as_str());
     let dir = tempfile::tempdir().unwrap();

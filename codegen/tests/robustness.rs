@@ -136,13 +136,14 @@ fn run_tool(
 /// runs it), the PNML validates against the ISO grammar with xmllint, DOT and Mermaid render,
 /// and (when asked) the Rust parses; `tests/hostile_rust.rs` compiles the same files with rustc.
 fn every_emitter(name: &str, checked: &tasknet_codegen::Checked, rust: bool) {
-    use tasknet_codegen::petri::{self, json::JsOptions};
+    use tasknet_codegen::emit::petri::{self as writers, json::JsOptions};
+    use tasknet_codegen::petri;
     let net = petri::build(&checked.model);
     petri::check(&net).unwrap_or_else(|e| panic!("{name}: {e}"));
     let options = JsOptions::default();
     let dir = tempfile::tempdir().unwrap();
 
-    let json = petri::json::to_json_string(&net, &checked.model, &options);
+    let json = writers::json::to_json_string(&net, &checked.model, &options);
     let parsed: serde_json::Value =
         serde_json::from_str(&json).unwrap_or_else(|e| panic!("{name}: {e}"));
     let mut script = String::new();
@@ -171,7 +172,7 @@ fn every_emitter(name: &str, checked: &tasknet_codegen::Checked, rust: bool) {
         );
     }
 
-    let pnml = petri::pnml::to_pnml(&net, &checked.model, &options);
+    let pnml = writers::pnml::to_pnml(&net, &checked.model, &options);
     let file = dir.path().join("net.pnml");
     std::fs::write(&file, &pnml).unwrap();
     let grammar = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pnml-grammar/ptnet.rng");
@@ -193,8 +194,8 @@ fn every_emitter(name: &str, checked: &tasknet_codegen::Checked, rust: bool) {
         );
     }
 
-    assert!(petri::dot::to_dot(&net).starts_with("digraph"), "{name}");
-    assert!(!petri::mermaid::to_mermaid(&net).is_empty(), "{name}");
+    assert!(writers::dot::to_dot(&net).starts_with("digraph"), "{name}");
+    assert!(!writers::mermaid::to_mermaid(&net).is_empty(), "{name}");
     if rust {
         let tokens = items(&checked.model, &GenerationSettings::default());
         syn::parse2::<syn::File>(tokens).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -4,7 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tasknet_codegen::petri::{self, json::JsOptions};
+use tasknet_codegen::emit::petri::{self as writers, json::JsOptions};
+use tasknet_codegen::petri;
 use tasknet_codegen::{GenerationSettings, SourceFile, check, emit};
 
 fuzz_target!(|data: &[u8]| {
@@ -27,10 +28,10 @@ fuzz_target!(|data: &[u8]| {
         panic!("the net of a checked model is unsound: {e}");
     }
     let options = JsOptions::default();
-    let json = petri::json::to_json_string(&net, &checked.model, &options);
+    let json = writers::json::to_json_string(&net, &checked.model, &options);
     serde_json::from_str::<serde_json::Value>(&json).expect("the net's JSON parses");
-    let pnml = petri::pnml::to_pnml(&net, &checked.model, &options);
+    let pnml = writers::pnml::to_pnml(&net, &checked.model, &options);
     roxmltree::Document::parse(&pnml).expect("the PNML is well-formed XML");
-    let _ = petri::dot::to_dot(&net);
-    let _ = petri::mermaid::to_mermaid(&net);
+    let _ = writers::dot::to_dot(&net);
+    let _ = writers::mermaid::to_mermaid(&net);
 });

@@ -45,7 +45,7 @@ fn item_list(model: &Model, settings: &GenerationSettings) -> Vec<TokenStream> {
 
 /// `PETRI_NET_JSON`: the net in the seed's JSON format, checked for soundness here (a net that
 /// fails is a generator bug, and the build says so).
-fn petri_net(model: &Model, js: &crate::petri::json::JsOptions) -> TokenStream {
+fn petri_net(model: &Model, js: &crate::emit::petri::json::JsOptions) -> TokenStream {
     let net = crate::petri::build(model);
     if let Err(unsound) = crate::petri::check(&net) {
         let message = format!(
@@ -54,7 +54,7 @@ fn petri_net(model: &Model, js: &crate::petri::json::JsOptions) -> TokenStream {
         );
         return quote!(::core::compile_error!(#message););
     }
-    let text = crate::petri::json::to_json_string(&net, model, js);
+    let text = crate::emit::petri::json::to_json_string(&net, model, js);
     // A raw string literal: megabytes of JSON need no escaping (quote's `Literal::string`
     // escapes character by character).
     let hashes = "#".repeat(longest_hash_run(&text) + 1);

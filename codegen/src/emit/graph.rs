@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
+use super::petri::{dot, mermaid};
 use crate::model::{Model, Producer, TaskId};
-use crate::petri::{dot, mermaid};
 
 /// Each dependency edge `(from, to)` with the names of the fields `to` reads from `from`.
 fn edges(model: &Model) -> Vec<(TaskId, TaskId, Vec<&str>)> {

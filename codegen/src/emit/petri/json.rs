@@ -8,8 +8,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use tasknet_contract::petri as wire;
 
-use super::{Arc, Net, PlaceKind};
 use crate::model::Model;
+use crate::petri::{Arc, Net, PlaceKind};
 
 /// Where the browser's `logica` sends tasks, and how long it waits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{Arc, Net, PlaceKind};
+use crate::petri::{Arc, Net, PlaceKind};
 
 /// The net as a Mermaid `flowchart LR`.
 pub fn to_mermaid(net: &Net) -> String {

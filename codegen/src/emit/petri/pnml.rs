@@ -6,8 +6,8 @@
 use std::fmt::Write;
 
 use super::json::{JsOptions, input_data, logica_for};
-use super::{Arc, Net, PlaceKind};
 use crate::model::Model;
+use crate::petri::{Arc, Net, PlaceKind};
 
 const PNML_NS: &str = "http://www.pnml.org/version-2009/grammar/pnml";
 const PTNET_TYPE: &str = "http://www.pnml.org/version-2009/grammar/ptnet";

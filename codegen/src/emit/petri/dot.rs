@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{Arc, Net, PlaceKind};
+use crate::petri::{Arc, Net, PlaceKind};
 
 /// Nodes above which the drawing trades a little straightness for speed.
 const LARGE: usize = 200;
