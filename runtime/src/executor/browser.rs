@@ -131,6 +131,25 @@ impl RunProgress {
 }
 
 impl BrowserRuns {
+    /// Opens the run with `open` unless it is known, in one hold of the map's lock: for a log
+    /// that answers from memory (no await, so a std lock can be held across it).
+    fn open_in_place(
+        &self,
+        run_id: &str,
+        open: impl FnOnce() -> Result<RunProgress, crate::StorageError>,
+    ) -> Result<(), crate::StorageError> {
+        let mut inner = lock(&self.inner);
+        if inner.runs.contains_key(run_id) {
+            return Ok(());
+        }
+        let mut progress = open()?;
+        inner.clock += 1;
+        progress.used = inner.clock;
+        inner.evict_one_if_full();
+        inner.runs.insert(run_id.to_owned(), Entry::Open(progress));
+        Ok(())
+    }
+
     fn claim(&self, run_id: &str) -> Claim {
         let mut inner = lock(&self.inner);
         match inner.runs.get_mut(run_id) {
@@ -199,7 +218,20 @@ impl<T: TaskSet> Runner<T> {
             message,
             attempts: 0,
         };
-        loop {
+        // A log in memory is called in place: the run is opened under the map's lock in one
+        // step (no waiting, no opening state). A log that blocks is opened off the worker
+        // threads, by one task of the run at a time.
+        let in_place = !self.storage.blocks();
+        if in_place {
+            self.browser_runs
+                .open_in_place(run_id, || {
+                    let record =
+                        self.run_record(run_id.to_owned(), kickoff_inputs(registry, &state));
+                    open_in_log(self.storage.as_ref(), &record, registry.tasks.len())
+                })
+                .map_err(|e| log_failure(e.to_string()))?;
+        }
+        while !in_place {
             match self.browser_runs.claim(run_id) {
                 Claim::Known => break,
                 // Closed when the other task is done; then look again.
@@ -265,25 +297,26 @@ impl<T: TaskSet> Runner<T> {
         let registry = self.registry();
         let tasks = registry.tasks.len();
         let record = self.run_record(run_id.to_owned(), kickoff_inputs(registry, state));
-        let stored = self
-            .log_call(move |log| {
-                if log.run(&record.id)?.is_none() {
-                    log.create_run(&record)?;
-                    return Ok(Vec::new());
-                }
-                let records = log.tasks(&record.id)?;
-                Ok(records
-                    .into_iter()
-                    .map(|r| (r.task_index, r.status == TaskStatus::Succeeded))
-                    .collect())
-            })
-            .await?;
-        let mut progress = RunProgress::new(tasks);
-        for (task, succeeded) in stored {
-            if task < tasks {
-                progress.set(task, succeeded);
-            }
-        }
-        Ok(progress)
+        self.log_call(move |log| open_in_log(log, &record, tasks))
+            .await
     }
+}
+
+/// Creates the run in the log, or reads which of its tasks have succeeded.
+fn open_in_log(
+    log: &dyn crate::Storage,
+    record: &crate::RunRecord,
+    tasks: usize,
+) -> Result<RunProgress, crate::StorageError> {
+    let mut progress = RunProgress::new(tasks);
+    if log.run(&record.id)?.is_none() {
+        log.create_run(record)?;
+        return Ok(progress);
+    }
+    for stored in log.tasks(&record.id)? {
+        if stored.task_index < tasks {
+            progress.set(stored.task_index, stored.status == TaskStatus::Succeeded);
+        }
+    }
+    Ok(progress)
 }
