@@ -221,37 +221,15 @@ impl<T: TaskSet> Runner<T> {
         // A log in memory is called in place: the run is opened under the map's lock in one
         // step (no waiting, no opening state). A log that blocks is opened off the worker
         // threads, by one task of the run at a time.
-        let in_place = !self.storage.blocks();
-        if in_place {
-            self.browser_runs
-                .open_in_place(run_id, || {
-                    let record =
-                        self.run_record(run_id.to_owned(), kickoff_inputs(registry, &state));
-                    open_in_log(self.storage.as_ref(), &record, registry.tasks.len())
-                })
-                .map_err(|e| log_failure(e.to_string()))?;
-        }
-        while !in_place {
-            match self.browser_runs.claim(run_id) {
-                Claim::Known => break,
-                // Closed when the other task is done; then look again.
-                Claim::Wait(waiting) => drop(waiting.acquire().await),
-                Claim::Open => {
-                    let mut opening = Opening {
-                        runs: &self.browser_runs,
-                        run_id,
-                        progress: None,
-                    };
-                    // Boxed: once per run, and the task's future stays small.
-                    opening.progress = Some(
-                        Box::pin(self.open_browser_run(run_id, &state))
-                            .await
-                            .map_err(|e| log_failure(e.to_string()))?,
-                    );
-                    break;
-                }
-            }
-        }
+        let opened = if self.storage.blocks() {
+            self.join_browser_run(run_id, &state).await
+        } else {
+            self.browser_runs.open_in_place(run_id, || {
+                let record = self.run_record(run_id.to_owned(), kickoff_inputs(registry, &state));
+                open_in_log(self.storage.as_ref(), &record, registry.tasks.len())
+            })
+        };
+        opened.map_err(|e| log_failure(e.to_string()))?;
         let state = Mutex::new(state);
         let shared_run_id: Arc<str> = Arc::from(run_id);
         let context = OnceLock::new();
@@ -284,6 +262,32 @@ impl<T: TaskSet> Runner<T> {
                 .map_err(|e| log_failure(e.to_string()))?;
         }
         outcome.map(|()| state.into_inner().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Makes sure the run is open before one of its tasks runs, with a log that blocks: the
+    /// first task of the run opens it off the worker threads, the others wait for it.
+    async fn join_browser_run(
+        &self,
+        run_id: &str,
+        state: &T::State,
+    ) -> Result<(), crate::StorageError> {
+        loop {
+            match self.browser_runs.claim(run_id) {
+                Claim::Known => return Ok(()),
+                // Closed when the other task is done; then look again.
+                Claim::Wait(waiting) => drop(waiting.acquire().await),
+                Claim::Open => {
+                    let mut opening = Opening {
+                        runs: &self.browser_runs,
+                        run_id,
+                        progress: None,
+                    };
+                    // Boxed: once per run, and the task's future stays small.
+                    opening.progress = Some(Box::pin(self.open_browser_run(run_id, state)).await?);
+                    return Ok(());
+                }
+            }
+        }
     }
 
     /// Creates the run in the log, or, for a run the log has and this process has not seen,
