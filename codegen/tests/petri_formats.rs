@@ -118,18 +118,6 @@ fn all_models() -> Vec<(String, Model)> {
     models
 }
 
-/// Runs `program`, or `None` when it is not installed (the check is skipped, or fails under
-/// TASKNET_REQUIRE_TOOLS=1).
-fn run_tool(program: &str, args: &[&str], install_hint: &str) -> Option<std::process::Output> {
-    let tool = tasknet_testkit::tool(program, install_hint)?;
-    Some(
-        tool.command()
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run `{program}` ({e}): {install_hint}")),
-    )
-}
-
 #[test]
 fn snapshots_of_every_format() {
     let options = JsOptions::default();
@@ -207,9 +195,9 @@ fn every_pnml_net_validates_and_is_bipartite() {
         files.push((name, path));
     }
     for (name, path) in &files {
-        let Some(out) = run_tool(
+        let Some(out) = tasknet_testkit::run(
             "xmllint",
-            &[
+            [
                 "--noout",
                 "--relaxng",
                 grammar.to_str().unwrap(),
@@ -294,9 +282,9 @@ fn hostile_strings_survive_pnml_json_and_logica() {
             format!("const run = async function (input, utils) {{\n{body}\n}};\n"),
         )
         .unwrap();
-        let Some(out) = run_tool(
+        let Some(out) = tasknet_testkit::run(
             "node",
-            &["--check", path.to_str().unwrap()],
+            ["--check", path.to_str().unwrap()],
             "Debian: nodejs; .ci/run installs it",
         ) else {
             return;
@@ -344,9 +332,9 @@ fn every_dot_net_renders_with_graphviz() {
         ] {
             let path = dir.path().join(format!("{i}.{kind}.dot"));
             std::fs::write(&path, &text).unwrap();
-            let Some(out) = run_tool(
+            let Some(out) = tasknet_testkit::run(
                 "dot",
-                &["-Tsvg", path.to_str().unwrap()],
+                ["-Tsvg", path.to_str().unwrap()],
                 "Debian: graphviz; .ci/run installs it",
             ) else {
                 return;

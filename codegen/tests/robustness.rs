@@ -115,22 +115,6 @@ fn macro_expansion_never_reports_an_internal_error() {
     }
 }
 
-/// Runs `program`, or `None` when it is not installed (the check is skipped, or fails under
-/// TASKNET_REQUIRE_TOOLS=1).
-fn run_tool(
-    program: &str,
-    args: &[&std::ffi::OsStr],
-    install_hint: &str,
-) -> Option<std::process::Output> {
-    let tool = tasknet_testkit::tool(program, install_hint)?;
-    Some(
-        tool.command()
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run `{program}` ({e}): {install_hint}")),
-    )
-}
-
 /// Every emitter on one checked model: the JSON parses and every `logica` in it passes
 /// `node --check` (as the body of an async function of `input` and `utils`, as the runner page
 /// runs it), the PNML validates against the ISO grammar with xmllint, DOT and Mermaid render,
@@ -160,9 +144,9 @@ fn every_emitter(name: &str, checked: &tasknet_codegen::Checked, rust: bool) {
     assert_eq!(bodies, checked.model.tasks.len(), "{name}");
     let js = dir.path().join("logica.js");
     std::fs::write(&js, script).unwrap();
-    if let Some(out) = run_tool(
+    if let Some(out) = tasknet_testkit::run(
         "node",
-        &["--check".as_ref(), js.as_os_str()],
+        ["--check".as_ref(), js.as_os_str()],
         "Debian: nodejs; .ci/run installs it",
     ) {
         assert!(
@@ -176,9 +160,9 @@ fn every_emitter(name: &str, checked: &tasknet_codegen::Checked, rust: bool) {
     let file = dir.path().join("net.pnml");
     std::fs::write(&file, &pnml).unwrap();
     let grammar = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pnml-grammar/ptnet.rng");
-    if let Some(out) = run_tool(
+    if let Some(out) = tasknet_testkit::run(
         "xmllint",
-        &[
+        [
             "--noout".as_ref(),
             "--huge".as_ref(),
             "--relaxng".as_ref(),

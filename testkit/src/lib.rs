@@ -49,6 +49,22 @@ pub fn tool(program: &str, install: &str) -> Option<Tool> {
     None
 }
 
+/// Runs `program` with `args` and returns what it printed, or `None` when it is not installed
+/// (see [`tool`]). A program that is installed but cannot be started fails the test.
+pub fn run<I, A>(program: &str, args: I, install: &str) -> Option<std::process::Output>
+where
+    I: IntoIterator<Item = A>,
+    A: AsRef<std::ffi::OsStr>,
+{
+    let tool = tool(program, install)?;
+    Some(
+        tool.command()
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run `{program}` ({e}): {install}")),
+    )
+}
+
 /// Skips the calling check for `reason` (printed on stderr), or panics with it under
 /// `TASKNET_REQUIRE_TOOLS=1`.
 pub fn skip(reason: &str) {
