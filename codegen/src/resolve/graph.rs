@@ -2,7 +2,7 @@
 //! file order among ties, or every cycle reported with its path.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -11,6 +11,10 @@ use crate::model::{Agent, Task, TaskId};
 use crate::suggest::did_you_mean;
 
 use super::{Edge, Resolver, value_or_empty};
+
+/// Tasks named in a cycle's message at most, and reads shown with their excerpt.
+const CYCLE_NAMES_SHOWN: usize = 12;
+const CYCLE_LABELS_SHOWN: usize = 8;
 
 impl Resolver<'_, '_> {
     pub(super) fn agents(&mut self) -> Vec<Agent> {
@@ -56,15 +60,18 @@ impl Resolver<'_, '_> {
         for (i, e) in self.edges.iter().enumerate() {
             graph.add_edge(NodeIndex::new(e.from), NodeIndex::new(e.to), i);
         }
-        let mut cyclic = false;
-        for scc in petgraph::algo::tarjan_scc(&graph) {
-            let looped = scc.len() > 1 || graph.contains_edge(scc[0], scc[0]);
-            if looped {
-                cyclic = true;
-                self.report_cycle(&graph, &scc);
+        // Kosaraju's search, not Tarjan's: petgraph's Tarjan recurses once per task on a
+        // chain, and a 20,000-task chain overflowed the stack of `check` (and of the macro).
+        let mut cycles: Vec<Vec<NodeIndex>> = petgraph::algo::kosaraju_scc(&graph)
+            .into_iter()
+            .filter(|scc| scc.len() > 1 || graph.contains_edge(scc[0], scc[0]))
+            .collect();
+        if !cycles.is_empty() {
+            // Reported in file order, whatever order the search found them in.
+            cycles.sort_by_key(|scc| scc.iter().min().copied());
+            for scc in &cycles {
+                self.report_cycle(&graph, scc);
             }
-        }
-        if cyclic {
             return None;
         }
         let mut indegree: Vec<usize> = tasks.iter().map(|t| t.depends_on.len()).collect();
@@ -107,6 +114,9 @@ impl Resolver<'_, '_> {
     /// Reports one cycle through a strongly connected component, as a path.
     pub(super) fn report_cycle(&mut self, graph: &DiGraph<TaskId, usize>, scc: &[NodeIndex]) {
         let start = *scc.iter().min().expect("an SCC is never empty");
+        // Lookups by node, not scans: a cycle through 100,000 tasks is walked in linear time.
+        let inside: HashSet<NodeIndex> = scc.iter().copied().collect();
+        let mut position: HashMap<NodeIndex, usize> = HashMap::from([(start, 0)]);
         // Walk edges inside the component until a node repeats: that closes a cycle.
         let mut path = vec![start];
         let mut via: Vec<usize> = Vec::new();
@@ -114,19 +124,20 @@ impl Resolver<'_, '_> {
             let here = *path.last().expect("path starts non-empty");
             let Some(edge) = graph
                 .edges(here)
-                .filter(|e| scc.contains(&petgraph::visit::EdgeRef::target(e)))
+                .filter(|e| inside.contains(&petgraph::visit::EdgeRef::target(e)))
                 .min_by_key(petgraph::visit::EdgeRef::target)
             else {
                 return;
             };
             let target = petgraph::visit::EdgeRef::target(&edge);
             via.push(*edge.weight());
-            if let Some(pos) = path.iter().position(|&p| p == target) {
+            if let Some(&pos) = position.get(&target) {
                 path.drain(..pos);
                 via.drain(..pos);
                 path.push(target);
                 break;
             }
+            position.insert(target, path.len());
             path.push(target);
         }
         let names: Vec<&str> = path
@@ -136,11 +147,22 @@ impl Resolver<'_, '_> {
         let first = &self.edges[via[0]];
         let message = if names.len() == 2 {
             format!("task `{}` depends on itself: {}", names[0], self.why(first))
+        } else if names.len() > CYCLE_NAMES_SHOWN {
+            let (head, tail) = (CYCLE_NAMES_SHOWN - 3, &names[names.len() - 3..]);
+            format!(
+                "dependency cycle through {} tasks: {} -> ... ({} more) -> {}",
+                names.len() - 1,
+                names[..head].join(" -> "),
+                names.len() - head - tail.len(),
+                tail.join(" -> ")
+            )
         } else {
             format!("dependency cycle: {}", names.join(" -> "))
         };
+        // Every read of a long cycle, each with its excerpt, would bury the message (and cost
+        // a render per task): the first ones say enough.
         let mut d = Diagnostic::error(message).at(first.span, self.why(first));
-        for &e in &via[1..] {
+        for &e in via[1..].iter().take(CYCLE_LABELS_SHOWN - 1) {
             d = d.also(self.edges[e].span, self.why(&self.edges[e]));
         }
         d = d.help("a task can only read what earlier tasks produce; break the cycle by removing one of these reads");
