@@ -83,7 +83,8 @@ async fn the_runner_page_plays_the_seed_net_in_chromium() {
             token: Some("browser-token".to_owned()),
             ..Default::default()
         }
-        .initial_state_from(&initial),
+        // The folders and the stock database are the server's: the page never sees them.
+        .server_inputs_from(&initial),
     )
     .await
     .unwrap();
@@ -165,14 +166,21 @@ async fn the_runner_page_plays_the_seed_net_in_chromium() {
             .unwrap()
             .starts_with("Dear Ana Souza")
     );
+    for owned in ["inbox_dir", "outbox_dir", "stock_db"] {
+        assert!(final_state.get(owned).is_none(), "{owned} reached the page");
+    }
 
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
     let log = SqliteStorage::open(&db).unwrap();
     let runs = log.runs().unwrap();
     assert_eq!(runs.len(), 1, "one run per browser run");
-    assert_eq!(runs[0].id, run_id);
+    assert_eq!(runs[0].id, run_id, "the run the server issued to the page");
     assert_eq!(runs[0].status, RunStatus::Succeeded);
+    assert!(
+        runs[0].inputs["outbox_dir"].is_string(),
+        "the server's inputs are logged"
+    );
     let tasks = log.tasks(&run_id).unwrap();
     let names: Vec<&str> = tasks.iter().map(|t| &*t.task_name).collect();
     assert_eq!(

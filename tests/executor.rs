@@ -582,9 +582,11 @@ async fn replay_finds_tasks_by_name_in_a_reordered_file() {
     assert_eq!(by_name["start"], (3, TaskStatus::Restored));
 }
 
-/// Single tasks by name, as the server runs them for a browser: the run is created on its
-/// first task, finished failed when one fails, and succeeded once every task's latest record
-/// has succeeded, also when a runner that never saw the run (after a restart) finishes it.
+/// Single tasks by name, as the server runs them for a browser: the run is one the runner
+/// issued, created in the log on its first task, succeeded once every task has succeeded in
+/// it, closed (failed) when one fails. History is never changed: a made-up id, a run of
+/// another runner (a CLI run, an earlier server), a finished run and a second run of a task
+/// are refused before anything runs, and the log is as it was.
 #[tokio::test]
 async fn single_tasks_finish_a_browser_run_once_every_task_succeeded() {
     let storage: std::sync::Arc<dyn Storage> = std::sync::Arc::new(MemoryStorage::new());
@@ -595,39 +597,98 @@ async fn single_tasks_finish_a_browser_run_once_every_task_succeeded() {
     let runner = Runner::new(Crew(flaky))
         .shared_storage(storage.clone())
         .progress(false);
-    let status = || storage.run("b-1").unwrap().unwrap().status;
     let index = |name: &str| TASK_REGISTRY.task_index(name).unwrap();
+    let refused = |result: Result<State, tasknet::TaskFailure>| {
+        let failure = result.expect_err("refused");
+        assert_eq!(failure.kind, TaskErrorKind::RunNotOpen, "{failure}");
+        failure.message
+    };
+
+    let ok = runner.start_browser_run();
+    let status = |id: &str| storage.run(id).unwrap().unwrap().status;
     let state = runner
-        .run_task("b-1", index("start"), seeded(), None)
+        .run_task(&ok, index("start"), seeded(), None)
         .await
         .unwrap();
-    assert_eq!(status(), RunStatus::Running);
+    assert_eq!(status(&ok), RunStatus::Running);
     let state = runner
-        .run_task("b-1", index("left"), state, None)
+        .run_task(&ok, index("left"), state, None)
         .await
         .unwrap();
+    // `left` again in the same run: refused, its record kept.
+    let message = refused(
+        runner
+            .run_task(&ok, index("left"), state.clone(), None)
+            .await,
+    );
+    assert!(message.contains("already ran"), "{message}");
     let failure = runner
-        .run_task("b-1", index("right"), state.clone(), None)
+        .run_task(&ok, index("right"), state.clone(), None)
         .await
         .unwrap_err();
     assert_eq!(failure.task, "right");
-    assert_eq!(status(), RunStatus::Failed);
-    // The browser tries `right` again (it succeeds now), then a restarted server runs `join`.
+    assert_eq!(status(&ok), RunStatus::Failed);
+    // The failed run is closed: trying `right` again there is refused.
+    let before = storage.tasks(&ok).unwrap();
+    let message = refused(
+        runner
+            .run_task(&ok, index("right"), state.clone(), None)
+            .await,
+    );
+    assert!(message.contains("no open run"), "{message}");
+    assert_eq!(storage.tasks(&ok).unwrap(), before);
+    assert_eq!(status(&ok), RunStatus::Failed);
+
+    // A new run goes through (`right` succeeds now) and succeeds with its last task.
+    let again = runner.start_browser_run();
+    assert_ne!(again, ok);
     let state = runner
-        .run_task("b-1", index("right"), state, None)
+        .run_task(&again, index("start"), seeded(), None)
         .await
         .unwrap();
-    assert_eq!(status(), RunStatus::Failed, "`join` has not run yet");
-    let restarted = Runner::new(Crew(Team::default()))
-        .shared_storage(storage.clone())
-        .progress(false);
-    let state = restarted
-        .run_task("b-1", index("join"), state, None)
+    let state = runner
+        .run_task(&again, index("left"), state, None)
+        .await
+        .unwrap();
+    let state = runner
+        .run_task(&again, index("right"), state, None)
+        .await
+        .unwrap();
+    assert_eq!(status(&again), RunStatus::Running, "`join` has not run yet");
+    let state = runner
+        .run_task(&again, index("join"), state, None)
         .await
         .unwrap();
     assert_eq!(state.sum, Some(220));
-    assert_eq!(status(), RunStatus::Succeeded);
-    assert_eq!(storage.tasks("b-1").unwrap().len(), 4);
+    assert_eq!(status(&again), RunStatus::Succeeded);
+    assert_eq!(storage.tasks(&again).unwrap().len(), 4);
+    // Finished: closed.
+    refused(
+        runner
+            .run_task(&again, index("join"), state.clone(), None)
+            .await,
+    );
+
+    // Runs this runner did not issue: a made-up id, a CLI run, a restarted server's.
+    let cli = runner.run(seeded()).await.unwrap();
+    let restarted = Runner::new(Crew(Team::default()))
+        .shared_storage(storage.clone())
+        .progress(false);
+    for id in ["made-up", cli.id.as_str(), ok.as_str(), again.as_str()] {
+        let before = storage.tasks(id).unwrap();
+        refused(
+            restarted
+                .run_task(id, index("join"), state.clone(), None)
+                .await,
+        );
+        refused(
+            runner
+                .run_task(id, index("join"), state.clone(), None)
+                .await,
+        );
+        assert_eq!(storage.tasks(id).unwrap(), before, "{id}");
+    }
+    assert!(storage.run("made-up").unwrap().is_none());
 }
 
 /// A limit on the whole task (the server's) stops a hanging task, and the timeout is recorded
@@ -641,9 +702,10 @@ async fn a_limit_on_the_whole_task_is_recorded_as_a_timeout() {
     let runner = Runner::new(Crew(hanging))
         .retry(RetryPolicy::new(5, Duration::from_millis(1)))
         .progress(false);
+    let run = runner.start_browser_run();
     let state = runner
         .run_task(
-            "t-1",
+            &run,
             TASK_REGISTRY.task_index("start").unwrap(),
             seeded(),
             None,
@@ -653,7 +715,7 @@ async fn a_limit_on_the_whole_task_is_recorded_as_a_timeout() {
     let started = std::time::Instant::now();
     let failure = runner
         .run_task(
-            "t-1",
+            &run,
             TASK_REGISTRY.task_index("left").unwrap(),
             state,
             Some(Duration::from_millis(150)),
@@ -665,11 +727,11 @@ async fn a_limit_on_the_whole_task_is_recorded_as_a_timeout() {
     // One try: the limit bounds the tries together, so no retry starts after it.
     assert_eq!(failure.attempts, 1);
     assert!(started.elapsed() < Duration::from_secs(5));
-    let records = runner.log().tasks("t-1").unwrap();
+    let records = runner.log().tasks(&run).unwrap();
     let left = records.iter().find(|r| r.task_name == "left").unwrap();
     assert_eq!(left.status, TaskStatus::Failed);
     assert_eq!(left.error_kind.as_deref(), Some("timeout"));
-    let run = runner.log().run("t-1").unwrap().unwrap();
+    let run = runner.log().run(&run).unwrap().unwrap();
     assert_eq!(run.status, RunStatus::Failed);
     assert!(run.finished_at.is_some());
 }
@@ -792,14 +854,15 @@ async fn two_tasks_of_a_new_browser_run_at_once_open_it_once() {
         ..seeded()
     };
     let index = |name: &str| TASK_REGISTRY.task_index(name).unwrap();
+    let run = runner.start_browser_run();
     let (left, right) = tokio::join!(
-        runner.run_task("c-1", index("left"), state.clone(), None),
-        runner.run_task("c-1", index("right"), state, None),
+        runner.run_task(&run, index("left"), state.clone(), None),
+        runner.run_task(&run, index("right"), state, None),
     );
     assert_eq!(left.unwrap().l, Some(20));
     assert_eq!(right.unwrap().r, Some(200));
     let runs = runner.log().runs().unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, RunStatus::Running);
-    assert_eq!(runner.log().tasks("c-1").unwrap().len(), 2);
+    assert_eq!(runner.log().tasks(&run).unwrap().len(), 2);
 }

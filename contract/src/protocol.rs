@@ -39,6 +39,15 @@ pub enum ErrorKind {
     Unauthorized,
     /// The server could not write its answer.
     Internal,
+    /// `input_data` sets a field the server's kickoff inputs own (a folder, a database):
+    /// the server supplies it, a client may not choose it.
+    ServerOwned,
+    /// The `run_id` is not a run this server started and that is still running (it finished,
+    /// another process made it, or the task already ran in it). History is never changed:
+    /// start a new run with `start_run`.
+    RunNotOpen,
+    /// A value is over the server's limit for what one request may store in the log.
+    TooLarge,
 }
 
 impl ErrorKind {
@@ -58,6 +67,9 @@ impl ErrorKind {
             ErrorKind::Panicked => "panicked",
             ErrorKind::Unauthorized => "unauthorized",
             ErrorKind::Internal => "internal",
+            ErrorKind::ServerOwned => "server_owned",
+            ErrorKind::RunNotOpen => "run_not_open",
+            ErrorKind::TooLarge => "too_large",
         }
     }
 }
@@ -110,6 +122,8 @@ pub enum Request {
     ListTasks,
     /// `ping`: is the server there.
     Ping,
+    /// `start_run`: a new browser run, whose id the server issues; its tasks name it.
+    StartRun,
     /// `auth {token}`: the token, when it was not given on the URL.
     Auth {
         /// The token given (`token`, or `data.token`).
@@ -160,6 +174,7 @@ impl Envelope {
             "execute_task" => ExecuteTask::from_data(&mut self.data).map(Request::ExecuteTask),
             "list_tasks" => Ok(Request::ListTasks),
             "ping" => Ok(Request::Ping),
+            "start_run" => Ok(Request::StartRun),
             "auth" => {
                 let token = match self.token.take() {
                     Value::String(token) => Some(token),
@@ -235,6 +250,11 @@ pub enum Reply<'a> {
     Tasks(Value),
     /// `pong {}`.
     Pong,
+    /// `run_started {run_id}`: the answer to `start_run`.
+    RunStarted {
+        /// The new run's id.
+        run_id: &'a str,
+    },
     /// `authenticated {}`.
     Authenticated,
 }
@@ -258,6 +278,7 @@ impl Reply<'_> {
             Reply::Error { .. } => "error",
             Reply::Tasks(_) => "tasks",
             Reply::Pong => "pong",
+            Reply::RunStarted { .. } => "run_started",
             Reply::Authenticated => "authenticated",
         }
     }
@@ -332,6 +353,7 @@ impl Serialize for Data<'_, '_> {
                     }
                 }
             }
+            Reply::RunStarted { run_id } => map.serialize_entry("run_id", run_id)?,
             Reply::Pong | Reply::Authenticated => {}
         }
         map.end()

@@ -88,6 +88,10 @@ enum Command {
         /// Tasks running at once; more get a `busy` error.
         #[arg(long, default_value_t = 64)]
         max_tasks: usize,
+        /// Serve a non-loopback --host without a token (refused otherwise; warned on every
+        /// start).
+        #[arg(long)]
+        allow_remote_without_token: bool,
     },
 }
 
@@ -225,6 +229,7 @@ impl<T: TaskSet> App<T> {
                 token,
                 allow_origins,
                 max_tasks,
+                allow_remote_without_token,
             } => {
                 let initial = (self.inputs)()?;
                 let mut runner = Runner::new(self.tasks)
@@ -238,9 +243,11 @@ impl<T: TaskSet> App<T> {
                     token,
                     extra_origins: allow_origins,
                     max_concurrent_tasks: max_tasks,
+                    allow_remote_without_token,
                     ..Default::default()
                 }
-                .initial_state_from(&initial);
+                // The kickoff inputs (folders, databases) are the server's: no client sets them.
+                .server_inputs_from(&initial);
                 let rt = tokio::runtime::Builder::new_multi_thread()
                     .enable_all()
                     .build()?;

@@ -70,6 +70,9 @@ pub enum TaskErrorKind {
     Timeout,
     /// The task panicked.
     Panicked,
+    /// The task was not run: its browser run is not one this runner started and that is
+    /// still running, or the task already ran in it. Never in the log (nothing ran).
+    RunNotOpen,
 }
 
 impl TaskErrorKind {
@@ -80,6 +83,7 @@ impl TaskErrorKind {
             TaskErrorKind::MissingField => "missing_field",
             TaskErrorKind::Timeout => "timeout",
             TaskErrorKind::Panicked => "panicked",
+            TaskErrorKind::RunNotOpen => "run_not_open",
         }
     }
 }
@@ -92,6 +96,7 @@ impl From<TaskErrorKind> for tasknet_contract::protocol::ErrorKind {
             TaskErrorKind::MissingField => ErrorKind::MissingField,
             TaskErrorKind::Timeout => ErrorKind::Timeout,
             TaskErrorKind::Panicked => ErrorKind::Panicked,
+            TaskErrorKind::RunNotOpen => ErrorKind::RunNotOpen,
         }
     }
 }

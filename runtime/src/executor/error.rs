@@ -22,6 +22,7 @@ impl fmt::Display for TaskFailure {
             TaskErrorKind::Panicked => write!(f, "panicked")?,
             TaskErrorKind::MissingField => write!(f, "could not start")?,
             TaskErrorKind::Failed => write!(f, "failed")?,
+            TaskErrorKind::RunNotOpen => write!(f, "was not run")?,
         }
         if self.attempts > 1 {
             write!(f, " after {} attempts", self.attempts)?;

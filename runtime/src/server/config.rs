@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
 use super::state_json;
@@ -34,8 +34,36 @@ pub struct ServerConfig {
     pub max_concurrent_tasks: usize,
     /// On shutdown, how long running tasks may take to finish (default 10 s).
     pub shutdown_grace: Duration,
-    /// The state the runner page starts from (its kickoff inputs), as JSON.
+    /// Connections open at once (default 512); past it a new one is answered `503` and closed,
+    /// so idle peers cannot take every file descriptor.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers (default 10 s; slowloris).
+    pub header_read_timeout: Duration,
+    /// A connection with nothing to do for this long is closed (default 60 s): an HTTP
+    /// connection between requests, a WebSocket that neither sends nor answers the server's
+    /// pings (a frame stalled half-way included).
+    pub idle_timeout: Duration,
+    /// When a token is set, how long a WebSocket opened without it may take to send `auth`
+    /// (default 5 s), its messages limited to 4 KiB until then.
+    pub auth_timeout: Duration,
+    /// The largest `input_data` one request may store in the log, in bytes (default 256 KiB;
+    /// over it the task is refused, `too_large`, and nothing is stored).
+    pub max_input_bytes: usize,
+    /// The state the runner page offers to start from, as JSON: kickoff inputs a user may
+    /// choose (default `{}`).
     pub initial_state: Value,
+    /// Kickoff inputs the server keeps (folders, databases, anything a client must not
+    /// choose): every task gets them, a client's `input_data` that sets one is refused
+    /// (`server_owned`), and they are left out of replies. See
+    /// [`ServerConfig::server_inputs_from`].
+    pub server_inputs: Map<String, Value>,
+    /// Threads that run task code, apart from the server's own (default: one per CPU). Task
+    /// code that blocks its thread then blocks only these: the server keeps accepting,
+    /// answering `/healthz`, timing tasks out and shutting down.
+    pub task_threads: usize,
+    /// Serve on a non-loopback address without a token (default false: refused). When set,
+    /// the server warns on every start.
+    pub allow_remote_without_token: bool,
 }
 
 impl Default for ServerConfig {
@@ -49,21 +77,76 @@ impl Default for ServerConfig {
             task_timeout: Duration::from_secs(60),
             max_concurrent_tasks: 64,
             shutdown_grace: Duration::from_secs(10),
+            max_connections: 512,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            auth_timeout: Duration::from_secs(5),
+            max_input_bytes: 256 << 10,
             initial_state: json!({}),
+            server_inputs: Map::new(),
+            task_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            allow_remote_without_token: false,
         }
     }
 }
 
 impl ServerConfig {
-    /// The kickoff state the runner page offers, from a typed state.
-    pub fn initial_state_from<S: TaskState>(mut self, state: &S) -> Self {
-        self.initial_state = state_json::encode(&json!({}), state);
-        if let Value::Object(fields) = &mut self.initial_state {
-            for key in crate::RUN_METADATA_FIELDS {
-                fields.remove(key);
+    /// The server keeps every field `state` sets (the kickoff inputs an `App` is started
+    /// with): see [`ServerConfig::server_inputs`].
+    pub fn server_inputs_from<S: TaskState>(mut self, state: &S) -> Self {
+        let mut fields = match state_json::encode(&json!({}), state) {
+            Value::Object(fields) => fields,
+            _ => Map::new(),
+        };
+        for key in crate::RUN_METADATA_FIELDS {
+            fields.remove(key);
+        }
+        self.server_inputs = fields;
+        self
+    }
+
+    /// Refuses settings that open the server to anyone (an empty token, a `null` or malformed
+    /// extra origin, a non-loopback address without a token unless
+    /// [`ServerConfig::allow_remote_without_token`]); returns the warnings to print on start.
+    pub fn check(&self) -> Result<Vec<String>, String> {
+        if self.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            return Err("the token is empty: an empty token would let every client in; give a secret, or no token".to_owned());
+        }
+        for origin in &self.extra_origins {
+            let Some(rest) = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"))
+            else {
+                return Err(format!(
+                    "origin `{origin}` is not an http(s) origin: `null` is what sandboxed iframes and local files send, so allowing it lets any site in; give `https://host[:port]`"
+                ));
+            };
+            if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ', '*']) {
+                return Err(format!(
+                    "origin `{origin}`: expected `http(s)://host[:port]`, exactly as a browser sends it (no path, no wildcard)"
+                ));
             }
         }
-        self
+        if self.max_connections == 0 || self.max_concurrent_tasks == 0 || self.task_threads == 0 {
+            return Err(
+                "max_connections, max_concurrent_tasks and task_threads must be at least 1"
+                    .to_owned(),
+            );
+        }
+        let mut warnings = Vec::new();
+        if !self.addr.ip().is_loopback() && self.token.is_none() {
+            if !self.allow_remote_without_token {
+                return Err(format!(
+                    "{} is reachable from other machines and no token is set: anyone there could run tasks and read the log; set a token (`--token`), or allow it explicitly (`--allow-remote-without-token`)",
+                    self.addr.ip()
+                ));
+            }
+            warnings.push(format!(
+                "serving on {} without a token: anyone who can reach this address can run tasks and read the log",
+                self.addr
+            ));
+        }
+        Ok(warnings)
     }
 
     /// Whether a browser page from `origin` may connect.

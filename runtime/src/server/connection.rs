@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::Shared;
+use super::listen::Transport;
 use crate::TaskSet;
 
 /// How much a connection reads at once.
@@ -29,17 +31,24 @@ pub(super) async fn connection<T: TaskSet>(
     shared: Arc<Shared<T>>,
     mut socket: WebSocket,
     authenticated: bool,
+    transport: Option<Transport>,
 ) {
     let (late_replies, mut late) = mpsc::channel::<Message>(LATE_REPLIES);
+    let idle = shared.config.idle_timeout;
+    let auth_deadline = Instant::now() + shared.config.auth_timeout;
     let mut session = Session {
         shared,
         authenticated,
+        transport,
         running: tokio::task::JoinSet::new(),
         late_replies,
     };
     let mut stopping = session.shared.stopping.clone();
     let mut outbox: Vec<Message> = Vec::with_capacity(BATCH);
     let mut closing = false;
+    // A peer that is there answers pings; one that is not (or is stuck half-way through a
+    // frame) stops sending, and its transport's read-idle timeout closes it.
+    let mut next_ping = Instant::now() + idle / 2;
     while !closing {
         if !outbox.is_empty() && write_all(&mut socket, &mut outbox).await.is_err() {
             break;
@@ -49,14 +58,24 @@ pub(super) async fn connection<T: TaskSet>(
             Late(Message),
             Stop,
             Joined,
+            Ping,
+            AuthTimeout,
         }
         let event = tokio::select! {
             message = socket.next() => Event::Message(message),
             Some(reply) = late.recv() => Event::Late(reply),
             _ = stopping.wait_for(|s| *s) => Event::Stop,
             Some(_) = session.running.join_next(), if !session.running.is_empty() => Event::Joined,
+            _ = tokio::time::sleep_until(next_ping) => Event::Ping,
+            _ = tokio::time::sleep_until(auth_deadline), if !session.authenticated => Event::AuthTimeout,
         };
+        next_ping = Instant::now() + idle / 2;
         match event {
+            Event::Ping => outbox.push(Message::Ping(Default::default())),
+            Event::AuthTimeout => {
+                outbox.push(close(close_code::POLICY, "no `auth` message in time"));
+                closing = true;
+            }
             Event::Message(mut message) => loop {
                 if session.handle(message, &mut outbox).await.is_break() {
                     closing = true;
@@ -113,10 +132,34 @@ async fn write_all(socket: &mut WebSocket, outbox: &mut Vec<Message>) -> Result<
     socket.flush().await
 }
 
+/// A close frame.
+pub(super) fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+/// The close frame for a read that failed: 1009 for a message over the limit, 1007 for text
+/// that is not UTF-8, 1002 for any other breach of the protocol; none when the peer is gone.
+pub(super) fn close_for(error: axum::Error) -> Option<Message> {
+    use tungstenite::Error;
+    let inner = error.into_inner();
+    let error = inner.downcast_ref::<Error>()?;
+    Some(match error {
+        Error::Capacity(_) => close(close_code::SIZE, "message too big"),
+        Error::Utf8(_) => close(close_code::INVALID, "text is not UTF-8"),
+        Error::Protocol(_) => close(close_code::PROTOCOL, "protocol error"),
+        _ => return None,
+    })
+}
+
 /// What a connection knows between requests.
 pub(super) struct Session<T: TaskSet> {
     pub(super) shared: Arc<Shared<T>>,
     pub(super) authenticated: bool,
+    /// The connection's transport (its read budget is lifted once `auth` succeeds).
+    pub(super) transport: Option<Transport>,
     /// Tasks that had to wait, each in its own tokio task.
     pub(super) running: tokio::task::JoinSet<()>,
     /// Where those tasks send their replies.

@@ -2,19 +2,20 @@
 //! typed [`Frame`]s (`tasknet_contract::protocol`), written straight from borrowed parts.
 
 use std::ops::ControlFlow;
-use std::task::Poll;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
-use axum::extract::ws::Message;
+use axum::extract::ws::{Message, close_code};
 use serde_json::{Value, json};
 use tasknet_contract::protocol::{
     Envelope, ErrorBody, ErrorKind, ExecuteTask, Frame, ProtocolError, Reply, Request,
 };
 
 use super::Shared;
-use super::connection::Session;
+use super::connection::{Session, close, close_for};
 use super::state_json;
 use crate::TaskSet;
-use crate::executor::new_run_id;
 
 fn send(id: &Value, reply: Reply<'_>) -> Message {
     Message::Text(Frame { id, reply }.to_text().into())
@@ -47,7 +48,11 @@ impl<T: TaskSet> Session<T> {
         outbox: &mut Vec<Message>,
     ) -> ControlFlow<()> {
         let text = match message {
-            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return ControlFlow::Break(()),
+            None | Some(Ok(Message::Close(_))) => return ControlFlow::Break(()),
+            Some(Err(e)) => {
+                outbox.extend(close_for(e));
+                return ControlFlow::Break(());
+            }
             Some(Ok(Message::Text(text))) => text,
             Some(Ok(Message::Binary(_))) => {
                 outbox.push(error_frame(
@@ -74,6 +79,9 @@ impl<T: TaskSet> Session<T> {
                 && shared.config.token_matches(Some(token))
             {
                 self.authenticated = true;
+                if let Some(transport) = &self.transport {
+                    transport.authenticated();
+                }
                 outbox.push(send(&id, Reply::Authenticated));
                 return ControlFlow::Continue(());
             }
@@ -82,6 +90,7 @@ impl<T: TaskSet> Session<T> {
                 ErrorKind::Unauthorized,
                 "a token is required: `?token=` on the URL or a first `auth` message",
             ));
+            outbox.push(close(close_code::POLICY, "unauthorized"));
             return ControlFlow::Break(());
         }
         let reply = match request {
@@ -89,27 +98,20 @@ impl<T: TaskSet> Session<T> {
             // Already authenticated: nothing more to do.
             Ok(Request::Auth { .. }) => send(&id, Reply::Authenticated),
             Ok(Request::ListTasks) => send(&id, Reply::Tasks(list_tasks(shared))),
-            Ok(Request::ExecuteTask(request)) => match start_task(shared, &id, &request) {
+            Ok(Request::StartRun) => {
+                let run_id = shared.runner.start_browser_run();
+                send(&id, Reply::RunStarted { run_id: &run_id })
+            }
+            Ok(Request::ExecuteTask(request)) => match start_task(shared, &id, request).await {
                 Ok((task, started)) => {
                     outbox.push(started);
+                    let late_replies = self.late_replies.clone();
                     let shared = shared.clone();
-                    let mut run =
-                        Box::pin(async move { execute(&shared, &id, task, request).await });
-                    // Polled once here first: a task that finishes without waiting (most do
-                    // their work in one go) answers without a spawn and a hop to another
-                    // worker thread; one that waits goes on in its own task.
-                    let first = std::future::poll_fn(|cx| Poll::Ready(run.as_mut().poll(cx))).await;
-                    match first {
-                        Poll::Ready(reply) => reply,
-                        Poll::Pending => {
-                            let late_replies = self.late_replies.clone();
-                            self.running.spawn(async move {
-                                let reply = run.await;
-                                let _ = late_replies.send(reply).await;
-                            });
-                            return ControlFlow::Continue(());
-                        }
-                    }
+                    self.running.spawn(async move {
+                        let reply = execute(shared, id, task).await;
+                        let _ = late_replies.send(reply).await;
+                    });
+                    return ControlFlow::Continue(());
                 }
                 Err(reply) => reply,
             },
@@ -120,17 +122,28 @@ impl<T: TaskSet> Session<T> {
     }
 }
 
-/// A started task: its index and the permit that counts it against the limit.
-struct Started {
+/// The watchdog's margin over a task's limit: the task's own timer fires first unless its
+/// code blocks the thread it runs on.
+const WATCHDOG_SLACK: Duration = Duration::from_secs(1);
+
+/// How long a request waits for a task slot before it is answered `busy`.
+const BUSY_WAIT: Duration = Duration::from_millis(500);
+
+/// A task admitted to run: the permit that counts it against the limit, and its input,
+/// checked and decoded.
+struct Started<S> {
     index: usize,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    run_id: String,
+    input: Arc<Value>,
+    state: S,
 }
 
-fn start_task<T: TaskSet>(
+async fn start_task<T: TaskSet>(
     shared: &Shared<T>,
     id: &Value,
-    request: &ExecuteTask,
-) -> Result<(Started, Message), Message> {
+    request: ExecuteTask,
+) -> Result<(Started<T::State>, Message), Message> {
     let registry = shared.runner.task_set().registry();
     let name = request.task_name.as_str();
     let Some(index) = registry.task_index(name) else {
@@ -142,54 +155,177 @@ fn start_task<T: TaskSet>(
         );
         return Err(task_error(id, name, ErrorKind::UnknownTask, &message));
     };
-    let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
+    let spec = &registry.tasks[index];
+    let limit = shared.config.max_input_bytes;
+    let size = json_size(&request.input_data);
+    if size > limit {
+        let message = format!(
+            "input_data is {size} bytes; this server stores at most {limit} per request (`max_input_bytes`)"
+        );
+        return Err(task_error(id, spec.name, ErrorKind::TooLarge, &message));
+    }
+    let state = state_json::decode_with(spec, &request.input_data, &shared.config.server_inputs)
+        .map_err(|e| task_error(id, spec.name, e.kind, &e.message))?;
+    // A free slot, or one that frees soon: a client that pipelines waits (and is not read
+    // meanwhile) rather than being told `busy` for every request past the limit.
+    let permit = match shared.permits.clone().try_acquire_owned() {
+        Ok(permit) => Ok(permit),
+        Err(_) => tokio::time::timeout(BUSY_WAIT, shared.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| ())
+            .and_then(|p| p.map_err(|_| ())),
+    };
+    let Ok(permit) = permit else {
         let message = format!(
             "{} tasks are already running; try again later",
             shared.config.max_concurrent_tasks
         );
         return Err(task_error(id, name, ErrorKind::Busy, &message));
     };
+    if let Some(run_id) = &request.run_id
+        && let Err(why) = shared.runner.browser_task_admissible(run_id, index)
+    {
+        return Err(task_error(id, spec.name, ErrorKind::RunNotOpen, &why));
+    }
+    let run_id = request
+        .run_id
+        .unwrap_or_else(|| shared.runner.start_browser_run());
     Ok((
         Started {
             index,
-            _permit: permit,
+            permit,
+            run_id,
+            input: Arc::new(request.input_data),
+            state,
         },
-        send(id, Reply::TaskStarted { task_name: name }),
+        send(
+            id,
+            Reply::TaskStarted {
+                task_name: spec.name,
+            },
+        ),
     ))
 }
 
+/// The length of a value's JSON text, without writing it anywhere.
+fn json_size(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
+/// Runs the task on the task threads, and answers: its result, or `timeout` from the
+/// watchdog when its code has not returned a second after its limit (it blocks its thread).
 async fn execute<T: TaskSet>(
-    shared: &Shared<T>,
-    id: &Value,
-    task: Started,
-    request: ExecuteTask,
+    shared: Arc<Shared<T>>,
+    id: Value,
+    task: Started<T::State>,
 ) -> Message {
     let registry = shared.runner.task_set().registry();
     let spec = &registry.tasks[task.index];
-    let input = request.input_data;
-    let state: T::State = match state_json::decode(spec, &input) {
-        Ok(state) => state,
-        Err(e) => return task_error(id, spec.name, e.kind, &e.message),
-    };
-    let run_id = request.run_id.unwrap_or_else(new_run_id);
-    // The limit goes to the runner, which records the timeout and finishes the run; cutting
-    // the runner's future off here would lose both.
     let limit = shared.config.task_timeout;
-    let result = shared
-        .runner
-        .run_task(&run_id, task.index, state, Some(limit))
-        .await;
-    match result {
-        Ok(state) => send(
-            id,
-            Reply::TaskCompleted {
-                task_name: spec.name,
-                run_id: &run_id,
-                result: state_json::encode(&input, &state),
-            },
+    let settled = Arc::new(AtomicBool::new(false));
+    let Started {
+        index,
+        permit,
+        run_id,
+        input,
+        state,
+    } = task;
+    let running = shared.tasks.spawn({
+        let (shared, settled, input, run_id, id) = (
+            shared.clone(),
+            settled.clone(),
+            input.clone(),
+            run_id.clone(),
+            id.clone(),
+        );
+        async move {
+            let _permit = permit;
+            // The limit goes to the runner, which records the timeout and finishes the run;
+            // cutting the runner's future off here would lose both.
+            let result = shared
+                .runner
+                .run_task_settled(&run_id, index, state, Some(limit), &settled)
+                .await;
+            match result {
+                Ok(state) => {
+                    let mut result = state_json::encode(&input, &state);
+                    // The server's own inputs stay the server's: not shown, not sent back.
+                    if let Value::Object(fields) = &mut result {
+                        for key in shared.config.server_inputs.keys() {
+                            fields.remove(key);
+                        }
+                    }
+                    send(
+                        &id,
+                        Reply::TaskCompleted {
+                            task_name: spec.name,
+                            run_id: &run_id,
+                            result,
+                        },
+                    )
+                }
+                Err(failure) => task_error(&id, spec.name, failure.kind.into(), &failure.message),
+            }
+        }
+    });
+    match tokio::time::timeout(limit + WATCHDOG_SLACK, running).await {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) => task_error(
+            &id,
+            spec.name,
+            ErrorKind::Internal,
+            &format!("the task was lost: {e}"),
         ),
-        Err(failure) => task_error(id, spec.name, failure.kind.into(), &failure.message),
+        Err(_) => {
+            let inputs = crate::JsonText::from((*input).clone());
+            let kickoff = kickoff_inputs(registry.inputs, &input, &shared.config.server_inputs);
+            let recorded = shared
+                .runner
+                .record_abandoned(&run_id, index, inputs, kickoff, limit, &settled)
+                .await;
+            match recorded {
+                Ok(Some(failure)) => {
+                    task_error(&id, spec.name, ErrorKind::Timeout, &failure.message)
+                }
+                // It returned just now: its own record stands, and its reply was lost with
+                // the join handle; say it timed out, which the log also says if it did.
+                Ok(None) => task_error(
+                    &id,
+                    spec.name,
+                    ErrorKind::Timeout,
+                    "the task ended as it was timed out; see the log",
+                ),
+                Err(e) => task_error(&id, spec.name, ErrorKind::Internal, &e.to_string()),
+            }
+        }
     }
+}
+
+/// A run's kickoff inputs from a request: the server's own, and the client's for the others.
+fn kickoff_inputs(
+    fields: &[crate::FieldSpec],
+    input: &Value,
+    server_inputs: &serde_json::Map<String, Value>,
+) -> Value {
+    let mut kickoff = server_inputs.clone();
+    for field in fields {
+        if let Some(value) = input.get(field.name) {
+            kickoff.entry(field.name).or_insert_with(|| value.clone());
+        }
+    }
+    Value::Object(kickoff)
 }
 
 fn list_tasks<T: TaskSet>(shared: &Shared<T>) -> Value {

@@ -14,6 +14,7 @@ use axum::routing::get;
 use serde_json::json;
 
 use super::connection::{READ_BUFFER_BYTES, connection};
+use super::listen::Transport;
 use super::{Shared, page};
 use crate::TaskSet;
 use crate::storage::off_worker;
@@ -41,6 +42,25 @@ async fn policy<T: TaskSet>(
     request: Request,
     next: Next,
 ) -> Response {
+    let mut response = checked(&shared, request, next).await;
+    // No site may frame the page (clickjacking the Run button).
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+async fn checked<T: TaskSet>(shared: &Shared<T>, request: Request, next: Next) -> Response {
     let config = &shared.config;
     let host = request.headers().get(header::HOST).map(|h| h.to_str());
     if let Some(host) = host
@@ -50,7 +70,12 @@ async fn policy<T: TaskSet>(
         return error_response(StatusCode::FORBIDDEN, "host not allowed");
     }
     let open = request.uri().path() == "/healthz" || is_upgrade(request.headers());
-    if !open && !config.token_matches(request_token(request.headers(), request.uri()).as_deref()) {
+    let authenticated =
+        config.token_matches(request_token(request.headers(), request.uri()).as_deref());
+    if authenticated && let Some(transport) = request.extensions().get::<Transport>() {
+        transport.authenticated();
+    }
+    if !open && !authenticated {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -139,6 +164,7 @@ async fn root<T: TaskSet>(
     State(shared): State<Arc<Shared<T>>>,
     headers: HeaderMap,
     uri: Uri,
+    transport: Option<axum::Extension<Transport>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let token = request_token(&headers, &uri);
@@ -151,7 +177,10 @@ async fn root<T: TaskSet>(
         }
         Err(_) => {
             return (
-                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
                 page::HTML,
             )
                 .into_response();
@@ -175,7 +204,7 @@ async fn root<T: TaskSet>(
         .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| connection(shared, socket, authenticated))
+        .on_upgrade(move |socket| connection(shared, socket, authenticated, transport.map(|t| t.0)))
 }
 
 fn query_param(uri: &Uri, name: &str) -> Option<String> {

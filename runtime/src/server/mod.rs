@@ -17,14 +17,14 @@ mod config;
 mod connection;
 mod dispatch;
 mod http;
+mod listen;
 mod page;
 pub mod state_json;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use axum::serve::ListenerExt;
 use tokio::sync::{Semaphore, watch};
 
 pub use config::ServerConfig;
@@ -56,14 +56,53 @@ struct Shared<T: TaskSet> {
     config: ServerConfig,
     permits: Arc<Semaphore>,
     stopping: watch::Receiver<bool>,
+    /// Where task code runs: threads of its own, so that a task blocking its thread blocks
+    /// no part of the server (see [`ServerConfig::task_threads`]).
+    tasks: tokio::runtime::Handle,
+    /// The task runtime itself, shut down (without waiting for blocked threads) when the
+    /// server stops.
+    tasks_runtime: TaskRuntime,
+}
+
+/// Shuts its runtime down without waiting, also when dropped inside another runtime (where a
+/// plain drop, which waits for the runtime's threads, panics).
+struct TaskRuntime(Mutex<Option<tokio::runtime::Runtime>>);
+
+impl TaskRuntime {
+    fn shutdown(&self) {
+        let runtime = self.0.lock().ok().and_then(|mut r| r.take());
+        if let Some(runtime) = runtime {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for TaskRuntime {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
 }
 
 impl<T: TaskSet> Server<T> {
-    /// Binds `config.addr` (port 0 picks a free port; see [`Server::local_addr`]).
+    /// Binds `config.addr` (port 0 picks a free port; see [`Server::local_addr`]). Settings
+    /// that would open the server to anyone are refused ([`ServerConfig::check`]); the
+    /// warnings of the others are logged.
     pub async fn bind(runner: Runner<T>, config: ServerConfig) -> std::io::Result<Self> {
+        let warnings = config
+            .check()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        for warning in warnings {
+            tracing::warn!("{warning}");
+            eprintln!("tasknet server: warning: {warning}");
+        }
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let (stop, stopping) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(config.max_concurrent_tasks));
+        let tasks_runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.task_threads)
+            .thread_name("tasknet-task")
+            .enable_all()
+            .build()?;
         Ok(Server {
             listener,
             shared: Arc::new(Shared {
@@ -71,6 +110,8 @@ impl<T: TaskSet> Server<T> {
                 config,
                 permits,
                 stopping,
+                tasks: tasks_runtime.handle().clone(),
+                tasks_runtime: TaskRuntime(Mutex::new(Some(tasks_runtime))),
             }),
             stop,
         })
@@ -84,36 +125,40 @@ impl<T: TaskSet> Server<T> {
 
     /// Serves until `shutdown` completes; then stops accepting, tells every connection to stop
     /// reading, lets running tasks finish up to the grace period, and returns. Every finished
-    /// task is already in the log (each record is committed as it finishes).
+    /// task is already in the log (each record is committed as it finishes); a task still
+    /// running after the grace period is left behind (its threads are not waited for).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let grace = self.shared.config.shutdown_grace;
+        let config = &self.shared.config;
+        let grace = config.shutdown_grace;
+        let limits = listen::Limits {
+            max_connections: config.max_connections,
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            token_required: config.token.is_some(),
+        };
         let app = http::router(self.shared.clone());
         let stop = self.stop;
         let mut stopping = self.shared.stopping.clone();
-        // Small frames both ways: without TCP_NODELAY, Nagle's algorithm and delayed ACKs add
-        // ~40 ms to every task's round trip.
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("tasknet server shutting down");
-            let _ = stop.send(true);
-        });
-        let serving = serving.into_future();
+        let serving = listen::accept_loop(self.listener, app, limits, self.shared.stopping.clone());
         tokio::pin!(serving);
         tokio::select! {
-            result = &mut serving => result,
-            _ = async {
-                let _ = stopping.wait_for(|s| *s).await;
-                tokio::time::sleep(grace).await;
-            } => {
-                tracing::warn!(?grace, "tasks still running after the grace period; stopping");
-                Ok(())
+            _ = &mut serving => {}
+            _ = shutdown => {
+                tracing::info!("tasknet server shutting down");
+                let _ = stop.send(true);
+                tokio::select! {
+                    _ = &mut serving => {}
+                    _ = async {
+                        let _ = stopping.wait_for(|s| *s).await;
+                        tokio::time::sleep(grace).await;
+                    } => tracing::warn!(?grace, "tasks still running after the grace period; stopping"),
+                }
             }
         }
+        self.shared.tasks_runtime.shutdown();
+        Ok(())
     }
 }

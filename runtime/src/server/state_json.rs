@@ -17,6 +17,16 @@ pub struct DecodeError {
 /// The run metadata (`execution_log`, `current_task`, `timestamp`) is accepted and left to
 /// [`encode`], which carries it over.
 pub fn decode<S: TaskState>(task: &TaskSpec, input: &Value) -> Result<S, DecodeError> {
+    decode_with(task, input, &Map::new())
+}
+
+/// [`decode`] on top of the server's own inputs: the state starts from `owned`, and a field
+/// of `owned` that `input` sets is refused (`server_owned`), whatever its value.
+pub fn decode_with<S: TaskState>(
+    task: &TaskSpec,
+    input: &Value,
+    owned: &Map<String, Value>,
+) -> Result<S, DecodeError> {
     let Value::Object(fields) = input else {
         return Err(DecodeError {
             kind: ErrorKind::BadInput,
@@ -26,9 +36,30 @@ pub fn decode<S: TaskState>(task: &TaskSpec, input: &Value) -> Result<S, DecodeE
             ),
         });
     };
+    let taken: Vec<String> = fields
+        .keys()
+        .filter(|name| owned.contains_key(*name))
+        .map(|name| format!("`{name}`"))
+        .collect();
+    if !taken.is_empty() {
+        return Err(DecodeError {
+            kind: ErrorKind::ServerOwned,
+            message: format!(
+                "input_data sets {}, which this server's kickoff inputs own: leave {} out (the server supplies {})",
+                taken.join(", "),
+                if taken.len() == 1 { "it" } else { "them" },
+                if taken.len() == 1 { "it" } else { "them" },
+            ),
+        });
+    }
     let mut state = S::default();
-    let mut unknown = Vec::new();
     let mut wrong = Vec::new();
+    for (name, value) in owned {
+        if let Err(e) = state.set_json(name, value.clone()) {
+            wrong.push(format!("the server's input {e}"));
+        }
+    }
+    let mut unknown = Vec::new();
     for (name, value) in fields {
         if RUN_METADATA_FIELDS.contains(&name.as_str()) {
             continue;
