@@ -197,6 +197,20 @@ fn child() {
                 println!("finished fill-{k}");
             }
         }
+        "one" => {
+            let log = SqliteStorage::open(&db).unwrap_or_else(|e| {
+                eprintln!("error: {e}");
+                std::process::exit(3)
+            });
+            let runner = Runner::new(Crew(Steps { pause_ms: 0 }))
+                .storage(log)
+                .progress(false);
+            if let Err(e) = rt.block_on(runner.run_with_id("one".to_owned(), initial())) {
+                eprintln!("error: {e}");
+                std::process::exit(3);
+            }
+            println!("finished one");
+        }
         other => panic!("unknown child mode {other}"),
     }
 }
@@ -328,6 +342,45 @@ fn two_processes_write_to_one_log_without_locking_errors() {
         "two writers, {} runs of {TASKS} durable records: {:?}",
         2 * runs,
         started.elapsed()
+    );
+}
+
+/// Pre-sizing a new log's WAL (~4 MB of zeros) where a file may hold 2 MB (`ulimit -f 4000`
+/// in 512-byte blocks, as on a nearly full disk): the extension fails, is cut back, and the
+/// run, which needs far less, succeeds. (Before, 2 MB of zeros stayed.)
+#[test]
+fn a_wal_that_cannot_be_pre_sized_takes_no_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("small.db");
+    let child = child_command("one", &db, "one");
+    let program = child.get_program().to_owned();
+    let args: Vec<String> = child
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 4000; exec \"$0\" {}",
+            args.join(" ")
+        ))
+        .arg(&program)
+        .env("TASKNET_CHILD", "one")
+        .env("TASKNET_DB", &db)
+        .env("TASKNET_RUN", "one")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("finished one"));
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_bytes = std::fs::metadata(std::path::PathBuf::from(wal)).map_or(0, |m| m.len());
+    assert!(wal_bytes < 1 << 20, "the WAL kept {wal_bytes} bytes");
+    let log = SqliteStorage::open_read_only(&db).unwrap();
+    assert_eq!(
+        log.run("one").unwrap().unwrap().status,
+        RunStatus::Succeeded
     );
 }
 

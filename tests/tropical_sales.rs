@@ -168,3 +168,110 @@ fn the_binary_helper_runs_logs_and_replays() {
     assert_eq!(runs[1].parent_run.as_deref(), Some(id.as_str()));
     assert_eq!(storage.tasks(&id).unwrap().len(), 4);
 }
+
+/// Eight runs started at once over the three shipped emails: each email is answered by one
+/// run exactly (the runs claim an email by creating its reply), the other five find nothing
+/// left to answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_at_once_answer_each_email_once() {
+    let out = tempfile::tempdir().unwrap();
+    let runner = Runner::new(Crew(SalesTeam))
+        .storage(SqliteStorage::open(out.path().join("log.db")).unwrap())
+        .progress(false);
+    let inputs = pipeline::prepare(out.path()).unwrap();
+    let runs = futures_util::future::join_all((0..8).map(|_| runner.run(inputs.clone()))).await;
+    let mut answered: Vec<String> = runs
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|run| {
+            run.state.email.as_ref().unwrap()["file"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    answered.sort();
+    assert_eq!(
+        answered,
+        [
+            "001-order.eml",
+            "002-stock-question.eml",
+            "003-complaint.eml"
+        ]
+    );
+    for failed in runs.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(failed.to_string().contains("has a reply"), "{failed}");
+    }
+}
+
+/// The example's tasks stay inside their folders: an email whose `file` names a path (as a
+/// client of the task server could send) is refused and nothing is written outside the
+/// outbox; a FIFO named like an email in the inbox is skipped, not read (it would block).
+#[tokio::test]
+async fn the_tasks_refuse_paths_outside_their_folders() {
+    let out = tempfile::tempdir().unwrap();
+    let runner = Runner::new(Crew(SalesTeam)).progress(false);
+    let inputs = pipeline::prepare(out.path()).unwrap();
+    let index = |name: &str| pipeline::TASK_REGISTRY.task_index(name).unwrap();
+    for file in ["../escape.eml", "/tmp/escape.eml", ".hidden.eml", "x.sh"] {
+        let state = pipeline::State {
+            email: Some(serde_json::json!({ "file": file, "name": "x", "subject": "s" })),
+            category: Some("other".into()),
+            stock: Some(serde_json::json!({})),
+            ..inputs.clone()
+        };
+        let run = runner.start_browser_run();
+        let failure = runner
+            .run_task(&run, index("generate_response"), state, None)
+            .await
+            .expect_err(file);
+        assert!(
+            failure.message.contains("not an email file name"),
+            "{failure}"
+        );
+    }
+    assert!(!out.path().join("escape.eml").exists());
+    assert!(!out.path().join("reply-to-escape.eml").exists());
+
+    let inbox = out.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(inbox.join("000-a.eml"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::copy(
+        pipeline::data_dir().join("inbox/001-order.eml"),
+        inbox.join("001-order.eml"),
+    )
+    .unwrap();
+    let state = pipeline::State {
+        inbox_dir: Some(inbox.display().to_string()),
+        ..inputs
+    };
+    let run = runner.start_browser_run();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        runner.run_task(&run, index("read_email"), state, None),
+    )
+    .await
+    .expect("the FIFO is not read")
+    .unwrap();
+    assert_eq!(read.email.unwrap()["file"], "001-order.eml");
+}
+
+/// `log` reads an existing log and never makes one: a path that does not exist is an error,
+/// and nothing is created there.
+#[test]
+fn the_binary_helper_refuses_to_log_a_missing_file() {
+    let out = tempfile::tempdir().unwrap();
+    let typo = out.path().join("typo/x.dbb");
+    let app = tasknet::App::new("tropical_sales", Crew(SalesTeam));
+    let db = typo.display().to_string();
+    assert_eq!(
+        app.main_from(["tropical_sales", "--db", db.as_str(), "log"]),
+        ExitCode::FAILURE
+    );
+    assert!(!typo.exists());
+    assert!(!out.path().join("typo").exists());
+}

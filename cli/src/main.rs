@@ -15,7 +15,8 @@ use tasknet_codegen::petri;
 use tasknet_codegen::{
     Checked, GenerationSettings, LoadError, Style, check_files, generated_file, graph,
 };
-use tasknet_runtime::storage::{LogLocation, export_csv, export_jsonl};
+use tasknet_runtime::StorageError;
+use tasknet_runtime::storage::{LogLocation, ReadSummary, export_csv, export_jsonl};
 use tasknet_runtime::{Storage, report};
 
 #[derive(Parser)]
@@ -189,16 +190,27 @@ fn quiet_on_broken_pipe(e: tasknet_runtime::StorageError) -> Result<(), String> 
     }
 }
 
-/// Opens an existing log (a path, `sqlite:PATH`; see `storage::LogLocation`); a missing file
-/// is an error, not a new empty log.
+/// Opens an existing log to read it (a path, `sqlite:PATH`; see `storage::LogLocation`):
+/// never writes to it; a missing, empty or foreign file is an error, not a new empty log.
 fn open_log(db: &str) -> Result<Arc<dyn Storage>, String> {
     let location = LogLocation::parse(db).map_err(|e| format!("error: {e}"))?;
-    if let LogLocation::Sqlite(path) = &location
-        && !path.is_file()
-    {
-        return Err(format!("error: no execution log at `{}`", path.display()));
+    location.open_read_only().map_err(|e| format!("error: {e}"))
+}
+
+/// Names every row a listing or export could not read, on stderr; the exit code says so.
+fn report_unreadable(summary: &ReadSummary) -> ExitCode {
+    if summary.unreadable.is_empty() {
+        return ExitCode::SUCCESS;
     }
-    location.open().map_err(|e| format!("error: {e}"))
+    for row in &summary.unreadable {
+        eprintln!("error: {row}");
+    }
+    eprintln!(
+        "error: {} stored row{} could not be read; everything else was",
+        summary.unreadable.len(),
+        plural(summary.unreadable.len())
+    );
+    ExitCode::FAILURE
 }
 
 fn main() -> ExitCode {
@@ -252,15 +264,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 tasknet_path,
             };
             let dir = scaffold::create(&project)?;
-            println!(
-                "created {}: edit tasks.yaml, agents.yaml and src/main.rs, then `cargo run`",
+            to_stdout(&format!(
+                "created {}: edit tasks.yaml, agents.yaml and src/main.rs, then `cargo run`\n",
                 dir.display()
-            );
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { tasks, agents } => {
             let checked = load(&GenerationSettings::default(), &tasks, agents.as_ref())?;
-            println!("{}", summary(&checked));
+            to_stdout(&format!("{}\n", summary(&checked)))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate {
@@ -308,53 +320,72 @@ fn run(command: Command) -> Result<ExitCode, String> {
         Command::Log { db, run } => {
             let storage = open_log(&db)?;
             let mut out = std::io::stdout().lock();
-            match run {
-                None => {
-                    if let Err(e) = report::print_runs(storage.as_ref(), &mut out) {
-                        quiet_on_broken_pipe(e)?;
-                    }
-                }
+            let printed = match run {
+                None => report::print_runs(storage.as_ref(), &mut out),
                 Some(id) => {
                     let record = storage
                         .run(&id)
                         .map_err(|e| format!("error: {e}"))?
-                        .ok_or_else(|| format!("error: there is no run `{id}` in {db}"))?;
-                    if let Err(e) = report::print_run(storage.as_ref(), &record, &mut out) {
-                        quiet_on_broken_pipe(e)?;
-                    }
+                        .ok_or_else(|| {
+                            format!(
+                                "error: there is no run `{}` in {db}",
+                                report::printable(&id)
+                            )
+                        })?;
+                    report::print_run(storage.as_ref(), &record, &mut out)
                 }
+            };
+            match printed.and_then(|summary| {
+                out.flush()
+                    .map_err(|e| StorageError::new("print the log", storage.describe(), e))?;
+                Ok(summary)
+            }) {
+                Ok(summary) => Ok(report_unreadable(&summary)),
+                Err(e) => quiet_on_broken_pipe(e).map(|()| ExitCode::SUCCESS),
             }
-            Ok(ExitCode::SUCCESS)
         }
         Command::Export { db, format, output } => {
             let storage = open_log(&db)?;
-            let mut out: Box<dyn Write> = match &output {
-                Some(path) => Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(path)
-                        .map_err(|e| format!("error: cannot create `{}`: {e}", path.display()))?,
-                )),
-                None => Box::new(std::io::stdout().lock()),
+            let export = |out: &mut dyn Write| match format {
+                ExportFormat::Jsonl => export_jsonl(storage.as_ref(), out),
+                ExportFormat::Csv => export_csv(storage.as_ref(), out),
             };
-            let written = match format {
-                ExportFormat::Jsonl => export_jsonl(storage.as_ref(), &mut out),
-                ExportFormat::Csv => export_csv(storage.as_ref(), &mut out),
+            let Some(path) = output else {
+                let mut out = std::io::stdout().lock();
+                let exported = export(&mut out).and_then(|summary| {
+                    out.flush()
+                        .map_err(|e| StorageError::new("write the export", "stdout", e))?;
+                    Ok(summary)
+                });
+                return match exported {
+                    Ok(summary) => Ok(report_unreadable(&summary)),
+                    Err(e) => quiet_on_broken_pipe(e).map(|()| ExitCode::SUCCESS),
+                };
             };
-            let written = match written {
-                Ok(n) => n,
-                Err(e) => {
-                    quiet_on_broken_pipe(e)?;
-                    return Ok(ExitCode::SUCCESS);
-                }
+            // Written next to the target and renamed into place: FILE is the old export or
+            // the whole new one, never a part.
+            let dir = match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+                _ => PathBuf::from("."),
             };
-            if let Err(e) = out.flush()
-                && e.kind() != std::io::ErrorKind::BrokenPipe
-            {
-                return Err(format!("error: cannot write the export: {e}"));
-            }
-            if output.is_some() {
-                eprintln!("exported {written} records");
-            }
-            Ok(ExitCode::SUCCESS)
+            let mut temp = tempfile::Builder::new()
+                .prefix(".tasknet-export-")
+                .tempfile_in(&dir)
+                .map_err(|e| format!("error: cannot create a file in `{}`: {e}", dir.display()))?;
+            let summary = {
+                let mut out = std::io::BufWriter::new(temp.as_file_mut());
+                let summary = export(&mut out).map_err(|e| format!("error: {e}"))?;
+                out.flush()
+                    .map_err(|e| format!("error: cannot write the export: {e}"))?;
+                summary
+            };
+            temp.as_file()
+                .sync_all()
+                .map_err(|e| format!("error: cannot write the export: {e}"))?;
+            temp.persist(&path)
+                .map_err(|e| format!("error: cannot write `{}`: {}", path.display(), e.error))?;
+            eprintln!("exported {} records", summary.records);
+            Ok(report_unreadable(&summary))
         }
     }
 }
@@ -366,12 +397,20 @@ fn write_output(path: Option<&Path>, text: &str) -> Result<(), String> {
             tasknet_codegen::builder::write_if_changed(path, text.as_bytes())
                 .map_err(|e| format!("error: cannot write `{}`: {e}", path.display()))?;
         }
-        None => {
-            // A closed pipe (`| head`) is not an error worth a message.
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
-        }
+        None => to_stdout(text)?,
     }
     Ok(())
+}
+
+/// Writes to stdout: a closed pipe (`| head`) ends quietly, any other failure (a full disk,
+/// `> /dev/full`) is an error, never a success with nothing written.
+fn to_stdout(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("error: cannot write to stdout: {e}")),
+    }
 }
 
 /// `tasks.yaml: ok: 4 tasks, 7 fields (2 inputs), order: a -> b -> c`.

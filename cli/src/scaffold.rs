@@ -130,17 +130,109 @@ pub fn create(project: &NewProject) -> Result<PathBuf, String> {
             dir.display()
         ));
     }
+    // Written into a new directory beside the target and renamed into place: the project is
+    // there whole or not at all (a write that fails leaves nothing behind).
+    let parent = match dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| format!("error: cannot create `{}`: {e}", parent.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".tasknet-new-")
+        .tempdir_in(&parent)
+        .map_err(|e| {
+            format!(
+                "error: cannot create a directory in `{}`: {e}",
+                parent.display()
+            )
+        })?;
     for (name, text) in &files {
-        let path = dir.join(name);
+        let path = staging.path().join(name);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
-                .map_err(|e| format!("error: cannot create `{}`: {e}", parent.display()))?;
+                .map_err(|e| format!("error: cannot write `{}`: {e}", dir.join(name).display()))?;
         }
         std::fs::write(&path, text)
-            .map_err(|e| format!("error: cannot write `{}`: {e}", path.display()))?;
+            .map_err(|e| format!("error: cannot write `{}`: {e}", dir.join(name).display()))?;
+    }
+    let staged = staging.keep();
+    if let Err(e) = std::fs::rename(&staged, &dir) {
+        let _ = std::fs::remove_dir_all(&staged);
+        return Err(format!("error: cannot create `{}`: {e}", dir.display()));
     }
     Ok(dir)
 }
+
+/// Names cargo refuses for a package: Rust keywords, and names that clash with the standard
+/// library's crates or with cargo's own targets.
+const RESERVED_NAMES: &[&str] = &[
+    "as",
+    "async",
+    "await",
+    "break",
+    "const",
+    "continue",
+    "crate",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "fn",
+    "for",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "static",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "type",
+    "unsafe",
+    "use",
+    "where",
+    "while",
+    "abstract",
+    "become",
+    "box",
+    "do",
+    "final",
+    "gen",
+    "macro",
+    "override",
+    "priv",
+    "try",
+    "typeof",
+    "unsized",
+    "virtual",
+    "yield",
+    "alloc",
+    "core",
+    "proc_macro",
+    "std",
+    "test",
+    "build",
+    "deps",
+    "examples",
+    "incremental",
+    "auxiliary",
+    "con",
+    "nul",
+    "prn",
+    "aux",
+];
 
 /// The template's file `name` (it is always embedded).
 fn file(name: &str) -> &'static str {
@@ -163,7 +255,14 @@ fn project_name(name: &str) -> Result<String, String> {
             "error: `{name}` cannot name a crate: use letters, digits, `-` or `_`, starting with a letter"
         ));
     }
-    Ok(name.to_kebab_case())
+    let kebab = name.to_kebab_case();
+    let snake = kebab.to_snake_case();
+    if RESERVED_NAMES.contains(&snake.as_str()) {
+        return Err(format!(
+            "error: `{name}` cannot name a crate: `{snake}` is a Rust keyword or a name cargo reserves; choose another"
+        ));
+    }
+    Ok(kebab)
 }
 
 /// A path for a TOML string in the generated Cargo.toml: absolute, `/`-separated.

@@ -204,9 +204,15 @@ impl Builder {
 }
 
 /// Writes `contents` unless the file already holds exactly that, so that an unchanged yaml
-/// does not touch the file's mtime (and does not trigger rebuilds).
+/// does not touch the file's mtime (and does not trigger rebuilds). Only a regular file of the
+/// same length is read to compare (never more than `contents`' length): a device or a FIFO
+/// is written to, not read.
 pub fn write_if_changed(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
-    if std::fs::read(path).is_ok_and(|old| old == contents) {
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.is_file()
+        && meta.len() == contents.len() as u64
+        && same_contents(path, contents).unwrap_or(false)
+    {
         return Ok(false);
     }
     if let Some(dir) = path.parent() {
@@ -214,6 +220,15 @@ pub fn write_if_changed(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
     }
     std::fs::write(path, contents)?;
     Ok(true)
+}
+
+fn same_contents(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
+    use std::io::Read as _;
+    let mut old = Vec::with_capacity(contents.len());
+    std::fs::File::open(path)?
+        .take(contents.len() as u64 + 1)
+        .read_to_end(&mut old)?;
+    Ok(old == contents)
 }
 
 /// Why [`Builder::compile`] failed.

@@ -206,14 +206,55 @@ pub fn check_files(
     check_with(settings, tasks, agents, custom_state).map_err(LoadError::Check)
 }
 
-/// Reads a file as a [`SourceFile`] shown as `display`.
+/// The largest yaml file read (64 MiB; a 100,000-task file is ~4 MiB): reading stops there,
+/// so that `/dev/zero` or a runaway generator is refused, not read until memory runs out.
+pub const MAX_SOURCE_BYTES: u64 = 64 << 20;
+
+/// Reads a file as a [`SourceFile`] shown as `display`: at most [`MAX_SOURCE_BYTES`], UTF-8
+/// (a byte that is not is reported at its line and column).
 pub fn read_source(path: &Path, display: &str) -> Result<SourceFile, LoadError> {
-    std::fs::read_to_string(path)
-        .map(|text| SourceFile::new(display, text))
-        .map_err(|source| LoadError::Io {
-            path: path.display().to_string(),
-            source,
-        })
+    use std::io::Read as _;
+    let io = |source| LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(LoadError::Invalid {
+            path: display.to_owned(),
+            reason: format!(
+                "the file is over {} MiB: refused (tasknet reads yaml files of up to that size)",
+                MAX_SOURCE_BYTES >> 20
+            ),
+        });
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(SourceFile::new(display, text)),
+        Err(e) => {
+            let bytes = e.as_bytes();
+            let at = e.utf8_error().valid_up_to();
+            let before = &bytes[..at];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let line_start = before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let column = String::from_utf8_lossy(&before[line_start..])
+                .chars()
+                .count()
+                + 1;
+            Err(LoadError::Invalid {
+                path: format!("{display}:{line}:{column}"),
+                reason: format!(
+                    "byte 0x{:02x} is not UTF-8 (yaml files are UTF-8 text)",
+                    bytes[at]
+                ),
+            })
+        }
+    }
 }
 
 /// A file could not be read, or its content did not check.
@@ -226,6 +267,13 @@ pub enum LoadError {
         /// Why it could not be read.
         source: std::io::Error,
     },
+    /// A file was read and is not a yaml file tasknet takes (too large, not UTF-8).
+    Invalid {
+        /// The file, as given (with `:line:column` when the problem has a place).
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The files were read and did not check.
     Check(CheckFailed),
 }
@@ -234,6 +282,7 @@ impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LoadError::Io { path, source } => write!(f, "cannot read `{path}`: {source}"),
+            LoadError::Invalid { path, reason } => write!(f, "{path}: {reason}"),
             LoadError::Check(failed) => failed.fmt(f),
         }
     }

@@ -68,10 +68,17 @@ pub(crate) fn parse(file: FileId, source: &SourceFile) -> Result<Node, SyntaxErr
         // Generated files of 10,000 tasks exceed the default node budget (250,000). Nesting:
         // each level costs ~40 KB of stack in a debug build of the parser, so the default
         // limit (64) overflowed a spawned thread's 2 MiB; a tasks file needs a handful.
+        // An alias bomb (a few hundred bytes of nested aliases) is refused when its
+        // expansion passes these, long before it costs seconds and hundreds of MB.
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 200_000,
+            max_alias_expansions_per_anchor: 10_000,
+        },
         budget: serde_saphyr::budget! {
             max_nodes: 50_000_000,
             max_events: 100_000_000,
             max_depth: 32,
+            max_recorded_anchor_events: 100_000,
         },
     };
     match serde_saphyr::from_str_with_options::<Option<Spanned<RawValue>>>(&source.text, options) {
@@ -94,8 +101,22 @@ pub(crate) fn parse(file: FileId, source: &SourceFile) -> Result<Node, SyntaxErr
 }
 
 /// serde-saphyr appends " at line X column Y" to some messages; the location is shown anyway.
+/// A breached budget is said in words: which limit, and what to do.
 fn clean_message(message: &str) -> String {
     let first = message.lines().next().unwrap_or(message);
+    if first.contains("budget breached") || first.contains("replay") {
+        let aliases = ["Anchor", "Alias", "alias", "replay", "Replay"]
+            .iter()
+            .any(|word| first.contains(word));
+        let limit = first.split("budget breached: ").nth(1).unwrap_or(first);
+        return if aliases {
+            format!(
+                "anchors and aliases expand this file past tasknet's limit (an alias bomb?): write the values out instead ({limit})"
+            )
+        } else {
+            format!("the file is past tasknet's limits for a yaml file ({limit})")
+        };
+    }
     match first.find(" at line ") {
         Some(i) => first[..i].to_owned(),
         None => first.to_owned(),

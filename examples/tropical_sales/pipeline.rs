@@ -63,9 +63,21 @@ fn seed_stock(db: &Path, csv: &Path) -> Result<(), Box<dyn std::error::Error + S
     Ok(())
 }
 
-/// The file name of the reply to an email.
-fn reply_name(email_file: &str) -> String {
-    format!("reply-to-{email_file}")
+/// The file name of the reply to an email: only a plain `.eml` name is taken, so that an
+/// email's `file` (which a client of the task server supplies) cannot name a path outside
+/// the outbox.
+fn reply_name(email_file: &str) -> Result<String, TaskError> {
+    let plain = !email_file.is_empty()
+        && !email_file.starts_with('.')
+        && !email_file.contains(['/', '\\', '\0'])
+        && email_file.ends_with(".eml");
+    if !plain {
+        return Err(TaskError::msg(format!(
+            "`{}` is not an email file name (a plain `NAME.eml`)",
+            email_file.escape_debug()
+        )));
+    }
+    Ok(format!("reply-to-{email_file}"))
 }
 
 pub struct SalesTeam;
@@ -76,27 +88,45 @@ impl Tasks for SalesTeam {
         _ctx: &TaskContext,
         input: ReadEmailInput,
     ) -> Result<ReadEmailOutput, TaskError> {
+        // Regular files only: a FIFO or a device named `x.eml` would block the read.
         let mut files: Vec<PathBuf> = std::fs::read_dir(&input.inbox_dir)
             .map_err(|e| TaskError::msg(format!("cannot read the inbox {}: {e}", input.inbox_dir)))?
             .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .filter(|p| p.extension().is_some_and(|e| e == "eml") && p.is_file())
             .collect();
         files.sort();
-        let unanswered = files
-            .iter()
-            .take(input.input_data.max_emails as usize)
-            .find(|p| {
-                let name = p.file_name().unwrap_or_default().to_string_lossy();
-                !Path::new(&input.outbox_dir)
-                    .join(reply_name(&name))
-                    .exists()
-            })
-            .ok_or_else(|| {
-                TaskError::msg(format!(
-                    "every email of {} has a reply in {}: delete the outbox to start over",
-                    input.inbox_dir, input.outbox_dir
-                ))
-            })?;
+        // An email is claimed by creating its reply's file, which only one run can do: two
+        // runs at once never answer the same email.
+        let mut claimed = None;
+        for path in files.iter().take(input.input_data.max_emails as usize) {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let Ok(reply) = reply_name(&name) else {
+                continue;
+            };
+            let created = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(Path::new(&input.outbox_dir).join(reply));
+            match created {
+                Ok(_) => {
+                    claimed = Some(path);
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(TaskError::msg(format!(
+                        "cannot claim {} in the outbox {}: {e}",
+                        name, input.outbox_dir
+                    )));
+                }
+            }
+        }
+        let unanswered = claimed.ok_or_else(|| {
+            TaskError::msg(format!(
+                "every email of {} has a reply in {}: delete the outbox to start over",
+                input.inbox_dir, input.outbox_dir
+            ))
+        })?;
         let raw = std::fs::read(unanswered)?;
         let message = mail_parser::MessageParser::default()
             .parse(&raw)
@@ -223,7 +253,7 @@ impl Tasks for SalesTeam {
 
         let subject = email["subject"].as_str().unwrap_or_default();
         let in_reply_to = email["message_id"].as_str().unwrap_or_default();
-        let file = reply_name(email["file"].as_str().unwrap_or("email.eml"));
+        let file = reply_name(email["file"].as_str().unwrap_or("email.eml"))?;
         let eml = format!(
             "From: {signature} <sales@tropical-fruits.example>\r\nTo: {name} <{to}>\r\nSubject: Re: {subject}\r\nIn-Reply-To: <{in_reply_to}>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
             signature = input.input_data.signature,

@@ -14,6 +14,7 @@
 
 use std::error::Error;
 use std::ffi::OsString;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -186,26 +187,36 @@ impl<T: TaskSet> App<T> {
             // A path that is not UTF-8 cannot be a URL.
             (None, None) => LogLocation::Sqlite(self.db.clone().into()),
         };
-        let storage = db.open()?;
         let quiet = cli.quiet;
         let set = cli.set;
         let command = cli.command.unwrap_or(Command::Run);
-        match command {
-            Command::Log { run } => {
-                let mut out = std::io::stdout().lock();
-                match run {
-                    None => {
-                        print_runs(storage.as_ref(), &mut out)?;
-                    }
-                    Some(id) => {
-                        let record = storage
-                            .run(&id)?
-                            .ok_or_else(|| format!("there is no run `{id}` in {db}"))?;
-                        print_run(storage.as_ref(), &record, &mut out)?;
-                    }
+        if let Command::Log { run } = &command {
+            // Reading never writes: a missing or foreign file is refused, not made a log.
+            let storage = db.open_read_only()?;
+            let mut out = std::io::stdout().lock();
+            let summary = match run {
+                None => print_runs(storage.as_ref(), &mut out)?,
+                Some(id) => {
+                    let record = storage.run(id)?.ok_or_else(|| {
+                        format!("there is no run `{}` in {db}", crate::report::printable(id))
+                    })?;
+                    print_run(storage.as_ref(), &record, &mut out)?
                 }
-                Ok(())
+            };
+            out.flush()?;
+            for row in &summary.unreadable {
+                eprintln!("{}: error: {row}", self.name);
             }
+            if !summary.unreadable.is_empty() {
+                return Err(
+                    format!("{} stored rows could not be read", summary.unreadable.len()).into(),
+                );
+            }
+            return Ok(());
+        }
+        let storage = db.open()?;
+        match command {
+            Command::Log { .. } => unreachable!("answered above"),
             Command::Run => {
                 let mut state = (self.inputs)()?;
                 for assignment in &set {

@@ -2,8 +2,29 @@
 
 use std::io::{self, Write};
 
+use std::borrow::Cow;
+
 use crate::log::{RunRecord, TaskRecord};
-use crate::storage::{Storage, StorageError};
+use crate::storage::{ReadSummary, Storage, StorageError};
+
+/// Text as it may go to a terminal: control characters (escape sequences, line breaks that
+/// would forge table lines, bidirectional overrides) shown escaped, e.g. `\u{1b}`.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 fn status_text<T: serde::Serialize>(value: T) -> String {
     serde_json::to_value(value)
@@ -13,9 +34,9 @@ fn status_text<T: serde::Serialize>(value: T) -> String {
 }
 
 fn shorten(text: &str, max: usize) -> String {
-    let one_line = text.replace('\n', " ");
+    let one_line = printable(text);
     if one_line.chars().count() <= max {
-        one_line
+        one_line.into_owned()
     } else {
         let cut: String = one_line.chars().take(max.saturating_sub(1)).collect();
         format!("{cut}…")
@@ -26,40 +47,57 @@ fn io(storage: &dyn Storage) -> impl Fn(io::Error) -> StorageError + '_ {
     move |e| StorageError::new("print the log", storage.describe(), e)
 }
 
-/// One line per run, oldest first.
-pub fn print_runs(storage: &dyn Storage, out: &mut dyn Write) -> Result<usize, StorageError> {
-    let runs = storage.runs()?;
+/// One line per run, oldest first; a row that cannot be read is named in the summary, and
+/// the others are still printed.
+pub fn print_runs(storage: &dyn Storage, out: &mut dyn Write) -> Result<ReadSummary, StorageError> {
     let e = io(storage);
+    let mut summary = ReadSummary::default();
     writeln!(
         out,
         "{:<20} {:<14} {:<24} {:<10} {:>5}  REPLAY OF",
         "RUN", "REGISTRY", "STARTED", "STATUS", "TASKS"
     )
     .map_err(&e)?;
-    for run in &runs {
-        let tasks = storage.tasks(&run.id)?;
+    for run in storage.runs_each()? {
+        let run = match run {
+            Ok(run) => run,
+            Err(problem) => {
+                summary.unreadable.push(problem);
+                continue;
+            }
+        };
+        let tasks = storage.tasks_each(&run.id)?;
         let ok = tasks
             .iter()
-            .filter(|t| matches!(t.status, crate::TaskStatus::Succeeded))
+            .filter(|t| matches!(t, Ok(t) if matches!(t.status, crate::TaskStatus::Succeeded)))
             .count();
         let replay = match (&run.parent_run, &run.replay_task, run.replay_mode) {
             (Some(parent), Some(task), Some(mode)) => {
-                format!("{parent} ({} {task})", status_text(mode))
+                format!(
+                    "{} ({} {})",
+                    printable(parent),
+                    status_text(mode),
+                    printable(task)
+                )
             }
             _ => "-".to_owned(),
         };
         writeln!(
             out,
             "{:<20} {:<14} {:<24} {:<10} {:>5}  {replay}",
-            run.id,
+            printable(&run.id),
             shorten(&run.registry, 14),
-            run.started_at,
+            printable(&run.started_at),
             status_text(run.status),
             format!("{ok}/{}", tasks.len()),
         )
         .map_err(&e)?;
+        summary.records += 1;
+        summary
+            .unreadable
+            .extend(tasks.into_iter().filter_map(Result::err));
     }
-    Ok(runs.len())
+    Ok(summary)
 }
 
 /// A run and its task records.
@@ -67,26 +105,33 @@ pub fn print_run(
     storage: &dyn Storage,
     run: &RunRecord,
     out: &mut dyn Write,
-) -> Result<(), StorageError> {
+) -> Result<ReadSummary, StorageError> {
     let e = io(storage);
+    let mut summary = ReadSummary::default();
     writeln!(
         out,
         "run {}  registry {} ({})  {}  started {}  finished {}",
-        run.id,
-        run.registry,
-        run.source_hash,
+        printable(&run.id),
+        printable(&run.registry),
+        printable(&run.source_hash),
         status_text(run.status),
-        run.started_at,
-        run.finished_at.as_deref().unwrap_or("-")
+        printable(&run.started_at),
+        printable(run.finished_at.as_deref().unwrap_or("-"))
     )
     .map_err(&e)?;
     if let (Some(parent), Some(task)) = (&run.parent_run, &run.replay_task) {
         let mode = run.replay_mode.map(status_text).unwrap_or_default();
-        writeln!(out, "replay of {parent}, {mode} `{task}`").map_err(&e)?;
+        writeln!(
+            out,
+            "replay of {}, {mode} `{}`",
+            printable(parent),
+            printable(task)
+        )
+        .map_err(&e)?;
     }
     writeln!(out, "inputs {}", shorten(&run.inputs.to_string(), 100)).map_err(&e)?;
     if let Some(error) = &run.error {
-        writeln!(out, "error  {error}").map_err(&e)?;
+        writeln!(out, "error  {}", printable(error)).map_err(&e)?;
     }
     writeln!(
         out,
@@ -94,10 +139,16 @@ pub fn print_run(
         "#", "TASK", "STATUS", "MS", "TRY", "REPLAYED"
     )
     .map_err(&e)?;
-    for t in storage.tasks(&run.id)? {
-        writeln!(out, "{}", task_line(&t)).map_err(&e)?;
+    for t in storage.tasks_each(&run.id)? {
+        match t {
+            Ok(t) => {
+                writeln!(out, "{}", task_line(&t)).map_err(&e)?;
+                summary.records += 1;
+            }
+            Err(problem) => summary.unreadable.push(problem),
+        }
     }
-    Ok(())
+    Ok(summary)
 }
 
 fn task_line(t: &TaskRecord) -> String {

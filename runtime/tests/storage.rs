@@ -244,7 +244,7 @@ fn exports() {
         s.put_task(task("r1", 0, "a", json!({"x": "line1\nline2"})))
             .unwrap();
         let mut jsonl = Vec::new();
-        assert_eq!(export_jsonl(s.as_ref(), &mut jsonl).unwrap(), 2);
+        assert_eq!(export_jsonl(s.as_ref(), &mut jsonl).unwrap().records, 2);
         let lines: Vec<serde_json::Value> = String::from_utf8(jsonl)
             .unwrap()
             .lines()
@@ -253,7 +253,7 @@ fn exports() {
         assert_eq!(lines[0]["type"], "run", "{name}");
         assert_eq!(lines[1]["task"]["output"]["x"], "line1\nline2");
         let mut csv = Vec::new();
-        assert_eq!(export_csv(s.as_ref(), &mut csv).unwrap(), 1);
+        assert_eq!(export_csv(s.as_ref(), &mut csv).unwrap().records, 1);
         let csv = String::from_utf8(csv).unwrap();
         assert!(
             csv.starts_with("run_id,registry,run_status,task_index,task_name,"),

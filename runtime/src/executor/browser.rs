@@ -240,6 +240,7 @@ impl BrowserRuns {
     }
 
     /// Whether the run is issued but not yet in the log.
+    #[cfg(feature = "server")]
     fn unopened(&self, run_id: &str) -> bool {
         matches!(
             lock(&self.inner).runs.get(run_id),
@@ -382,6 +383,7 @@ impl<T: TaskSet> Runner<T> {
     /// on, or waited for one, so its own time limit could not fire) as timed out, unless it
     /// has ended meanwhile (`settled`); `inputs` is the state it was given, `kickoff` the run's
     /// inputs should the run not be in the log yet. Finishes the run, failed.
+    #[cfg(feature = "server")]
     pub(crate) async fn record_abandoned(
         &self,
         run_id: &str,

@@ -2,46 +2,76 @@ use std::io::Write;
 
 use serde_json::json;
 
-use super::{Storage, StorageError};
+use super::{ReadSummary, Storage, StorageError};
 use crate::log::TaskRecord;
 
 fn io_error(target: &str) -> impl Fn(std::io::Error) -> StorageError + '_ {
     move |e| StorageError::new("write the export", target, e)
 }
 
-/// Every run with its task records as JSON Lines: one line per run, then one per task.
-pub fn export_jsonl(storage: &dyn Storage, out: &mut dyn Write) -> Result<usize, StorageError> {
+/// Every run with its task records as JSON Lines: one line per run, then one per task. A row
+/// that cannot be read is left out and named in the summary; the others are all written.
+pub fn export_jsonl(
+    storage: &dyn Storage,
+    out: &mut dyn Write,
+) -> Result<ReadSummary, StorageError> {
     let target = storage.describe();
-    let mut lines = 0;
-    for run in storage.runs()? {
+    let mut summary = ReadSummary::default();
+    for run in storage.runs_each()? {
+        let run = match run {
+            Ok(run) => run,
+            Err(e) => {
+                summary.unreadable.push(e);
+                continue;
+            }
+        };
         let line = json!({"type": "run", "run": run});
         writeln!(out, "{line}").map_err(io_error(&target))?;
-        lines += 1;
-        for task in storage.tasks(&run.id)? {
-            let line = json!({"type": "task", "task": task});
-            writeln!(out, "{line}").map_err(io_error(&target))?;
-            lines += 1;
+        summary.records += 1;
+        for task in storage.tasks_each(&run.id)? {
+            match task {
+                Ok(task) => {
+                    let line = json!({"type": "task", "task": task});
+                    writeln!(out, "{line}").map_err(io_error(&target))?;
+                    summary.records += 1;
+                }
+                Err(e) => summary.unreadable.push(e),
+            }
         }
     }
-    Ok(lines)
+    Ok(summary)
 }
 
 const CSV_HEADER: &str = "run_id,registry,run_status,task_index,task_name,status,was_replayed,attempts,started_at,finished_at,duration_ms,error_kind,error,inputs,output";
 
-/// One CSV row per task record (RFC 4180 quoting), with its run's registry and status.
-pub fn export_csv(storage: &dyn Storage, out: &mut dyn Write) -> Result<usize, StorageError> {
+/// One CSV row per task record (RFC 4180 quoting), with its run's registry and status. A cell
+/// a spreadsheet would run as a formula is neutralised ([`csv_cell`]); a row that cannot be
+/// read is left out and named in the summary.
+pub fn export_csv(storage: &dyn Storage, out: &mut dyn Write) -> Result<ReadSummary, StorageError> {
     let target = storage.describe();
     writeln!(out, "{CSV_HEADER}").map_err(io_error(&target))?;
-    let mut rows = 0;
-    for run in storage.runs()? {
+    let mut summary = ReadSummary::default();
+    for run in storage.runs_each()? {
+        let run = match run {
+            Ok(run) => run,
+            Err(e) => {
+                summary.unreadable.push(e);
+                continue;
+            }
+        };
         let status = serde_json::to_value(run.status).unwrap_or_default();
-        for task in storage.tasks(&run.id)? {
-            let row = csv_row(&run.registry, status.as_str().unwrap_or(""), &task);
-            writeln!(out, "{row}").map_err(io_error(&target))?;
-            rows += 1;
+        for task in storage.tasks_each(&run.id)? {
+            match task {
+                Ok(task) => {
+                    let row = csv_row(&run.registry, status.as_str().unwrap_or(""), &task);
+                    writeln!(out, "{row}").map_err(io_error(&target))?;
+                    summary.records += 1;
+                }
+                Err(e) => summary.unreadable.push(e),
+            }
         }
     }
-    Ok(rows)
+    Ok(summary)
 }
 
 fn csv_row(registry: &str, run_status: &str, t: &TaskRecord) -> String {
@@ -64,15 +94,23 @@ fn csv_row(registry: &str, run_status: &str, t: &TaskRecord) -> String {
         t.output.as_str().to_owned(),
     ]
     .iter()
-    .map(|field| csv_field(field))
+    .map(|field| csv_cell(field))
     .collect::<Vec<_>>()
     .join(",")
 }
 
-fn csv_field(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
+/// A CSV cell: quoted when it holds a comma, a quote or a line break (RFC 4180), and, when it
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return, prefixed with `'` so that a
+/// spreadsheet shows it instead of running it as a formula (OWASP's rule for CSV injection).
+pub fn csv_cell(field: &str) -> String {
+    let neutral = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{field}")
     } else {
         field.to_owned()
+    };
+    if neutral.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", neutral.replace('"', "\"\""))
+    } else {
+        neutral
     }
 }

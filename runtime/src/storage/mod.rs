@@ -11,7 +11,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use export::{export_csv, export_jsonl};
+pub use export::{csv_cell, export_csv, export_jsonl};
 pub use handler::TaskOutputStorageHandler;
 pub use memory::MemoryStorage;
 #[cfg(feature = "sqlite")]
@@ -54,6 +54,22 @@ impl LogLocation {
         Ok(LogLocation::Sqlite(PathBuf::from(url)))
     }
 
+    /// Opens an existing log to read it: never creates, initialises or writes anything (see
+    /// [`SqliteStorage::open_read_only`]); `memory:` is an empty log.
+    pub fn open_read_only(&self) -> Result<Arc<dyn Storage>, StorageError> {
+        match self {
+            LogLocation::Memory => Ok(Arc::new(MemoryStorage::new())),
+            #[cfg(feature = "sqlite")]
+            LogLocation::Sqlite(path) => Ok(Arc::new(SqliteStorage::open_read_only(path)?)),
+            #[cfg(not(feature = "sqlite"))]
+            LogLocation::Sqlite(path) => Err(StorageError::new(
+                "open the log",
+                path.display().to_string(),
+                "this build has no SQLite (tasknet's `sqlite` feature)",
+            )),
+        }
+    }
+
     /// Opens the log (an SQLite file is created with its schema if it does not exist).
     pub fn open(&self) -> Result<Arc<dyn Storage>, StorageError> {
         match self {
@@ -83,6 +99,12 @@ impl fmt::Display for LogLocation {
 /// `export` take.
 pub fn open(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
     LogLocation::parse(url)?.open()
+}
+
+/// Opens the existing log at `url` to read it (see [`LogLocation::open_read_only`]): what
+/// `log` and `export` take.
+pub fn open_read_only(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
+    LogLocation::parse(url)?.open_read_only()
 }
 
 /// A store for runs and their task records.
@@ -146,6 +168,17 @@ pub trait Storage: Send + Sync {
 
     /// A run's task records, by task index.
     fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>, StorageError>;
+
+    /// Every run, oldest first, each row read on its own: a row that cannot be decoded is a
+    /// [`RowError`] in its place, and the others are still read.
+    fn runs_each(&self) -> Result<Vec<Result<RunRecord, RowError>>, StorageError> {
+        Ok(self.runs()?.into_iter().map(Ok).collect())
+    }
+
+    /// A run's task records, by task index, each read on its own (see [`Storage::runs_each`]).
+    fn tasks_each(&self, run_id: &str) -> Result<Vec<Result<TaskRecord, RowError>>, StorageError> {
+        Ok(self.tasks(run_id)?.into_iter().map(Ok).collect())
+    }
 
     /// Deletes runs and their task records; returns how many runs.
     fn delete_runs(&self, run_ids: &[String]) -> Result<usize, StorageError>;
@@ -211,6 +244,33 @@ pub type OffWorker<'a, R> = futures_util::future::Either<
     std::future::Ready<Result<R, StorageError>>,
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<R, StorageError>> + Send + 'a>>,
 >;
+
+/// A stored row that cannot be read back: which run (and task), and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub run_id: String,
+    /// The task's name, for a task record.
+    pub task: Option<String>,
+    pub problem: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "run `{}`", crate::report::printable(&self.run_id))?;
+        if let Some(task) = &self.task {
+            write!(f, ", task `{}`", crate::report::printable(task))?;
+        }
+        write!(f, ": cannot read the stored row: {}", self.problem)
+    }
+}
+
+/// What a listing or an export got through: how many records it wrote, and the rows it could
+/// not read (each named; everything else was still written).
+#[derive(Debug, Default)]
+pub struct ReadSummary {
+    pub records: usize,
+    pub unreadable: Vec<RowError>,
+}
 
 /// A storage operation failed: which one, on what, and why. Nothing is swallowed.
 #[derive(Debug)]

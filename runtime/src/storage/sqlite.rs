@@ -103,32 +103,69 @@ fn retry_while_busy<T>(mut op: impl FnMut() -> rusqlite::Result<T>) -> rusqlite:
 /// last valid frame, so zeros after the end are inert, and its next frames overwrite them.
 /// Done while holding the write lock (`BEGIN IMMEDIATE`): no other connection can be
 /// appending frames, and only bytes past the current end are written.
+///
+/// Only speed is at stake, so the disk's room comes first: the WAL is extended only when the
+/// filesystem has four times the bytes to add free, and an extension that fails half-way
+/// (a full disk, a file-size limit) is cut back to where it started.
 #[cfg(unix)]
 fn extend_wal(conn: &mut Connection, db: &Path) -> Result<(), Box<dyn std::error::Error>> {
     use std::os::unix::fs::FileExt as _;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut wal_name = db.as_os_str().to_owned();
     wal_name.push("-wal");
-    let extended = (|| {
-        let wal = std::fs::OpenOptions::new()
-            .write(true)
-            .open(PathBuf::from(wal_name))?;
-        let mut at = wal.metadata()?.len();
-        if at >= WAL_BYTES {
+    let wal_path = PathBuf::from(wal_name);
+    let extended = (|| -> Result<(), Box<dyn std::error::Error>> {
+        let wal = std::fs::OpenOptions::new().write(true).open(&wal_path)?;
+        let start = wal.metadata()?.len();
+        if start >= WAL_BYTES {
             return Ok(());
+        }
+        let missing = WAL_BYTES - start;
+        let free = free_bytes(&wal_path)?;
+        if free < missing.saturating_mul(4) {
+            return Err(format!("{free} bytes free: too little room to pre-size the WAL").into());
         }
         // Zeros written, not a sparse `set_len`: writing into a hole allocates blocks, which
         // is the metadata update this avoids.
         let zeros = vec![0u8; 64 * 1024];
-        while at < WAL_BYTES {
-            let n = (WAL_BYTES - at).min(zeros.len() as u64) as usize;
-            wal.write_all_at(&zeros[..n], at)?;
-            at += n as u64;
+        let mut at = start;
+        let written = (|| {
+            while at < WAL_BYTES {
+                let n = (WAL_BYTES - at).min(zeros.len() as u64) as usize;
+                wal.write_all_at(&zeros[..n], at)?;
+                at += n as u64;
+            }
+            wal.sync_data()
+        })();
+        if let Err(e) = written {
+            // Give the room back: the zeros are SQLite's to do without.
+            let _ = wal.set_len(start);
+            return Err(e.into());
         }
-        wal.sync_data()
+        Ok(())
     })();
     tx.commit()?;
-    Ok(extended?)
+    extended
+}
+
+/// The bytes an unprivileged process may still write on the filesystem holding `path`.
+#[cfg(unix)]
+fn free_bytes(path: &Path) -> std::io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `name` is a valid C string and `stat` a buffer of the right type that statvfs
+    // fills when it returns 0.
+    let status = unsafe { libc::statvfs(name.as_ptr(), stat.as_mut_ptr()) };
+    if status != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so it filled the buffer.
+    let stat = unsafe { stat.assume_init() };
+    // The fields' types differ between platforms (u32 on some): the casts are needed there.
+    #[allow(clippy::unnecessary_cast)]
+    let (blocks, size) = (stat.f_bavail as u64, stat.f_frsize as u64);
+    Ok(blocks.saturating_mul(size))
 }
 
 /// Persistent WAL: when the last connection closes, SQLite checkpoints the WAL (the database
@@ -183,6 +220,111 @@ impl SqliteStorage {
             .map_err(|e| StorageError::new("open the database", &target, e))?;
         keep_wal_on_close(&conn);
         Self::setup(conn, target, Some(path.to_path_buf()), synchronous)
+    }
+
+    /// Opens an existing log to read it, and never writes to it: no schema, no journal
+    /// switch, no WAL extension; works in a read-only directory. A missing, empty or foreign
+    /// file (not SQLite, or SQLite without tasknet's tables) is refused by name and left as it
+    /// is. What `log` and `export` open.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, StorageError> {
+        use rusqlite::OpenFlags;
+        let path = path.as_ref();
+        let target = path.display().to_string();
+        let refuse = |why: String| StorageError::new("open the log to read it", &target, why);
+        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => refuse("there is no log there".to_owned()),
+            _ => refuse(e.to_string()),
+        })?;
+        if !meta.is_file() {
+            return Err(refuse("not a regular file".to_owned()));
+        }
+        if meta.len() == 0 {
+            let mut wal = path.as_os_str().to_owned();
+            wal.push("-wal");
+            let wal_bytes = std::fs::metadata(PathBuf::from(&wal)).map_or(0, |m| m.len());
+            let why = if wal_bytes > 0 {
+                format!(
+                    "the file is empty (0 bytes) but its write-ahead log holds {wal_bytes} bytes: the file was damaged; both are left exactly as they are (copy them before trying to recover the runs)"
+                )
+            } else {
+                "the file is empty (0 bytes): not a tasknet log".to_owned()
+            };
+            return Err(refuse(why));
+        }
+        let mut magic = [0u8; 16];
+        let read = std::fs::File::open(path).and_then(|mut f| {
+            use std::io::Read as _;
+            f.read_exact(&mut magic)
+        });
+        if read.is_err() || &magic != b"SQLite format 3\0" {
+            return Err(refuse(
+                "not an SQLite file, so not a tasknet log".to_owned(),
+            ));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let uri = |extra: &str| {
+            let mut text = String::from("file:");
+            for byte in path.as_os_str().as_encoded_bytes() {
+                match byte {
+                    b'%' | b'?' | b'#' => text.push_str(&format!("%{byte:02X}")),
+                    _ => text.push(*byte as char),
+                }
+            }
+            text.push_str("?mode=ro");
+            text.push_str(extra);
+            text
+        };
+        let check = |conn: Connection| -> Result<Connection, StorageError> {
+            let tables: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('runs', 'task_outputs')",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(|e| StorageError::new("read the schema", &target, e))?;
+            if tables != 2 {
+                return Err(refuse(
+                    "an SQLite file without tasknet's tables (`runs`, `task_outputs`): not a tasknet log; it is left as it is".to_owned(),
+                ));
+            }
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| StorageError::new("read the schema version", &target, e))?;
+            if version > SCHEMA_VERSION {
+                return Err(refuse(format!(
+                    "the log was written by a newer tasknet (schema {version}, this one knows {SCHEMA_VERSION})"
+                )));
+            }
+            Ok(conn)
+        };
+        let opened = Connection::open_with_flags(uri(""), flags)
+            .map_err(|e| StorageError::new("open the log to read it", &target, e))
+            .and_then(check);
+        let conn = match opened {
+            Ok(conn) => conn,
+            // A WAL log in a directory this process cannot write: SQLite cannot make the
+            // shared-memory file readers need. With no such file no writer is at work, so
+            // the file can be read as it stands.
+            Err(first) => {
+                let mut shm = path.as_os_str().to_owned();
+                shm.push("-shm");
+                if PathBuf::from(shm).exists() {
+                    return Err(first);
+                }
+                Connection::open_with_flags(uri("&immutable=1"), flags)
+                    .map_err(|_| first)
+                    .and_then(check)?
+            }
+        };
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| StorageError::new("set the busy timeout", &target, e))?;
+        Ok(SqliteStorage {
+            conn: Mutex::new(conn),
+            target,
+            path: Some(path.to_path_buf()),
+        })
     }
 
     /// A private in-memory database (tests, benchmarks).
@@ -356,6 +498,19 @@ fn task_status(text: &str) -> rusqlite::Result<TaskStatus> {
             ));
         }
     })
+}
+
+/// A column as text whatever it holds, for naming a row that cannot be decoded.
+fn text_lossy(row: &Row<'_>, column: usize) -> String {
+    use rusqlite::types::ValueRef;
+    match row.get_ref(column) {
+        Ok(ValueRef::Text(bytes) | ValueRef::Blob(bytes)) => {
+            String::from_utf8_lossy(bytes).into_owned()
+        }
+        Ok(ValueRef::Integer(n)) => n.to_string(),
+        Ok(ValueRef::Real(x)) => x.to_string(),
+        Ok(ValueRef::Null) | Err(_) => "?".to_owned(),
+    }
 }
 
 fn json_text(row: &Row<'_>, column: usize) -> rusqlite::Result<crate::JsonText> {
@@ -578,6 +733,48 @@ impl Storage for SqliteStorage {
             .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
             .and_then(|mut stmt| stmt.query_row(params![run_id], run_from_row).optional())
             .map_err(self.err("read the run"))
+    }
+
+    fn runs_each(&self) -> Result<Vec<Result<RunRecord, super::RowError>>, StorageError> {
+        self.conn()
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at, rowid"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| {
+                    Ok(run_from_row(row).map_err(|e| super::RowError {
+                        run_id: text_lossy(row, 0),
+                        task: None,
+                        problem: e.to_string(),
+                    }))
+                })?
+                .collect()
+            })
+            .map_err(self.err("read the runs"))
+    }
+
+    fn tasks_each(
+        &self,
+        run_id: &str,
+    ) -> Result<Vec<Result<TaskRecord, super::RowError>>, StorageError> {
+        let mut tasks: Vec<Result<TaskRecord, super::RowError>> = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {TASK_COLUMNS} FROM task_outputs WHERE run_id = ?1"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map(params![run_id], |row| {
+                    Ok(task_from_row(row, run_id).map_err(|e| super::RowError {
+                        run_id: run_id.to_owned(),
+                        task: Some(text_lossy(row, 1)),
+                        problem: e.to_string(),
+                    }))
+                })?
+                .collect()
+            })
+            .map_err(self.err("read the task records"))?;
+        tasks.sort_by_key(|t| t.as_ref().map_or(usize::MAX, |t| t.task_index));
+        Ok(tasks)
     }
 
     fn runs(&self) -> Result<Vec<RunRecord>, StorageError> {
