@@ -524,7 +524,8 @@ async fn http_serves_the_page_the_net_and_the_log() {
     let (status, runs) = http_get(server.addr, "/runs").await;
     assert_eq!(status, 200);
     let runs: Value = serde_json::from_str(&runs).unwrap();
-    assert_eq!(runs[0]["id"], run_h);
+    assert_eq!(runs["runs"][0]["id"], run_h);
+    assert_eq!(runs["next"], Value::Null);
     let (status, run) = http_get(server.addr, &format!("/runs/{run_h}")).await;
     assert_eq!(status, 200);
     let run: Value = serde_json::from_str(&run).unwrap();

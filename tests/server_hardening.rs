@@ -404,3 +404,102 @@ async fn risky_settings_are_refused_and_the_page_is_never_framed() {
         "{head}"
     );
 }
+
+/// Finding 5: the log stays bounded. An `input_data` over `max_input_bytes` is refused
+/// (`too_large`) and nothing is stored; `GET /runs` answers a bounded page, newest first, and
+/// its `next` pages through every run exactly once; retention keeps the newest finished runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_is_bounded_per_request_over_http_and_on_disk() {
+    let server = start(ServerConfig {
+        max_input_bytes: 64 * 1024,
+        keep_runs: Some(30),
+        retention_every: Duration::from_millis(200),
+        ..Default::default()
+    })
+    .await;
+    let mut ws = connect(server.addr, "", None).await.unwrap();
+    let (first, _) = execute(
+        &mut ws,
+        "big",
+        "research",
+        json!({ "topic": "x".repeat(900_000) }),
+        None,
+    )
+    .await;
+    assert_eq!(first["type"], "task_error", "{first}");
+    assert_eq!(first["data"]["error"]["kind"], "too_large");
+    assert!(server.log.runs().unwrap().is_empty(), "nothing stored");
+
+    for i in 0..40 {
+        let (_, done) = execute(
+            &mut ws,
+            "r",
+            "research",
+            json!({ "topic": format!("t{i}") }),
+            None,
+        )
+        .await;
+        assert_eq!(done["type"], "task_completed");
+    }
+    // Each of these is a one-task run, left running (the registry has more tasks); 40 runs.
+    let (status, page) = http_get(server.addr, "/runs?limit=1000").await;
+    assert_eq!(status, 200);
+    let page: serde_json::Value = serde_json::from_str(&page).unwrap();
+    assert_eq!(
+        page["runs"].as_array().unwrap().len(),
+        40,
+        "under the page cap of 500"
+    );
+    let mut seen = Vec::new();
+    let mut next = String::new();
+    loop {
+        let path = if next.is_empty() {
+            "/runs?limit=7".to_owned()
+        } else {
+            format!("/runs?limit=7&before={next}")
+        };
+        let (status, body) = http_get(server.addr, &path).await;
+        assert_eq!(status, 200, "{body}");
+        let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let runs = page["runs"].as_array().unwrap();
+        assert!(runs.len() <= 7);
+        seen.extend(runs.iter().map(|r| r["id"].as_str().unwrap().to_owned()));
+        match page["next"].as_str() {
+            Some(id) => next = id.to_owned(),
+            None => break,
+        }
+    }
+    let mut all = server.log.runs().unwrap();
+    all.sort_by(|a, b| (&b.started_at, &b.id).cmp(&(&a.started_at, &a.id)));
+    let all: Vec<String> = all.into_iter().map(|r| r.id).collect();
+    assert_eq!(seen, all, "every run once, newest first");
+    assert_eq!(http_get(server.addr, "/runs?limit=0").await.0, 400);
+    assert_eq!(http_get(server.addr, "/runs?before=nope").await.0, 400);
+
+    // Retention: running runs are kept; finished ones beyond the newest 30 go.
+    for i in 0..40 {
+        let (_, done) = execute(
+            &mut ws,
+            "b",
+            "broken",
+            json!({ "topic": format!("b{i}") }),
+            None,
+        )
+        .await;
+        assert_eq!(done["data"]["error"]["kind"], "failed");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let runs = server.log.runs().unwrap();
+        let finished = runs
+            .iter()
+            .filter(|r| r.status != RunStatus::Running)
+            .count();
+        if finished == 30 {
+            assert_eq!(runs.len(), 70, "the 40 running runs are kept");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{finished} finished runs left");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -93,6 +93,9 @@ enum Command {
         /// start).
         #[arg(long)]
         allow_remote_without_token: bool,
+        /// Retention: keep the newest N finished runs in the log (checked every minute).
+        #[arg(long, value_name = "N")]
+        keep_runs: Option<usize>,
     },
 }
 
@@ -241,6 +244,7 @@ impl<T: TaskSet> App<T> {
                 allow_origins,
                 max_tasks,
                 allow_remote_without_token,
+                keep_runs,
             } => {
                 let initial = (self.inputs)()?;
                 let mut runner = Runner::new(self.tasks)
@@ -255,6 +259,7 @@ impl<T: TaskSet> App<T> {
                     extra_origins: allow_origins,
                     max_concurrent_tasks: max_tasks,
                     allow_remote_without_token,
+                    keep_runs,
                     ..Default::default()
                 }
                 // The kickoff inputs (folders, databases) are the server's: no client sets them.

@@ -481,3 +481,32 @@ fn logs_open_from_a_url_or_a_path() {
         assert!(error.contains(says), "{url}: {error}");
     }
 }
+
+/// `runs_page` (what `GET /runs` serves): newest first, runs that started at the same instant
+/// ordered by id, each run on exactly one page, the same on every store.
+#[test]
+fn pages_of_runs_cover_the_log_once_newest_first() {
+    for (name, s, _dir) in stores() {
+        let mut ids = Vec::new();
+        for i in 0..25 {
+            // Three runs per instant: ties are common on a busy server.
+            let id = format!("run-{:02}", (i * 7) % 25);
+            s.create_run(&run(&id, &format!("2026-12-02T00:00:{:02}Z", i / 3)))
+                .unwrap();
+            ids.push((format!("2026-12-02T00:00:{:02}Z", i / 3), id));
+        }
+        ids.sort();
+        ids.reverse();
+        let expected: Vec<String> = ids.into_iter().map(|(_, id)| id).collect();
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = s.runs_page(cursor.as_ref(), 4).unwrap();
+            assert!(page.len() <= 4, "{name}");
+            let Some(last) = page.last() else { break };
+            cursor = Some(tasknet_runtime::storage::RunCursor::after(last));
+            seen.extend(page.into_iter().map(|r| r.id));
+        }
+        assert_eq!(seen, expected, "{name}");
+    }
+}

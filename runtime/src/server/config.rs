@@ -49,6 +49,11 @@ pub struct ServerConfig {
     /// The largest `input_data` one request may store in the log, in bytes (default 256 KiB;
     /// over it the task is refused, `too_large`, and nothing is stored).
     pub max_input_bytes: usize,
+    /// Retention for a long-running server: keep the newest N finished runs, delete older
+    /// finished runs (default none: every run is kept). Runs still running are never deleted.
+    pub keep_runs: Option<usize>,
+    /// How often retention runs (default every minute).
+    pub retention_every: Duration,
     /// The state the runner page offers to start from, as JSON: kickoff inputs a user may
     /// choose (default `{}`).
     pub initial_state: Value,
@@ -82,6 +87,8 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(60),
             auth_timeout: Duration::from_secs(5),
             max_input_bytes: 256 << 10,
+            keep_runs: None,
+            retention_every: Duration::from_secs(60),
             initial_state: json!({}),
             server_inputs: Map::new(),
             task_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),

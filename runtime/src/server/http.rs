@@ -17,7 +17,7 @@ use super::connection::{READ_BUFFER_BYTES, connection};
 use super::listen::Transport;
 use super::{Shared, page};
 use crate::TaskSet;
-use crate::storage::off_worker;
+use crate::storage::{RunCursor, off_worker};
 
 pub(super) fn router<T: TaskSet>(shared: Arc<Shared<T>>) -> Router {
     Router::new()
@@ -129,15 +129,48 @@ async fn inputs_json<T: TaskSet>(State(shared): State<Arc<Shared<T>>>) -> Respon
     json_response(StatusCode::OK, shared.config.initial_state.to_string())
 }
 
-async fn runs<T: TaskSet>(State(shared): State<Arc<Shared<T>>>) -> Response {
-    // Read and serialized off the worker threads: a large log takes a while.
-    let listed = off_worker(shared.runner.log(), |log| {
-        let runs = log.runs()?;
-        Ok(serde_json::to_string(&runs).unwrap_or_else(|_| "[]".to_owned()))
+/// Runs per page of `GET /runs` when the request does not say, and at most.
+const RUNS_PER_PAGE: usize = 50;
+const MAX_RUNS_PER_PAGE: usize = 500;
+
+/// `GET /runs?limit=N&before=ID`: a page of runs, newest first, and the id to ask the next
+/// page `before` (`null` on the last page). Never the whole log: a log of any size answers in
+/// one bounded read.
+async fn runs<T: TaskSet>(State(shared): State<Arc<Shared<T>>>, uri: Uri) -> Response {
+    let limit = match query_param(&uri, "limit").map(|l| l.parse::<usize>()) {
+        None => RUNS_PER_PAGE,
+        Some(Ok(n)) if n > 0 => n.min(MAX_RUNS_PER_PAGE),
+        Some(_) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                format!("`limit` must be a number from 1 to {MAX_RUNS_PER_PAGE}"),
+            );
+        }
+    };
+    let before = query_param(&uri, "before");
+    // Read and serialized off the worker threads.
+    let listed = off_worker(shared.runner.log(), move |log| {
+        let cursor = match &before {
+            None => None,
+            Some(id) => match log.run(id)? {
+                Some(run) => Some(RunCursor::after(&run)),
+                None => return Ok(None),
+            },
+        };
+        // One more than the page: whether there is a next page.
+        let mut runs = log.runs_page(cursor.as_ref(), limit + 1)?;
+        let next = (runs.len() > limit).then(|| {
+            runs.truncate(limit);
+            runs.last().map(|r| r.id.clone())
+        });
+        Ok(Some(
+            json!({ "runs": runs, "next": next.flatten() }).to_string(),
+        ))
     })
     .await;
     match listed {
-        Ok(body) => json_response(StatusCode::OK, body),
+        Ok(Some(body)) => json_response(StatusCode::OK, body),
+        Ok(None) => error_response(StatusCode::BAD_REQUEST, "`before` names no run of this log"),
         Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

@@ -144,6 +144,10 @@ impl<T: TaskSet> Server<T> {
         let mut stopping = self.shared.stopping.clone();
         let serving = listen::accept_loop(self.listener, app, limits, self.shared.stopping.clone());
         tokio::pin!(serving);
+        let retention = config.keep_runs.map(|keep| {
+            let shared = self.shared.clone();
+            tokio::spawn(async move { retention(&shared, keep).await })
+        });
         tokio::select! {
             _ = &mut serving => {}
             _ = shutdown => {
@@ -158,7 +162,41 @@ impl<T: TaskSet> Server<T> {
                 }
             }
         }
+        if let Some(retention) = retention {
+            retention.abort();
+        }
         self.shared.tasks_runtime.shutdown();
         Ok(())
+    }
+}
+
+/// Keeps the newest `keep` finished runs, every `retention_every`, until the server stops.
+async fn retention<T: TaskSet>(shared: &Shared<T>, keep: usize) {
+    let mut stopping = shared.stopping.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(shared.config.retention_every) => {}
+            _ = stopping.wait_for(|s| *s) => return,
+        }
+        let swept = crate::storage::off_worker(shared.runner.log(), move |log| {
+            let mut finished: Vec<crate::RunRecord> = log
+                .runs()?
+                .into_iter()
+                .filter(|r| r.status != crate::RunStatus::Running)
+                .collect();
+            let old = finished.len().saturating_sub(keep);
+            let ids: Vec<String> = finished.drain(..old).map(|r| r.id).collect();
+            log.delete_runs(&ids)
+        })
+        .await;
+        match swept {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                deleted = n,
+                keep,
+                "retention: deleted the oldest finished runs"
+            ),
+            Err(e) => tracing::error!(error = %e, "retention failed"),
+        }
     }
 }

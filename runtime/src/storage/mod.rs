@@ -169,6 +169,23 @@ pub trait Storage: Send + Sync {
     /// A run's task records, by task index.
     fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>, StorageError>;
 
+    /// A page of runs, newest first: at most `limit` runs started before `before` (the last
+    /// run of the previous page; from the newest when `None`). What `GET /runs` serves, so
+    /// that no request reads the whole log.
+    fn runs_page(
+        &self,
+        before: Option<&RunCursor>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>, StorageError> {
+        let mut runs = self.runs()?;
+        runs.sort_unstable_by(|a, b| (&b.started_at, &b.id).cmp(&(&a.started_at, &a.id)));
+        Ok(runs
+            .into_iter()
+            .filter(|r| before.is_none_or(|b| b.is_after(r)))
+            .take(limit)
+            .collect())
+    }
+
     /// Every run, oldest first, each row read on its own: a row that cannot be decoded is a
     /// [`RowError`] in its place, and the others are still read.
     fn runs_each(&self) -> Result<Vec<Result<RunRecord, RowError>>, StorageError> {
@@ -261,6 +278,29 @@ impl fmt::Display for RowError {
             write!(f, ", task `{}`", crate::report::printable(task))?;
         }
         write!(f, ": cannot read the stored row: {}", self.problem)
+    }
+}
+
+/// Where a page of runs ends: the last run's start and id (runs that started at the same
+/// instant are told apart by id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunCursor {
+    pub started_at: String,
+    pub id: String,
+}
+
+impl RunCursor {
+    /// The cursor after `run`.
+    pub fn after(run: &RunRecord) -> Self {
+        RunCursor {
+            started_at: run.started_at.clone(),
+            id: run.id.clone(),
+        }
+    }
+
+    /// Whether `run` comes after this cursor, newest first (it started earlier).
+    pub fn is_after(&self, run: &RunRecord) -> bool {
+        (run.started_at.as_str(), run.id.as_str()) < (self.started_at.as_str(), self.id.as_str())
     }
 }
 

@@ -735,6 +735,31 @@ impl Storage for SqliteStorage {
             .map_err(self.err("read the run"))
     }
 
+    fn runs_page(
+        &self,
+        before: Option<&super::RunCursor>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let conn = self.conn();
+        let runs = match before {
+            None => conn
+                .prepare_cached(&format!(
+                    "SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1"
+                ))
+                .and_then(|mut stmt| stmt.query_map(params![limit], run_from_row)?.collect()),
+            Some(cursor) => conn
+                .prepare_cached(&format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE started_at < ?1 OR (started_at = ?1 AND id < ?2) ORDER BY started_at DESC, id DESC LIMIT ?3"
+                ))
+                .and_then(|mut stmt| {
+                    stmt.query_map(params![cursor.started_at, cursor.id, limit], run_from_row)?
+                        .collect()
+                }),
+        };
+        runs.map_err(self.err("read a page of runs"))
+    }
+
     fn runs_each(&self) -> Result<Vec<Result<RunRecord, super::RowError>>, StorageError> {
         self.conn()
             .prepare_cached(&format!(
