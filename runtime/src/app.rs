@@ -193,33 +193,10 @@ impl<T: TaskSet> App<T> {
         let quiet = cli.quiet;
         let set = cli.set;
         let command = cli.command.unwrap_or(Command::Run);
-        if let Command::Log { run } = &command {
-            // Reading never writes: a missing or foreign file is refused, not made a log.
-            let storage = db.open_read_only()?;
-            let mut out = std::io::stdout().lock();
-            let summary = match run {
-                None => print_runs(storage.as_ref(), &mut out)?,
-                Some(id) => {
-                    let record = storage.run(id)?.ok_or_else(|| {
-                        format!("there is no run `{}` in {db}", crate::report::printable(id))
-                    })?;
-                    print_run(storage.as_ref(), &record, &mut out)?
-                }
-            };
-            out.flush()?;
-            for row in &summary.unreadable {
-                eprintln!("{}: error: {row}", self.name);
-            }
-            if !summary.unreadable.is_empty() {
-                return Err(
-                    format!("{} stored rows could not be read", summary.unreadable.len()).into(),
-                );
-            }
-            return Ok(());
-        }
-        let storage = db.open()?;
+        // Reading never writes: `log` opens the log read-only, and a missing or foreign file
+        // is refused, not made a log; the other commands open (or create) it to write.
         match command {
-            Command::Log { .. } => unreachable!("answered above"),
+            Command::Log { run } => self.print_log(&db, run.as_deref()),
             Command::Run => {
                 let mut state = (self.inputs)()?;
                 for assignment in &set {
@@ -232,7 +209,7 @@ impl<T: TaskSet> App<T> {
                         .set_json(field, value)
                         .map_err(|e| format!("`--set {assignment}`: {e}"))?;
                 }
-                self.execute(storage, &db, quiet, move |runner| {
+                self.execute(db.open()?, &db, quiet, move |runner| {
                     Box::pin(async move { runner.run(state).await })
                 })
             }
@@ -248,7 +225,7 @@ impl<T: TaskSet> App<T> {
             } => {
                 let initial = (self.inputs)()?;
                 let mut runner = Runner::new(self.tasks)
-                    .shared_storage(storage)
+                    .shared_storage(db.open()?)
                     .progress(false);
                 if let Some(configure) = &self.configure {
                     runner = configure(runner);
@@ -294,11 +271,37 @@ impl<T: TaskSet> App<T> {
                     (None, None) => unreachable!("clap requires --from or --only"),
                 };
                 replay.force = force;
-                self.execute(storage, &db, quiet, move |runner| {
+                self.execute(db.open()?, &db, quiet, move |runner| {
                     Box::pin(async move { runner.replay(&replay).await })
                 })
             }
         }
+    }
+
+    /// `log [--run ID]`: the runs, or one run's records; rows that cannot be read are named,
+    /// and make it fail once the rest is printed.
+    fn print_log(&self, db: &LogLocation, run: Option<&str>) -> Result<(), BoxError> {
+        let storage = db.open_read_only()?;
+        let mut out = std::io::stdout().lock();
+        let summary = match run {
+            None => print_runs(storage.as_ref(), &mut out)?,
+            Some(id) => {
+                let record = storage.run(id)?.ok_or_else(|| {
+                    format!("there is no run `{}` in {db}", crate::report::printable(id))
+                })?;
+                print_run(storage.as_ref(), &record, &mut out)?
+            }
+        };
+        out.flush()?;
+        for row in &summary.unreadable {
+            eprintln!("{}: error: {row}", self.name);
+        }
+        if !summary.unreadable.is_empty() {
+            return Err(
+                format!("{} stored rows could not be read", summary.unreadable.len()).into(),
+            );
+        }
+        Ok(())
     }
 
     fn execute(

@@ -5,13 +5,16 @@
 //! Protocol (docs/server.md), one JSON object per text frame:
 //! `{type:"execute_task", id?, data:{task_name, input_data, run_id?}}` -> `task_started`, then
 //! `task_completed {task_name, result}` or `task_error {task_name, error:{kind, message}}`;
-//! `list_tasks` -> `tasks`; `ping` -> `pong`; `auth {token}` when a token is required and not
-//! given in the URL. Anything else gets an `error` frame and the connection stays up.
+//! `start_run` -> `run_started {run_id}` (a task may only be logged under a run the server
+//! started and that is still running); `list_tasks` -> `tasks`; `ping` -> `pong`; `auth
+//! {token}` when a token is required and not given in the URL. Anything else gets an `error`
+//! frame and the connection stays up.
 
 //!
 //! Split by job: [`config`] holds the settings and the policy every request goes through
-//! (Origin, Host, token), `http` the routes, `connection` the WebSocket connection loop, and
-//! `dispatch` what each message does.
+//! (Origin, Host, token), `listen` the accept loop and the limits every connection is held to,
+//! `http` the routes, `connection` the WebSocket connection loop, and `dispatch` what each
+//! message does (task code runs on the server's task threads, watched from its own).
 
 mod config;
 mod connection;
