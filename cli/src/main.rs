@@ -39,6 +39,9 @@ enum Command {
         /// The agents file, to check each task's `agent`.
         #[arg(long)]
         agents: Option<PathBuf>,
+        /// Warnings are errors.
+        #[arg(long)]
+        strict: bool,
     },
     /// Print the generated Rust code (what `task_registry!` expands to), pretty-printed.
     Generate {
@@ -131,11 +134,15 @@ struct SettingsArgs {
     /// How long each place's `logica` waits for its task, in milliseconds.
     #[arg(long, alias = "timeout-ms", default_value_t = 30_000)]
     ws_timeout_ms: u64,
+    /// Warnings are errors.
+    #[arg(long)]
+    strict: bool,
 }
 
 impl SettingsArgs {
     fn settings(&self) -> GenerationSettings {
         let settings = GenerationSettings::new()
+            .with_strict(self.strict)
             .with_crate_path(&self.crate_path)
             .with_ws_url(&self.ws_url)
             .with_ws_timeout_ms(self.ws_timeout_ms);
@@ -270,8 +277,13 @@ fn run(command: Command) -> Result<ExitCode, String> {
             ))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { tasks, agents } => {
-            let checked = load(&GenerationSettings::default(), &tasks, agents.as_ref())?;
+        Command::Check {
+            tasks,
+            agents,
+            strict,
+        } => {
+            let settings = GenerationSettings::default().with_strict(strict);
+            let checked = load(&settings, &tasks, agents.as_ref())?;
             to_stdout(&format!("{}\n", summary(&checked)))?;
             Ok(ExitCode::SUCCESS)
         }

@@ -40,7 +40,8 @@ fn every_error_is_reported_at_once() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     for expected in [
-        "error: unknown key `retries` in task `fetch` (did you mean `max_retries`?)\n --> tests/ui/all_errors_at_once.yaml:8:3",
+        // A key CrewAI ignores: a warning, reported with the errors.
+        "warning: unknown key `retries` in task `fetch` is ignored (did you mean `max_retries`?)\n --> tests/ui/all_errors_at_once.yaml:8:3",
         "error: invalid type for field `summary`: unknown type `strin`\n  --> tests/ui/all_errors_at_once.yaml:14:14",
         "error: task `publish` declares field `current_task`, which collides with the run metadata",
         "error: task `summarise` requires `page_htm`, which no task produces (did you mean `page_html`?)\n  --> tests/ui/all_errors_at_once.yaml:12:14",
@@ -48,7 +49,7 @@ fn every_error_is_reported_at_once() {
         "= help: add `page_htm` to the `produces` of the task that makes it, or declare it under `inputs:`",
         "error: unresolved placeholder `{audience}` in task `summarise`",
         "error: task `publish` has `sumarise` in its context, but there is no such task (did you mean `summarise`?)",
-        "error: could not generate tasks: 7 errors found",
+        "error: could not generate tasks: 6 errors found (and 1 warning)",
     ] {
         assert!(
             stderr.contains(expected),
@@ -98,4 +99,53 @@ fn crewai_corpus_passes_unchanged() {
         checked += 1;
     }
     assert_eq!(checked, 3);
+}
+
+/// A key CrewAI ignores (real files carry their own, e.g. `output_example`) is a warning: shown
+/// rustc-style with its place, counted in the summary, exit 0; `--strict` makes it an error.
+/// A misspelling of a key tasknet uses (`requries`) stays an error.
+#[test]
+fn keys_crewai_ignores_warn_and_strict_makes_them_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tasks.yaml");
+    std::fs::write(
+        &file,
+        "research:\n  description: Find facts.\n  expected_output: Facts.\n  produces: {facts: String}\n  output_example: \"- a fact\"\n",
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let out = tasknet(&["check", &path]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("warning: unknown key `output_example` in task `research` is ignored"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("tasks.yaml:5:3"), "{stderr}");
+    assert!(
+        text(&out.stdout).contains(": ok, 1 warning: 1 task"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = tasknet(&["check", "--strict", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("error: unknown key `output_example`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("because of the `strict` setting"),
+        "{stderr}"
+    );
+    let out = tasknet(&["generate", "--strict", &path]);
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = tasknet(&["check", "tests/ui/unknown_key.yaml"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a misspelt `requires` is an error"
+    );
 }

@@ -85,6 +85,12 @@ impl Builder {
         self
     }
 
+    /// Warnings are errors: the build fails on a warning, which is reported as an error.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.settings = self.settings.with_strict(strict);
+        self
+    }
+
     /// The registry's name in the execution log; defaults to the tasks file's stem.
     pub fn registry_name(mut self, name: impl Into<String>) -> Self {
         self.settings = self.settings.with_registry_name(name);

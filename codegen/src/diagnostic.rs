@@ -68,7 +68,13 @@ impl Diagnostic {
         }
     }
 
-    /// Whether it stops generation.
+    /// The warning as an error, for the `strict` setting.
+    pub fn into_strict_error(mut self) -> Self {
+        self.severity = Severity::Error;
+        self.note("an error because of the `strict` setting (warnings are errors)")
+    }
+
+    /// Whether it is an error (not a warning).
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -185,6 +191,11 @@ impl Diagnostics {
     /// Whether nothing was reported.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// Whether an error was reported (warnings alone let a pass go on to its result).
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(Diagnostic::is_error)
     }
 
     /// How many were reported.

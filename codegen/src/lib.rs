@@ -174,6 +174,15 @@ pub fn check_with(
     };
     let model = resolve::resolve(&file, &cx, &mut diags);
     match (model, diags.check()) {
+        (Some(_), Ok(warnings)) if settings.is_strict() && !warnings.is_empty() => {
+            Err(CheckFailed {
+                sources,
+                diagnostics: warnings
+                    .into_iter()
+                    .map(Diagnostic::into_strict_error)
+                    .collect(),
+            })
+        }
         (Some(model), Ok(warnings)) => Ok(Checked {
             sources,
             model,

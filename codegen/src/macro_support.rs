@@ -68,7 +68,7 @@ struct Args {
 const FORWARDED: &str = "__settings";
 
 const ARGUMENTS: &str =
-    "`file`, `yaml`, `agents`, `state`, `name`, `crate`, `ws_url` or `ws_timeout_ms`";
+    "`file`, `yaml`, `agents`, `state`, `name`, `crate`, `ws_url`, `ws_timeout_ms` or `strict`";
 
 /// Parses one `key = value` into `args`.
 fn parse_arg(input: ParseStream<'_>, args: &mut Args) -> syn::Result<()> {
@@ -103,6 +103,7 @@ fn parse_arg(input: ParseStream<'_>, args: &mut Args) -> syn::Result<()> {
         }
         "name" => settings.with_registry_name(input.parse::<LitStr>()?.value()),
         "ws_url" => settings.with_ws_url(input.parse::<LitStr>()?.value()),
+        "strict" => settings.with_strict(input.parse::<syn::LitBool>()?.value),
         "ws_timeout_ms" => {
             settings.with_ws_timeout_ms(input.parse::<syn::LitInt>()?.base10_parse()?)
         }
@@ -322,10 +323,20 @@ fn expand(args: &Args, env: &MacroEnv) -> TokenStream {
         _ => None,
     };
     let body = match check_with(&args.settings, tasks, agents, custom.as_ref()) {
-        Ok(checked) => items(&checked.model, &args.settings),
+        Ok(checked) => {
+            let items = items(&checked.model, &args.settings);
+            let warnings = checked
+                .warnings
+                .iter()
+                .map(|w| warning(&w.render(&checked.sources, crate::Style::Nested)));
+            quote!(#items #(#warnings)*)
+        }
         Err(failed) => {
             let errors = failed.diagnostics.iter().map(|d| {
                 let rendered = d.render(&failed.sources, crate::Style::Nested);
+                if !d.is_error() {
+                    return warning(&rendered);
+                }
                 // rustc prints "error: " itself.
                 let message = rendered.strip_prefix("error: ").unwrap_or(&rendered);
                 quote!(::core::compile_error!(#message);)
@@ -336,6 +347,23 @@ fn expand(args: &Args, env: &MacroEnv) -> TokenStream {
     quote! {
         #includes
         #body
+    }
+}
+
+/// A warning that `cargo build` shows, on stable Rust (a proc macro has no warning API there):
+/// the use of a deprecated item, whose note is the rendered diagnostic with its yaml location.
+/// `#![deny(deprecated)]` (or `deny(warnings)`) makes it an error; `strict = true` does so for
+/// tasknet's warnings alone.
+fn warning(rendered: &str) -> TokenStream {
+    let note = rendered.strip_prefix("warning: ").unwrap_or(rendered);
+    let note = format!("tasknet: {note}");
+    quote! {
+        const _: () = {
+            #[deprecated(note = #note)]
+            #[allow(non_camel_case_types)]
+            struct tasknet_yaml_warning;
+            let _ = tasknet_yaml_warning;
+        };
     }
 }
 

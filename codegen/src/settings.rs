@@ -28,6 +28,9 @@ pub struct GenerationSettings {
     js: JsOptions,
     /// Which Petri-net files the build.rs route writes next to the code.
     petri_formats: Vec<Format>,
+    /// Warnings are errors (`strict = true`, `.strict(true)`, `--strict`).
+    #[serde(default)]
+    strict: bool,
 }
 
 impl Default for GenerationSettings {
@@ -38,6 +41,7 @@ impl Default for GenerationSettings {
             state: None,
             js: JsOptions::default(),
             petri_formats: Format::ALL.to_vec(),
+            strict: false,
         }
     }
 }
@@ -106,6 +110,18 @@ impl GenerationSettings {
     pub fn with_petri_formats(mut self, formats: &[Format]) -> Self {
         self.petri_formats = formats.to_vec();
         self
+    }
+
+    /// Whether warnings are errors: a check that finds only warnings then fails, each warning
+    /// reported as an error.
+    pub fn with_strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// Whether warnings are errors.
+    pub fn is_strict(&self) -> bool {
+        self.strict
     }
 
     /// The registry's name, when one was set.

@@ -229,21 +229,59 @@ fn task_decl(key: &Key, node: &Node, diags: &mut Diagnostics) -> Option<TaskDecl
             "timeout" => task.timeout_ms = duration(v, &what("timeout"), diags),
             "retry" => task.retry = retry(v, &what("retry"), diags),
             other if CREWAI_TASK_KEYS.contains(&other) => {}
-            other => {
-                let known = CREWAI_TASK_KEYS.iter().chain(EXTENSION_TASK_KEYS).copied();
-                diags.push(
-                    Diagnostic::error(format!(
-                        "unknown key `{other}` in task `{}`{}",
-                        key.name,
-                        did_you_mean(other, known)
-                    ))
-                    .at(k.span, "not a CrewAI task key nor a tasknet one")
-                    .help("tasknet adds `requires`, `produces` and `input_data` to CrewAI's task keys"),
-                );
-            }
+            other => unknown_task_key(other, k.span, &key.name, diags),
         }
     }
     Some(task)
+}
+
+/// The task keys tasknet reads: a near-miss of one is a typo that would silently change the
+/// crew's dataflow or behaviour, so it stays an error.
+const USED_TASK_KEYS: &[&str] = &[
+    "description",
+    "expected_output",
+    "agent",
+    "output_file",
+    "context",
+    "tools",
+    "requires",
+    "produces",
+    "input_data",
+    "timeout",
+    "retry",
+];
+
+/// A task key that neither CrewAI nor tasknet knows: CrewAI skips it (`process_config`), so
+/// tasknet warns and goes on; unless it is a misspelling of a key tasknet uses (two edits at
+/// most, a swap of two letters counting as one: `contxt`, `requries`). Real files' own keys
+/// that merely look alike (`output_example` beside `output_file`) are further apart.
+fn unknown_task_key(other: &str, span: Span, task: &str, diags: &mut Diagnostics) {
+    let misspelt = USED_TASK_KEYS
+        .iter()
+        .copied()
+        .filter(|used| strsim::damerau_levenshtein(other, used) <= 2 && other.len() >= 4)
+        .min_by_key(|used| strsim::damerau_levenshtein(other, used));
+    if let Some(meant) = misspelt {
+        diags.push(
+            Diagnostic::error(format!(
+                "unknown key `{other}` in task `{task}` (did you mean `{meant}`?)"
+            ))
+            .at(span, "not a CrewAI task key nor a tasknet one")
+            .help(format!(
+                "`{meant}` changes what the task does, so a misspelling of it is an error, not a warning"
+            )),
+        );
+        return;
+    }
+    let known = CREWAI_TASK_KEYS.iter().chain(EXTENSION_TASK_KEYS).copied();
+    diags.push(
+        Diagnostic::warning(format!(
+            "unknown key `{other}` in task `{task}` is ignored{}",
+            did_you_mean(other, known)
+        ))
+        .at(span, "not a CrewAI task key nor a tasknet one")
+        .help("CrewAI ignores keys its Task does not have, and so does tasknet"),
+    );
 }
 
 /// A duration: a number of seconds (`30`, `0.5`) or a string with a unit (`500ms`, `30s`,

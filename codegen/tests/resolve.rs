@@ -310,3 +310,46 @@ c: {produces: {z: String}, timeout: '250ms'}
         errs[2].contains("unknown key `backof` in `retry` of task `a` (did you mean `backoff`?)")
     );
 }
+
+/// Keys CrewAI ignores (`process_config` skips what its Task lacks) are warnings, the task
+/// still built; a misspelling of a key tasknet uses stays an error, since it would change the
+/// dataflow silently. With `strict`, the warning is an error.
+#[test]
+fn unknown_keys_warn_unless_they_misspell_a_key_tasknet_uses() {
+    let yaml = "research:\n  description: Find facts.\n  expected_output: Facts.\n  produces: {facts: String}\n  input_variables: [topic]\n  depends_on: []\n  output_example: x\n";
+    let checked = check(SourceFile::new("tasks.yaml", yaml), None, None).unwrap();
+    let warnings: Vec<String> = checked
+        .warnings
+        .iter()
+        .map(|d| d.one_line(&checked.sources))
+        .collect();
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with(
+            "tasks.yaml:5:3: unknown key `input_variables` in task `research` is ignored"
+        ),
+        "{warnings:?}"
+    );
+    assert_eq!(checked.model.tasks.len(), 1);
+    for typo in [
+        "contxt: []",
+        "requries: []",
+        "prodcues: {x: u32}",
+        "input_dat: {a: 1}",
+    ] {
+        let yaml =
+            format!("research:\n  description: Find facts.\n  expected_output: Facts.\n  {typo}\n");
+        let errors = errors(&yaml);
+        assert!(
+            errors.iter().any(|e| e.contains("(did you mean")),
+            "{typo}: {errors:?}"
+        );
+    }
+    let strict = tasknet_codegen::GenerationSettings::default().with_strict(true);
+    let failed =
+        tasknet_codegen::check_with(&strict, SourceFile::new("tasks.yaml", yaml), None, None)
+            .map(|_| ())
+            .expect_err("strict");
+    assert_eq!(failed.diagnostics.len(), 3);
+    assert!(failed.diagnostics.iter().all(|d| d.is_error()));
+}

@@ -102,7 +102,7 @@ pub(crate) fn resolve(
     }
     let agents = r.agents();
     let order = r.order(&tasks);
-    if !r.diags.is_empty() {
+    if r.diags.has_errors() {
         return None;
     }
     Some(Model {
