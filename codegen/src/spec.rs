@@ -200,6 +200,22 @@ fn task_decl(key: &Key, node: &Node, diags: &mut Diagnostics) -> Option<TaskDecl
         );
         return None;
     };
+    if is_not_a_task(entries) {
+        let keys: Vec<String> = entries
+            .iter()
+            .map(|(k, _)| format!("`{}`", k.name))
+            .collect();
+        diags.push(
+            Diagnostic::warning(format!(
+                "entry `{}` is not a task (its keys {} are none of a task's): ignored",
+                key.name,
+                keys.join(", ")
+            ))
+            .at(key.span, "not a task")
+            .help("CrewAI builds tasks only for the entries its `@task` methods name; tasknet leaves this one out of the registry"),
+        );
+        return None;
+    }
     let mut task = TaskDecl {
         name: Text::from_key(key),
         description: None,
@@ -251,17 +267,35 @@ const USED_TASK_KEYS: &[&str] = &[
     "retry",
 ];
 
+/// The key tasknet uses that `other` misspells, if it is one.
+fn misspelt_used_key(other: &str) -> Option<&'static str> {
+    USED_TASK_KEYS
+        .iter()
+        .copied()
+        .filter(|used| strsim::damerau_levenshtein(other, used) <= 2 && other.len() >= 4)
+        .min_by_key(|used| strsim::damerau_levenshtein(other, used))
+}
+
+/// Whether an entry of tasks.yaml is data rather than a task: none of its keys is a task key
+/// of CrewAI's or tasknet's, nor a misspelling of one tasknet uses (e.g. prompt snippets under
+/// `system:` and `user:`). CrewAI builds a task only for entries a `@task` method uses, so
+/// such an entry is valid there.
+fn is_not_a_task(entries: &[(Key, Node)]) -> bool {
+    !entries.is_empty()
+        && entries.iter().all(|(k, _)| {
+            let name = k.name.as_str();
+            !CREWAI_TASK_KEYS.contains(&name)
+                && !EXTENSION_TASK_KEYS.contains(&name)
+                && misspelt_used_key(name).is_none()
+        })
+}
+
 /// A task key that neither CrewAI nor tasknet knows: CrewAI skips it (`process_config`), so
 /// tasknet warns and goes on; unless it is a misspelling of a key tasknet uses (two edits at
 /// most, a swap of two letters counting as one: `contxt`, `requries`). Real files' own keys
 /// that merely look alike (`output_example` beside `output_file`) are further apart.
 fn unknown_task_key(other: &str, span: Span, task: &str, diags: &mut Diagnostics) {
-    let misspelt = USED_TASK_KEYS
-        .iter()
-        .copied()
-        .filter(|used| strsim::damerau_levenshtein(other, used) <= 2 && other.len() >= 4)
-        .min_by_key(|used| strsim::damerau_levenshtein(other, used));
-    if let Some(meant) = misspelt {
+    if let Some(meant) = misspelt_used_key(other) {
         diags.push(
             Diagnostic::error(format!(
                 "unknown key `{other}` in task `{task}` (did you mean `{meant}`?)"

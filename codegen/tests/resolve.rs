@@ -353,3 +353,32 @@ fn unknown_keys_warn_unless_they_misspell_a_key_tasknet_uses() {
     assert_eq!(failed.diagnostics.len(), 3);
     assert!(failed.diagnostics.iter().all(|d| d.is_error()));
 }
+
+/// An entry none of whose keys is a task key (prompt snippets, as real CrewAI files keep) is
+/// not a task: a warning, and it stays out of the registry; an entry whose only key misspells
+/// one tasknet uses is still a task, with its error.
+#[test]
+fn entries_that_are_not_tasks_warn_and_stay_out() {
+    let yaml = "prompts:\n  system: You are careful.\n  user: Research.\nresearch:\n  description: Research.\n  expected_output: Notes.\n";
+    let checked = check(SourceFile::new("tasks.yaml", yaml), None, None).unwrap();
+    let names: Vec<&str> = checked
+        .model
+        .tasks
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(names, ["research"]);
+    assert_eq!(checked.warnings.len(), 1);
+    let warning = checked.warnings[0].one_line(&checked.sources);
+    assert!(
+        warning.starts_with("tasks.yaml:1:1: entry `prompts` is not a task"),
+        "{warning}"
+    );
+    let errors = errors("research:\n  descriptin: Research.\n");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("did you mean `description`")),
+        "{errors:?}"
+    );
+}

@@ -50,7 +50,14 @@ pub(crate) fn resolve(
         edges: Vec::new(),
     };
     if file.tasks.is_empty() {
-        // spec::tasks_file() reported why: an empty file, only inputs, or broken tasks.
+        // spec::tasks_file() reported why when it was an error (an empty file, only inputs,
+        // broken tasks); entries that are not tasks are only warnings, so say it here.
+        if !r.diags.has_errors() {
+            r.diags.push(
+                Diagnostic::error("tasks.yaml defines no task: none of its entries is a task")
+                    .help("a task has at least one of `description`, `expected_output`, `requires`, `produces`, ..."),
+            );
+        }
         return None;
     }
     r.index_tasks();
