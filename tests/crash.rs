@@ -215,6 +215,28 @@ fn child() {
     }
 }
 
+/// Runs the child in `mode` (run id = mode) with files limited to `blocks` (`ulimit -f`) and
+/// SIGXFSZ ignored, so that writes past the limit fail with EFBIG as on a full disk.
+fn child_with_file_limit(mode: &str, db: &Path, blocks: u32) -> std::process::Output {
+    let child = child_command(mode, db, mode);
+    let args: Vec<String> = child
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" {}",
+            args.join(" ")
+        ))
+        .arg(child.get_program())
+        .env("TASKNET_CHILD", mode)
+        .env("TASKNET_DB", db)
+        .env("TASKNET_RUN", mode)
+        .output()
+        .unwrap()
+}
+
 fn child_command(mode: &str, db: &Path, run: &str) -> Command {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
@@ -352,24 +374,7 @@ fn two_processes_write_to_one_log_without_locking_errors() {
 fn a_wal_that_cannot_be_pre_sized_takes_no_room() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("small.db");
-    let child = child_command("one", &db, "one");
-    let program = child.get_program().to_owned();
-    let args: Vec<String> = child
-        .get_args()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "trap '' XFSZ; ulimit -f 4000; exec \"$0\" {}",
-            args.join(" ")
-        ))
-        .arg(&program)
-        .env("TASKNET_CHILD", "one")
-        .env("TASKNET_DB", &db)
-        .env("TASKNET_RUN", "one")
-        .output()
-        .unwrap();
+    let out = child_with_file_limit("one", &db, 4000);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("finished one"));
@@ -391,26 +396,8 @@ fn a_wal_that_cannot_be_pre_sized_takes_no_room() {
 fn a_full_disk_fails_clearly_and_keeps_earlier_runs() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("full.db");
-    let child = child_command("fill", &db, "fill");
-    let program = child.get_program().to_owned();
-    let args: Vec<String> = child
-        .get_args()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
     // 3,000 blocks (1.5 or 3 MB, depending on the shell's block size) per file.
-    let script = format!(
-        "trap '' XFSZ; ulimit -f 3000; exec \"$0\" {}",
-        args.join(" ")
-    );
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .arg(&program)
-        .env("TASKNET_CHILD", "fill")
-        .env("TASKNET_DB", &db)
-        .env("TASKNET_RUN", "fill")
-        .output()
-        .unwrap();
+    let out = child_with_file_limit("fill", &db, 3000);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "exits non-zero: {stderr}");

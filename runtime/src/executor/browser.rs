@@ -148,11 +148,15 @@ impl RunProgress {
                 self.running += 1;
                 Claim::Known
             }
-            Mark::Running | Mark::Succeeded => Claim::Refused(format!(
-                "this task already ran in run `{run_id}`; its record is kept (start a new run with `start_run`)"
-            )),
+            Mark::Running | Mark::Succeeded => Claim::Refused(already_ran(run_id)),
         }
     }
+}
+
+fn already_ran(run_id: &str) -> String {
+    format!(
+        "this task already ran in run `{run_id}`; its record is kept (start a new run with `start_run`)"
+    )
 }
 
 fn not_open(run_id: &str) -> String {
@@ -232,9 +236,9 @@ impl BrowserRuns {
         let inner = lock(&self.inner);
         match inner.runs.get(run_id) {
             None => Err(not_open(run_id)),
-            Some(Entry::Open(progress)) if progress.marks[task] != Mark::NotRun => Err(format!(
-                "this task already ran in run `{run_id}`; its record is kept (start a new run with `start_run`)"
-            )),
+            Some(Entry::Open(progress)) if progress.marks[task] != Mark::NotRun => {
+                Err(already_ran(run_id))
+            }
             Some(_) => Ok(()),
         }
     }

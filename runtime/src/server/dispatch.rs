@@ -72,6 +72,7 @@ impl<T: TaskSet> Session<T> {
             }
         };
         let id = std::mem::take(&mut envelope.id);
+        let frame_bytes = text.len();
         let request = envelope.request();
         let shared = &self.shared;
         if !self.authenticated {
@@ -102,19 +103,21 @@ impl<T: TaskSet> Session<T> {
                 let run_id = shared.runner.start_browser_run();
                 send(&id, Reply::RunStarted { run_id: &run_id })
             }
-            Ok(Request::ExecuteTask(request)) => match start_task(shared, &id, request).await {
-                Ok((task, started)) => {
-                    outbox.push(started);
-                    let late_replies = self.late_replies.clone();
-                    let shared = shared.clone();
-                    self.running.spawn(async move {
-                        let reply = execute(shared, id, task).await;
-                        let _ = late_replies.send(reply).await;
-                    });
-                    return ControlFlow::Continue(());
+            Ok(Request::ExecuteTask(request)) => {
+                match start_task(shared, &id, request, frame_bytes).await {
+                    Ok((task, started)) => {
+                        outbox.push(started);
+                        let late_replies = self.late_replies.clone();
+                        let shared = shared.clone();
+                        self.running.spawn(async move {
+                            let reply = execute(shared, id, task).await;
+                            let _ = late_replies.send(reply).await;
+                        });
+                        return ControlFlow::Continue(());
+                    }
+                    Err(reply) => reply,
                 }
-                Err(reply) => reply,
-            },
+            }
             Err(ProtocolError { kind, message }) => error_frame(&id, kind, &message),
         };
         outbox.push(reply);
@@ -143,6 +146,7 @@ async fn start_task<T: TaskSet>(
     shared: &Shared<T>,
     id: &Value,
     request: ExecuteTask,
+    frame_bytes: usize,
 ) -> Result<(Started<T::State>, Message), Message> {
     let registry = shared.runner.task_set().registry();
     let name = request.task_name.as_str();
@@ -157,7 +161,13 @@ async fn start_task<T: TaskSet>(
     };
     let spec = &registry.tasks[index];
     let limit = shared.config.max_input_bytes;
-    let size = json_size(&request.input_data);
+    // The frame holds the input: only a frame over the limit needs its input measured, so
+    // the common request pays nothing for the check.
+    let size = if frame_bytes > limit {
+        json_size(&request.input_data)
+    } else {
+        0
+    };
     if size > limit {
         let message = format!(
             "input_data is {size} bytes; this server stores at most {limit} per request (`max_input_bytes`)"

@@ -3,10 +3,43 @@ use std::io::Write;
 use serde_json::json;
 
 use super::{ReadSummary, Storage, StorageError};
-use crate::log::TaskRecord;
+use crate::log::{RunRecord, TaskRecord};
 
-fn io_error(target: &str) -> impl Fn(std::io::Error) -> StorageError + '_ {
-    move |e| StorageError::new("write the export", target, e)
+fn io_error(target: String) -> impl Fn(std::io::Error) -> StorageError {
+    move |e| StorageError::new("write the export", &target, e)
+}
+
+/// What an export writes, one at a time.
+enum Record<'a> {
+    Run(&'a RunRecord),
+    Task(&'a RunRecord, &'a TaskRecord),
+}
+
+/// Walks every readable run and its readable task records, oldest first, counting the records
+/// `write` says it wrote; rows that cannot be read go to the summary.
+fn each_record(
+    storage: &dyn Storage,
+    mut write: impl FnMut(Record<'_>) -> std::io::Result<usize>,
+) -> Result<ReadSummary, StorageError> {
+    let io = io_error(storage.describe());
+    let mut summary = ReadSummary::default();
+    for run in storage.runs_each()? {
+        let run = match run {
+            Ok(run) => run,
+            Err(e) => {
+                summary.unreadable.push(e);
+                continue;
+            }
+        };
+        summary.records += write(Record::Run(&run)).map_err(&io)?;
+        for task in storage.tasks_each(&run.id)? {
+            match task {
+                Ok(task) => summary.records += write(Record::Task(&run, &task)).map_err(&io)?,
+                Err(e) => summary.unreadable.push(e),
+            }
+        }
+    }
+    Ok(summary)
 }
 
 /// Every run with its task records as JSON Lines: one line per run, then one per task. A row
@@ -15,31 +48,13 @@ pub fn export_jsonl(
     storage: &dyn Storage,
     out: &mut dyn Write,
 ) -> Result<ReadSummary, StorageError> {
-    let target = storage.describe();
-    let mut summary = ReadSummary::default();
-    for run in storage.runs_each()? {
-        let run = match run {
-            Ok(run) => run,
-            Err(e) => {
-                summary.unreadable.push(e);
-                continue;
-            }
+    each_record(storage, |record| {
+        let line = match record {
+            Record::Run(run) => json!({"type": "run", "run": run}),
+            Record::Task(_, task) => json!({"type": "task", "task": task}),
         };
-        let line = json!({"type": "run", "run": run});
-        writeln!(out, "{line}").map_err(io_error(&target))?;
-        summary.records += 1;
-        for task in storage.tasks_each(&run.id)? {
-            match task {
-                Ok(task) => {
-                    let line = json!({"type": "task", "task": task});
-                    writeln!(out, "{line}").map_err(io_error(&target))?;
-                    summary.records += 1;
-                }
-                Err(e) => summary.unreadable.push(e),
-            }
-        }
-    }
-    Ok(summary)
+        writeln!(out, "{line}").map(|()| 1)
+    })
 }
 
 const CSV_HEADER: &str = "run_id,registry,run_status,task_index,task_name,status,was_replayed,attempts,started_at,finished_at,duration_ms,error_kind,error,inputs,output";
@@ -48,30 +63,15 @@ const CSV_HEADER: &str = "run_id,registry,run_status,task_index,task_name,status
 /// a spreadsheet would run as a formula is neutralised ([`csv_cell`]); a row that cannot be
 /// read is left out and named in the summary.
 pub fn export_csv(storage: &dyn Storage, out: &mut dyn Write) -> Result<ReadSummary, StorageError> {
-    let target = storage.describe();
-    writeln!(out, "{CSV_HEADER}").map_err(io_error(&target))?;
-    let mut summary = ReadSummary::default();
-    for run in storage.runs_each()? {
-        let run = match run {
-            Ok(run) => run,
-            Err(e) => {
-                summary.unreadable.push(e);
-                continue;
-            }
-        };
-        let status = serde_json::to_value(run.status).unwrap_or_default();
-        for task in storage.tasks_each(&run.id)? {
-            match task {
-                Ok(task) => {
-                    let row = csv_row(&run.registry, status.as_str().unwrap_or(""), &task);
-                    writeln!(out, "{row}").map_err(io_error(&target))?;
-                    summary.records += 1;
-                }
-                Err(e) => summary.unreadable.push(e),
-            }
+    writeln!(out, "{CSV_HEADER}").map_err(io_error(storage.describe()))?;
+    each_record(storage, |record| match record {
+        Record::Run(_) => Ok(0),
+        Record::Task(run, task) => {
+            let status = serde_json::to_value(run.status).unwrap_or_default();
+            let row = csv_row(&run.registry, status.as_str().unwrap_or(""), task);
+            writeln!(out, "{row}").map(|()| 1)
         }
-    }
-    Ok(summary)
+    })
 }
 
 fn csv_row(registry: &str, run_status: &str, t: &TaskRecord) -> String {
