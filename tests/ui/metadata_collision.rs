@@ -1,3 +1,0 @@
-tasknet::task_registry!("./metadata_collision.yaml");
-
-fn main() {}
