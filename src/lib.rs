@@ -52,8 +52,8 @@ pub use tasknet_runtime::server::{self, Server, ServerConfig, serve};
 // What the generated registry is made of, for code that inspects it.
 pub use tasknet_runtime::petri::{self, PetriNet};
 pub use tasknet_runtime::{
-    AgentSpec, FieldInfo, FieldSpec, RUN_METADATA_FIELDS, Registry, RetrySpec, SourceLocation,
-    TaskCall, TaskOutput, TaskSet, TaskSpec, field_info,
+    AgentSpec, FieldInfo, FieldSpec, RUN_METADATA_FIELDS, Registry, RetrySpec, RunMetadataKeys,
+    SourceLocation, TaskCall, TaskOutput, TaskSet, TaskSpec, field_info,
 };
 
 // Smaller pieces: log reports, timestamps.

@@ -438,6 +438,8 @@ fn summary(checked: &Checked) -> String {
             names.len() - 10,
             names[names.len() - 5..].join(" -> ")
         )
+    } else if names.is_empty() {
+        "(no task)".to_owned()
     } else {
         names.join(" -> ")
     };

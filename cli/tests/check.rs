@@ -43,7 +43,7 @@ fn every_error_is_reported_at_once() {
         // A key CrewAI ignores: a warning, reported with the errors.
         "warning: unknown key `retries` in task `fetch` is ignored (did you mean `max_retries`?)\n --> tests/ui/all_errors_at_once.yaml:8:3",
         "error: invalid type for field `summary`: unknown type `strin`\n  --> tests/ui/all_errors_at_once.yaml:14:14",
-        "error: task `publish` declares field `current_task`, which collides with the run metadata",
+        "error: field name `Bad-Name` is not a valid name\n  --> tests/ui/all_errors_at_once.yaml:19:5",
         "error: task `summarise` requires `page_htm`, which no task produces (did you mean `page_html`?)\n  --> tests/ui/all_errors_at_once.yaml:12:14",
         "12 |   requires: [page_htm]\n   |              ^^^^^^^^ no task or input produces this field",
         "= help: add `page_htm` to the `produces` of the task that makes it, or declare it under `inputs:`",
@@ -58,21 +58,63 @@ fn every_error_is_reported_at_once() {
     }
 }
 
+/// An agent agents.yaml does not define may be the crew code's, as in CrewAI: a warning (exit
+/// 0) with its "did you mean"; `--strict` makes it an error. A name no code could have (a `>`
+/// block's trailing newline) is an error.
 #[test]
 fn unknown_agent_is_checked_against_agents_yaml() {
-    let out = tasknet(&[
+    let args = [
         "check",
         "tests/ui/unknown_agent.yaml",
+        "--agents",
+        "tests/ui/unknown_agent.agents.yaml",
+    ];
+    let out = tasknet(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "warning: task `research_task` names agent `reseacher`, which agents.yaml does not define: the crew's code must supply it (did you mean `researcher`?)\n --> tests/ui/unknown_agent.yaml:4:10"
+        ),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).contains(": ok, 1 warning: 1 task"));
+    let out = tasknet(&[&args[..], &["--strict"]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    let out = tasknet(&[
+        "check",
+        "tests/ui/agent_not_a_name.yaml",
         "--agents",
         "tests/ui/unknown_agent.agents.yaml",
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains(
-        "task `research_task` names agent `reseacher`, which agents.yaml does not define (did you mean `researcher`?)"
-    ));
+        "error: task `research_task` names agent \"researcher\\n\", which cannot be an agent's name (did you mean `researcher`?)\n --> tests/ui/agent_not_a_name.yaml:5:5"
+    ), "{}", text(&out.stderr));
     // Without agents.yaml, agent names are not checked.
     let out = tasknet(&["check", "tests/ui/unknown_agent.yaml"]);
     assert!(out.status.success());
+    assert!(out.stderr.is_empty());
+}
+
+/// An empty tasks.yaml is no tasks, as CrewAI loads it: a warning, exit 0, and every emitter
+/// writes the empty registry. A list of tasks is a mistake worth stopping for.
+#[test]
+fn an_empty_file_warns_and_generates_an_empty_registry() {
+    let out = tasknet(&["check", "tests/ui/empty_tasks.yaml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).starts_with("warning: tasks.yaml defines no task: the registry is empty\n --> tests/ui/empty_tasks.yaml:1:1"));
+    assert_eq!(
+        text(&out.stdout),
+        "tests/ui/empty_tasks.yaml: ok, 1 warning: 0 tasks, 0 fields (0 inputs), order: (no task)\n"
+    );
+    for command in ["generate", "petri", "graph"] {
+        let out = tasknet(&[command, "tests/ui/empty_tasks.yaml"]);
+        assert!(out.status.success(), "{command}: {}", text(&out.stderr));
+        assert!(!out.stdout.is_empty(), "{command}");
+    }
+    let out = tasknet(&["check", "tests/ui/not_a_map.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]

@@ -421,3 +421,61 @@ fn cli_sets_where_logica_sends_tasks_and_draws_the_task_graph() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("tests/ui/missing_field.yaml:8:14"));
 }
+
+/// The build.rs route shows the yaml's warnings in `cargo build`'s output (as
+/// `cargo::warning=` lines, with the yaml's place) and still builds; `strict(true)` makes them
+/// errors that fail the build.
+#[test]
+fn builder_warnings_reach_cargo_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    let codegen = workspace().join("codegen");
+    std::fs::write(
+        project.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"warned\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[build-dependencies]\ntasknet-codegen = {{ path = {:?} }}\n\n[workspace]\n",
+            codegen.display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir(project.join("src")).unwrap();
+    std::fs::write(project.join("src/main.rs"), "fn main() {}\n").unwrap();
+    std::fs::write(
+        project.join("tasks.yaml"),
+        "research:\n  description: Find facts.\n  expected_output: Facts.\n  output_example: \"- a fact\"\n",
+    )
+    .unwrap();
+    let build_rs = |strict: bool| {
+        format!(
+            "fn main() {{\n    if let Err(e) = tasknet_codegen::Builder::new().tasks(\"tasks.yaml\").strict({strict}).compile() {{\n        eprintln!(\"{{e}}\");\n        std::process::exit(1);\n    }}\n}}\n"
+        )
+    };
+    std::fs::copy(workspace().join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
+    let cargo_build = || {
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(project)
+            .args(["build", "--offline"])
+            .env(
+                "CARGO_TARGET_DIR",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffold"),
+            )
+            .output()
+            .unwrap()
+    };
+    std::fs::write(project.join("build.rs"), build_rs(false)).unwrap();
+    let out = cargo_build();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: warned@0.1.0: tasks.yaml:4:3: unknown key `output_example` in task `research` is ignored"),
+        "{stderr}"
+    );
+    std::fs::write(project.join("build.rs"), build_rs(true)).unwrap();
+    let out = cargo_build();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "strict: {stderr}");
+    assert!(
+        stderr.contains("unknown key `output_example` in task `research` is ignored"),
+        "{stderr}"
+    );
+}

@@ -13,7 +13,7 @@ use syn::{Ident, LitStr, Token};
 
 use crate::emit::rust::items;
 use crate::emit::state::{StateField, task_state_impl};
-use crate::model::{CustomField, CustomState};
+use crate::model::{CustomField, CustomState, RunMetadataNames};
 use crate::resolve::RUN_METADATA_FIELDS;
 use crate::settings::GenerationSettings;
 use crate::types::{display_type, option_inner};
@@ -451,6 +451,7 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
         let value_ty = inner.unwrap_or(&field.ty);
         task_fields.push(StateField {
             ident: name.clone(),
+            name: name_str.clone(),
             ty: value_ty.to_token_stream(),
             ty_display: display_type(value_ty),
             optional: inner.is_some(),
@@ -472,7 +473,11 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
             ),
         ));
     }
-    let state_impl = task_state_impl(&ident.to_token_stream(), &task_fields);
+    let state_impl = task_state_impl(
+        &ident.to_token_stream(),
+        &task_fields,
+        &RunMetadataNames::seed(),
+    );
     let macro_name = state_macro_name(ident);
     Ok(quote! {
         // An anonymous scope, so that the alias cannot clash with the registry's own.

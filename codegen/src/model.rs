@@ -27,6 +27,54 @@ pub struct Model {
     pub agents: Vec<Agent>,
     /// Generated or hand-written.
     pub state: StateKind,
+    /// The run metadata's names in a generated `State`.
+    pub metadata: RunMetadataNames,
+}
+
+/// The names of the run metadata in a generated `State`, each both its Rust field and its key
+/// on the wire: the seed's `execution_log`, `current_task` and `timestamp`, except one that a
+/// task field already has (a kickoff input `{timestamp}`, say), which steps aside to
+/// `run_timestamp` (or `run_run_timestamp`, ...): the user's name is never refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunMetadataNames {
+    /// Where `execution_log` is kept.
+    pub execution_log: String,
+    /// Where `current_task` is kept.
+    pub current_task: String,
+    /// Where `timestamp` is kept.
+    pub timestamp: String,
+}
+
+impl RunMetadataNames {
+    /// The seed's names, for a state none of whose fields has taken one.
+    pub fn seed() -> Self {
+        RunMetadataNames {
+            execution_log: "execution_log".to_owned(),
+            current_task: "current_task".to_owned(),
+            timestamp: "timestamp".to_owned(),
+        }
+    }
+
+    /// Each name, moved aside (`run_` prefixed) while `taken` says it is a task field's.
+    pub fn avoiding(taken: impl Fn(&str) -> bool) -> Self {
+        let free = |seed: &str| {
+            let mut name = seed.to_owned();
+            while taken(&name) {
+                name.insert_str(0, "run_");
+            }
+            name
+        };
+        RunMetadataNames {
+            execution_log: free("execution_log"),
+            current_task: free("current_task"),
+            timestamp: free("timestamp"),
+        }
+    }
+
+    /// Whether these are the seed's names.
+    pub fn is_seed(&self) -> bool {
+        *self == Self::seed()
+    }
 }
 
 impl Model {
@@ -41,8 +89,10 @@ impl Model {
 #[derive(Debug, Clone, PartialEq)]
 /// A field of the state: who produces it and its type.
 pub struct Field {
-    /// Its name (a Rust identifier).
+    /// Its name as the yaml writes it: the state's key on the wire and in the log.
     pub name: String,
+    /// Its Rust identifier (docs/yaml.md, "Names").
+    pub rust_name: String,
     /// Its type.
     pub ty: FieldType,
     /// The input or task that sets it.
@@ -65,8 +115,12 @@ pub enum Producer {
 #[derive(Debug, Clone, PartialEq)]
 /// A checked task.
 pub struct Task {
-    /// Its name (a Rust identifier).
+    /// Its name as the yaml writes it: the registry's and the log's name.
     pub name: String,
+    /// Its Rust identifier: the `Tasks` method, `<rust_name>_input` and `_output`.
+    pub rust_name: String,
+    /// The stem of its Rust type names: `<type_name>Input`, `Output`, `InputData`.
+    pub type_name: String,
     /// `description`, as written (placeholders are filled at run time).
     pub description: String,
     /// `expected_output`, as written.
@@ -82,7 +136,7 @@ pub struct Task {
     /// What the task writes.
     pub produces: Vec<FieldId>,
     /// `input_data`, in file order.
-    pub input_data: Vec<(String, DataValue)>,
+    pub input_data: Vec<DataEntry>,
     /// Tasks that must finish first, ascending.
     pub depends_on: Vec<TaskId>,
     /// `output_file`, when given.
@@ -95,6 +149,17 @@ pub struct Task {
     pub line: usize,
     /// 1-based column of the task's key.
     pub column: usize,
+}
+
+/// One `input_data` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataEntry {
+    /// Its key, as the yaml writes it.
+    pub key: String,
+    /// Its Rust identifier, a field of the task's `InputData`.
+    pub rust_name: String,
+    /// Its value.
+    pub value: DataValue,
 }
 
 /// A static value of the yaml (an `input_data` entry), owned by the model: the emitters read

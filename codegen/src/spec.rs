@@ -138,10 +138,11 @@ pub(crate) fn tasks_file(root: &Node, diags: &mut Diagnostics) -> TasksFile {
     let mut file = TasksFile::default();
     let entries = match &root.value {
         Value::Map(entries) if !entries.is_empty() => entries,
+        // CrewAI loads an empty file as no tasks (`load_yaml` gives `{}`).
         Value::Map(_) | Value::Null => {
             diags.push(
-                Diagnostic::error("tasks.yaml defines no task")
-                    .at(root.span, "expected a map of tasks here")
+                Diagnostic::warning("tasks.yaml defines no task: the registry is empty")
+                    .at(root.span, "no tasks here")
                     .help("write one top-level key per task, e.g. `research_task:` with a `description`"),
             );
             return file;

@@ -223,28 +223,186 @@ fetch: {produces: {page: String}}
     );
 }
 
+/// Any two distinct names get distinct Rust names, deterministically: the first in file order
+/// keeps the natural one. Digits either side of a `_` stay apart in CamelCase (`t_1_10` and
+/// `t_11_0` used to meet as `T110`).
 #[test]
-fn names_that_collide_in_rust_are_refused() {
-    let errs = errors(
-        "
-read_email: {produces: {a: String}}
-read__email: {produces: {b: String}}
-",
+fn distinct_names_get_distinct_rust_names() {
+    let m = ok("
+t_1_10: {produces: {a: String}}
+t_11_0: {produces: {b: String}}
+read_email: {produces: {c: String}}
+read__email: {produces: {d: String}}
+ReadEmail: {produces: {e: String}}
+");
+    let names: Vec<(&str, &str)> = m
+        .tasks
+        .iter()
+        .map(|t| (t.rust_name.as_str(), t.type_name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("t_1_10", "T1_10"),
+            ("t_11_0", "T11_0"),
+            ("read_email", "ReadEmail"),
+            ("read_email_2", "ReadEmail2"),
+            ("read_email_3", "ReadEmail3"),
+        ]
     );
+    // The yaml's names stay the registry's.
+    assert_eq!(m.tasks[3].name, "read__email");
+    // A field named like tasknet's own `input_data` keeps its name; Rust calls it otherwise.
+    let m = ok("t: {produces: {input_data: String}, input_data: {chave_ç: 2, chave_c: 3}}\n");
+    assert_eq!(m.fields[0].name, "input_data");
+    assert_eq!(m.fields[0].rust_name, "input_data_2");
+    let keys: Vec<(&str, &str)> = m.tasks[0]
+        .input_data
+        .iter()
+        .map(|e| (e.key.as_str(), e.rust_name.as_str()))
+        .collect();
+    assert_eq!(keys, [("chave_ç", "chave_c"), ("chave_c", "chave_c_2")]);
+    let errs = errors("t: {produces: {a: String}, input_data: {Bad-Key: 1}}\n");
     assert!(
-        errs.iter()
-            .any(|e| e.contains("both become `ReadEmailInput`")),
+        errs[0].contains("input_data key `Bad-Key` is not a valid name"),
         "{errs:?}"
     );
-    let errs = errors("t: {produces: {a: String}, input_data: {Bad-Key: 1}}\n");
-    assert!(errs[0].contains("input_data key `Bad-Key` is not a snake_case Rust identifier"));
-    let errs = errors("t: {produces: {input_data: String}}\n");
-    assert!(errs[0].contains("a name tasknet reserves"));
+}
+
+/// Task and field names that are Python identifiers are names, as in CrewAI: the Rust names
+/// are ASCII snake_case made from them, the yaml names stay the registry's and the state's.
+#[test]
+fn python_identifiers_are_task_and_field_names() {
+    let m = ok("
+gerar_relatório:
+  description: Escreva o relatório sobre {tópico} e {tema}.
+  expected_output: Um relatório.
+RevisarTexto:
+  description: Revise.
+  expected_output: Texto revisado.
+");
+    let t = &m.tasks[0];
+    assert_eq!(
+        (t.name.as_str(), t.rust_name.as_str(), t.type_name.as_str()),
+        ("gerar_relatório", "gerar_relatorio", "GerarRelatorio")
+    );
+    assert_eq!(
+        (m.tasks[1].rust_name.as_str(), m.tasks[1].type_name.as_str()),
+        ("revisar_texto", "RevisarTexto")
+    );
+    let fields: Vec<(&str, &str)> = m
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.rust_name.as_str()))
+        .collect();
+    // `{tópico}` is text, as CrewAI's placeholder pattern is ASCII; `{tema}` is an input.
+    assert_eq!(
+        fields,
+        [
+            ("tema", "tema"),
+            ("gerar_relatório_output", "gerar_relatorio_output"),
+            ("RevisarTexto_output", "revisar_texto_output"),
+        ]
+    );
+    let m =
+        ok("inputs: {preço: f64}\ncalcular: {requires: [preço], produces: {preço_médio: f64}}\n");
+    assert_eq!(m.fields[0].rust_name, "preco");
+    assert_eq!(m.fields[1].rust_name, "preco_medio");
+    for bad in ["read-email", "2fast", "\"read email\""] {
+        let errs = errors(&format!("{bad}: {{description: x, expected_output: y}}\n"));
+        assert!(errs[0].contains("is not a valid name"), "{bad}: {errs:?}");
+    }
+}
+
+/// The run metadata never takes a name from the user: a kickoff input `{timestamp}` is an
+/// input, and the generated state keeps the run's timestamp under `run_timestamp`.
+#[test]
+fn run_metadata_steps_aside_for_a_users_field() {
+    let m = ok(
+        "report:\n  description: Report as of {timestamp} for {current_task}.\n  expected_output: A report.\n",
+    );
+    let inputs: Vec<&str> = m.inputs().map(|f| f.name.as_str()).collect();
+    assert_eq!(inputs, ["timestamp", "current_task"]);
+    assert_eq!(m.metadata.timestamp, "run_timestamp");
+    assert_eq!(m.metadata.current_task, "run_current_task");
+    assert_eq!(m.metadata.execution_log, "execution_log");
+    let m = ok(
+        "inputs: {timestamp: String, run_timestamp: String}\nt: {requires: [timestamp], produces: {x: u8}}\n",
+    );
+    assert_eq!(m.metadata.timestamp, "run_run_timestamp");
+    // Without such a field, the seed's names.
+    let m = ok("t: {produces: {x: u8}}\n");
+    assert!(m.metadata.is_seed());
+}
+
+/// An agent that agents.yaml does not define may be the crew code's (CrewAI looks agents up
+/// among its `@agent` methods): a warning. A name no code could define, such as one a `>`
+/// block ended with a newline, is an error with its "did you mean".
+#[test]
+fn agents_missing_from_agents_yaml_warn_unless_they_cannot_be_names() {
+    let agents = "researcher:\n  role: R\n  goal: G\n  backstory: B\n";
+    let yaml = "research:\n  description: Research.\n  expected_output: Notes.\n  agent: editor\n";
+    let checked = check(
+        SourceFile::new("tasks.yaml", yaml),
+        Some(SourceFile::new("agents.yaml", agents)),
+        None,
+    )
+    .unwrap();
+    assert_eq!(checked.warnings.len(), 1);
+    assert_eq!(
+        checked.warnings[0].one_line(&checked.sources),
+        "tasks.yaml:4:10: task `research` names agent `editor`, which agents.yaml does not define: the crew's code must supply it"
+    );
+    assert_eq!(checked.model.tasks[0].agent.as_deref(), Some("editor"));
+    let yaml = "research:\n  description: Research.\n  expected_output: Notes.\n  agent: >\n    researcher\n";
+    let failed = check(
+        SourceFile::new("tasks.yaml", yaml),
+        Some(SourceFile::new("agents.yaml", agents)),
+        None,
+    )
+    .map(|_| ())
+    .expect_err("a name with a newline");
+    let errs: Vec<String> = failed
+        .diagnostics
+        .iter()
+        .map(|d| d.one_line(&failed.sources))
+        .collect();
+    assert_eq!(
+        errs,
+        [
+            "tasks.yaml:5:5: task `research` names agent \"researcher\\n\", which cannot be an agent's name (did you mean `researcher`?)"
+        ]
+    );
+}
+
+/// An empty file is no tasks, as CrewAI loads it: a warning and an empty registry. So is a file
+/// whose every entry is not a task. A file that is not a map stays an error.
+#[test]
+fn an_empty_file_warns_and_gives_an_empty_registry() {
+    for yaml in [
+        "",
+        "# nothing yet\n",
+        "{}\n",
+        "prompts:\n  system: s\n  user: u\n",
+    ] {
+        let checked = check(SourceFile::new("tasks.yaml", yaml), None, None)
+            .unwrap_or_else(|e| panic!("{yaml:?}: {e}"));
+        assert!(checked.model.tasks.is_empty());
+        assert_eq!(checked.warnings.len(), 1, "{yaml:?}");
+    }
+    let checked = check(SourceFile::new("tasks.yaml", ""), None, None).unwrap();
+    assert_eq!(
+        checked.warnings[0].one_line(&checked.sources),
+        "tasks.yaml:1:1: tasks.yaml defines no task: the registry is empty"
+    );
+    assert_eq!(
+        errors("- research: {description: x}\n"),
+        ["tasks.yaml:1:1: tasks.yaml must be a map of tasks, found a list"]
+    );
 }
 
 #[test]
 fn structural_errors() {
-    assert_eq!(errors(""), ["tasks.yaml:1:1: tasks.yaml defines no task"]);
     assert_eq!(
         errors("inputs: {a: String}\n"),
         ["tasks.yaml:1:1: tasks.yaml declares inputs but no task"]

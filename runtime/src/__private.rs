@@ -18,8 +18,8 @@ pub type Json = serde_json::Value;
 pub use crate::petri::PetriNet;
 pub use crate::{
     AgentSpec, FieldInfo, FieldSpec, JsonText, LogEntry, MissingField, Registry, RetrySpec,
-    SourceLocation, StateError, TaskCall, TaskContext, TaskError, TaskOutput, TaskSet, TaskSpec,
-    TaskState, now_rfc3339,
+    RunMetadataKeys, SourceLocation, StateError, TaskCall, TaskContext, TaskError, TaskOutput,
+    TaskSet, TaskSpec, TaskState, now_rfc3339,
 };
 
 /// `PETRI_NET`'s initializer. The JSON was generated for this very type and checked at build

@@ -26,7 +26,7 @@ mod time;
 
 pub use error::{MissingField, StateError, TaskError, TaskErrorKind};
 pub use registry::{AgentSpec, FieldSpec, Registry, RetrySpec, SourceLocation, TaskSpec};
-pub use state::{FieldInfo, LogEntry, RUN_METADATA_FIELDS, TaskState, field_info};
+pub use state::{FieldInfo, LogEntry, RUN_METADATA_FIELDS, RunMetadataKeys, TaskState, field_info};
 pub use task::{TaskCall, TaskContext, TaskOutput, TaskSet};
 pub use time::{Timestamp, now_rfc3339};
 

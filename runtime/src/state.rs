@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::StateError;
 
-/// The names of the run metadata the state carries besides the task fields (the seed keeps
-/// them in its state dict). A task may not require or produce a field with one of these names.
-pub use tasknet_contract::metadata::RUN_METADATA_FIELDS;
+/// The seed's names of the run metadata a state carries besides the task fields (the seed keeps
+/// them in its state dict); [`TaskState::RUN_METADATA`] says where a given state keeps them.
+pub use tasknet_contract::metadata::{RUN_METADATA_FIELDS, RunMetadataKeys};
 
 /// One line of the state's `execution_log`: which task's output was merged, and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +37,10 @@ pub struct FieldInfo {
 pub trait TaskState: Default + Clone + Send + Sync + 'static {
     /// The task fields, in declaration order (the run metadata is not listed).
     const FIELDS: &'static [FieldInfo];
+
+    /// The keys of the run metadata in this state's JSON: the seed's, unless a task field took
+    /// one of them (the generated `State` then moves the metadata's key aside).
+    const RUN_METADATA: RunMetadataKeys = RunMetadataKeys::SEED;
 
     /// The field's value as JSON; `Ok(None)` when an optional field is unset.
     fn get_json(&self, field: &str) -> Result<Option<serde_json::Value>, StateError>;

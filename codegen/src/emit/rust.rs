@@ -1,12 +1,11 @@
 //! Model -> Rust items: the State, per-task Input/Output and their functions, the `Tasks`
 //! trait, the `Crew` binding and `TASK_REGISTRY`. Deterministic: everything follows file order.
 
-use heck::ToUpperCamelCase;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::emit::state::{StateField, task_state_impl};
-use crate::model::{DataValue, Field, FieldId, Model, Producer, StateKind, Task};
+use crate::model::{DataEntry, DataValue, Field, FieldId, Model, Producer, StateKind, Task};
 use crate::settings::GenerationSettings;
 
 /// The generated items, as tokens (what the macro returns).
@@ -120,7 +119,26 @@ fn ident(name: &str) -> Ident {
 }
 
 fn type_name(task: &Task, suffix: &str) -> Ident {
-    format_ident!("{}{}", task.name.to_upper_camel_case(), suffix)
+    format_ident!("{}{}", task.type_name, suffix)
+}
+
+/// `#[serde(rename = "...")]` when the Rust name is not the yaml's.
+fn rename(rust_name: &str, name: &str) -> TokenStream {
+    if rust_name == name {
+        TokenStream::new()
+    } else {
+        quote!(#[serde(rename = #name)])
+    }
+}
+
+/// A line for the docs of an item named after a yaml name that Rust spells otherwise.
+fn yaml_name_doc(rust_name: &str, name: &str) -> TokenStream {
+    if rust_name == name {
+        TokenStream::new()
+    } else {
+        let line = format!(" In the yaml: `{name}`.");
+        quote!(#[doc = ""] #[doc = #line])
+    }
 }
 
 impl Emitter<'_> {
@@ -134,14 +152,16 @@ impl Emitter<'_> {
         }
         let rt = &self.rt;
         let fields = self.model.fields.iter().enumerate().map(|(id, f)| {
-            let name = ident(&f.name);
+            let name = ident(&f.rust_name);
             let ty = self.field_ty(id);
             let doc = match f.producer {
                 Producer::Input => " Kickoff input.".to_owned(),
                 Producer::Task(t) => format!(" Produced by `{}`.", self.model.tasks[t].name),
             };
+            let yaml = yaml_name_doc(&f.rust_name, &f.name);
             quote! {
                 #[doc = #doc]
+                #yaml
                 pub #name: #rt::Option<#ty>,
             }
         });
@@ -151,13 +171,20 @@ impl Emitter<'_> {
             .iter()
             .enumerate()
             .map(|(id, f)| StateField {
-                ident: ident(&f.name),
+                ident: ident(&f.rust_name),
+                name: f.name.clone(),
                 ty: self.field_ty(id).clone(),
                 ty_display: f.ty.display(),
                 optional: true,
             })
             .collect();
-        let state_impl = task_state_impl(&quote!(State), &state_fields);
+        let state_impl = task_state_impl(&quote!(State), &state_fields, &self.model.metadata);
+        let meta = &self.model.metadata;
+        let (log, current, stamp) = (
+            ident(&meta.execution_log),
+            ident(&meta.current_task),
+            ident(&meta.timestamp),
+        );
         let serde_impls = self.state_serde_impls();
         let doc = doc_lines(&format!(
             "The state shared by the tasks of `{}`: every field starts unset (CrewAI's\ninputs and task outputs), plus the run metadata.",
@@ -170,11 +197,11 @@ impl Emitter<'_> {
             pub struct State {
                 #(#fields)*
                 /// Run metadata: one entry per task whose output was merged, in order.
-                pub execution_log: #rt::Vec<#rt::LogEntry>,
+                pub #log: #rt::Vec<#rt::LogEntry>,
                 /// Run metadata: the task that ran last.
-                pub current_task: #rt::Option<#rt::String>,
+                pub #current: #rt::Option<#rt::String>,
                 /// Run metadata: when the last task's output was merged (RFC 3339, UTC).
-                pub timestamp: #rt::Option<#rt::String>,
+                pub #stamp: #rt::Option<#rt::String>,
             }
 
             #serde_impls
@@ -192,16 +219,24 @@ impl Emitter<'_> {
     /// given twice keeps the last value).
     fn state_serde_impls(&self) -> TokenStream {
         let rt = &self.rt;
-        let fields: Vec<Ident> = self.model.fields.iter().map(|f| ident(&f.name)).collect();
-        let metadata = [ident("current_task"), ident("timestamp")];
+        let fields: Vec<Ident> = self
+            .model
+            .fields
+            .iter()
+            .map(|f| ident(&f.rust_name))
+            .collect();
+        let meta = &self.model.metadata;
+        let metadata = [ident(&meta.current_task), ident(&meta.timestamp)];
         let optional = || fields.iter().chain(&metadata);
         let names = optional();
         let field_keys: Vec<&str> = self.model.fields.iter().map(|f| &*f.name).collect();
-        let metadata_keys = ["current_task", "timestamp"];
+        let metadata_keys = [meta.current_task.as_str(), meta.timestamp.as_str()];
         let (read_names, read_keys) = (optional(), field_keys.iter().chain(&metadata_keys));
+        let log_key = meta.execution_log.as_str();
+        let log = ident(log_key);
         let all_keys = field_keys
             .iter()
-            .chain(&["execution_log"])
+            .chain(std::iter::once(&log_key))
             .chain(&metadata_keys);
         // In the struct's order, as the derive wrote them; execution_log is always written.
         quote! {
@@ -211,7 +246,7 @@ impl Emitter<'_> {
                     let len = 1 + #rt::count_set(&[#(self.#names.is_some()),*]);
                     let mut state = serializer.serialize_struct("State", len)?;
                     #(#rt::serialize_optional(&mut state, #field_keys, &self.#fields)?;)*
-                    state.serialize_field("execution_log", &self.execution_log)?;
+                    state.serialize_field(#log_key, &self.#log)?;
                     #(#rt::serialize_optional(&mut state, #metadata_keys, &self.#metadata)?;)*
                     state.end()
                 }
@@ -231,7 +266,7 @@ impl Emitter<'_> {
                             while let #rt::Some(key) = map.next_key::<#rt::FieldKey<'de>>()? {
                                 match &*key.0 {
                                     #(#read_keys => state.#read_names = map.next_value()?,)*
-                                    "execution_log" => state.execution_log = map.next_value()?,
+                                    #log_key => state.#log = map.next_value()?,
                                     other => {
                                         return #rt::Err(<M::Error as #rt::serde::de::Error>::unknown_field(other, FIELDS));
                                     }
@@ -253,8 +288,8 @@ impl Emitter<'_> {
         let input_ty = type_name(task, "Input");
         let output_ty = type_name(task, "Output");
         let data_ty = type_name(task, "InputData");
-        let input_fn = format_ident!("{}_input", task.name);
-        let output_fn = format_ident!("{}_output", task.name);
+        let input_fn = format_ident!("{}_input", task.rust_name);
+        let output_fn = format_ident!("{}_output", task.rust_name);
 
         let description = doc_lines(&task.description);
         let input_doc = format!(" Input of task `{name}`: the state fields it requires.");
@@ -272,10 +307,11 @@ impl Emitter<'_> {
             .collect();
 
         let input_fields = required.iter().map(|&(fid, f)| {
-            let id = ident(&f.name);
+            let id = ident(&f.rust_name);
             let ty = self.field_ty(fid);
             let doc = format!(" State field `{}`.", f.name);
-            quote!(#[doc = #doc] pub #id: #ty,)
+            let rename = rename(&f.rust_name, &f.name);
+            quote!(#[doc = #doc] #rename pub #id: #ty,)
         });
         let (data_struct, data_field, data_value) = if task.input_data.is_empty() {
             (TokenStream::new(), TokenStream::new(), TokenStream::new())
@@ -283,11 +319,15 @@ impl Emitter<'_> {
             let (decls, values): (Vec<_>, Vec<_>) = task
                 .input_data
                 .iter()
-                .map(|(key, node)| {
-                    let id = ident(key);
-                    let (ty, value) = data_value(node, rt);
-                    let doc = format!(" `input_data.{key}`.");
-                    (quote!(#[doc = #doc] pub #id: #ty,), quote!(#id: #value,))
+                .map(|entry| {
+                    let id = ident(&entry.rust_name);
+                    let (ty, value) = data_value(&entry.value, rt);
+                    let doc = format!(" `input_data.{}`.", entry.key);
+                    let rename = rename(&entry.rust_name, &entry.key);
+                    (
+                        quote!(#[doc = #doc] #rename pub #id: #ty,),
+                        quote!(#id: #value,),
+                    )
                 })
                 .unzip();
             let doc = format!(" The static `input_data` of task `{name}`.");
@@ -309,14 +349,15 @@ impl Emitter<'_> {
             )
         };
         let output_fields = produced.iter().map(|&(fid, f)| {
-            let id = ident(&f.name);
+            let id = ident(&f.rust_name);
             let ty = self.field_ty(fid);
             let doc = format!(" State field `{}`.", f.name);
-            quote!(#[doc = #doc] pub #id: #ty,)
+            let rename = rename(&f.rust_name, &f.name);
+            quote!(#[doc = #doc] #rename pub #id: #ty,)
         });
 
         let selects = required.iter().map(|(_, f)| {
-            let id = ident(&f.name);
+            let id = ident(&f.rust_name);
             let field_name = &f.name;
             if f.optional {
                 quote!(#id: #rt::required(&state.#id, #name, #field_name)?,)
@@ -330,7 +371,7 @@ impl Emitter<'_> {
             quote!(state)
         };
         let merges = produced.iter().map(|(_, f)| {
-            let id = ident(&f.name);
+            let id = ident(&f.rust_name);
             if f.optional {
                 quote!(state.#id = Some(output.#id);)
             } else {
@@ -391,7 +432,7 @@ impl Emitter<'_> {
     fn tasks_trait(&self) -> TokenStream {
         let rt = &self.rt;
         let methods = self.model.tasks.iter().map(|task| {
-            let method = ident(&task.name);
+            let method = ident(&task.rust_name);
             let input_ty = type_name(task, "Input");
             let output_ty = type_name(task, "Output");
             let mut doc = if task.description.trim().is_empty() {
@@ -402,6 +443,9 @@ impl Emitter<'_> {
             if !task.expected_output.trim().is_empty() {
                 doc.push_str("\n\nExpected output: ");
                 doc.push_str(task.expected_output.trim_end());
+            }
+            if task.rust_name != task.name {
+                doc.push_str(&format!("\n\nTask `{}` in the yaml.", task.name));
             }
             let doc = doc_lines(&doc);
             quote! {
@@ -432,17 +476,29 @@ impl Emitter<'_> {
         let count = self.model.tasks.len();
         let registry_name = &self.model.name;
         let call_arms = self.model.tasks.iter().enumerate().map(|(i, task)| {
-            let method = ident(&task.name);
-            let input_fn = format_ident!("{}_input", task.name);
-            let output_fn = format_ident!("{}_output", task.name);
+            let method = ident(&task.rust_name);
+            let input_fn = format_ident!("{}_input", task.rust_name);
+            let output_fn = format_ident!("{}_output", task.rust_name);
             quote!(#i => Ok(#rt::call(self.0.#method(ctx, #input_fn(state)?), #output_fn)),)
         });
         let json_arms = self.model.tasks.iter().enumerate().map(|(i, task)| {
-            let input_fn = format_ident!("{}_input", task.name);
+            let input_fn = format_ident!("{}_input", task.rust_name);
             quote!(#i => #rt::input_json(#input_fn(state)),)
         });
-        let out_of_range = quote! {
-            _ => panic!("task index {index} is out of range: registry `{}` has {} tasks", #registry_name, #count),
+        let panic = quote! {
+            panic!("task index {index} is out of range: registry `{}` has {} tasks", #registry_name, #count)
+        };
+        // An empty registry has no task to call: a match with only `_` would trip clippy.
+        let (call_body, json_body) = if count == 0 {
+            (
+                quote!(let _ = (ctx, state); #panic),
+                quote!(let _ = state; #panic),
+            )
+        } else {
+            (
+                quote!(match index { #(#call_arms)* _ => #panic, }),
+                quote!(match index { #(#json_arms)* _ => #panic, }),
+            )
         };
         quote! {
             /// Binds an implementation of [`Tasks`] to [`TASK_REGISTRY`]: what the runtime executes.
@@ -465,17 +521,11 @@ impl Emitter<'_> {
                     ctx: &'a #rt::TaskContext,
                     state: &#state,
                 ) -> #rt::Result<#rt::TaskCall<'a, #state>, #rt::MissingField> {
-                    match index {
-                        #(#call_arms)*
-                        #out_of_range
-                    }
+                    #call_body
                 }
 
                 fn input_json(&self, index: usize, state: &#state) -> #rt::Result<#rt::JsonText, #rt::TaskError> {
-                    match index {
-                        #(#json_arms)*
-                        #out_of_range
-                    }
+                    #json_body
                 }
             }
         }
@@ -580,9 +630,11 @@ fn longest_hash_run(text: &str) -> usize {
 }
 
 /// The JSON text of a task's input_data, for the registry.
-fn input_data_json(data: &[(String, DataValue)]) -> String {
-    let map: serde_json::Map<String, serde_json::Value> =
-        data.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+fn input_data_json(data: &[DataEntry]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = data
+        .iter()
+        .map(|e| (e.key.clone(), e.value.to_json()))
+        .collect();
     serde_json::Value::Object(map).to_string()
 }
 

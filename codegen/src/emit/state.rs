@@ -1,13 +1,17 @@
 //! The `TaskState` impl, shared by the generated `State` and `#[derive(TaskState)]`, so that
 //! both kinds of state behave the same.
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
+
+use crate::model::RunMetadataNames;
 
 /// A task field of a state struct, as the impl needs it.
 pub struct StateField {
-    /// The field's name.
+    /// The field's name in the struct.
     pub ident: Ident,
+    /// Its name in the yaml, the registry and the JSON.
+    pub name: String,
     /// The value type: inside `Option` when `optional`.
     pub ty: TokenStream,
     /// The value type as shown in `TaskState::FIELDS`.
@@ -17,12 +21,16 @@ pub struct StateField {
 }
 
 /// `impl TaskState for #state { ... }`. The struct must also have the run metadata fields
-/// `execution_log`, `current_task` and `timestamp`.
-pub fn task_state_impl(state: &TokenStream, fields: &[StateField]) -> TokenStream {
+/// `metadata` names (the seed's `execution_log`, `current_task` and `timestamp` for a derive).
+pub fn task_state_impl(
+    state: &TokenStream,
+    fields: &[StateField],
+    metadata: &RunMetadataNames,
+) -> TokenStream {
     // The caller brings `__tasknet` (the runtime's `__private` module) into scope.
     let krate = &quote!(__tasknet);
     let infos = fields.iter().map(|f| {
-        let name = f.ident.to_string();
+        let name = &f.name;
         let ty = &f.ty_display;
         let optional = f.optional;
         quote!(#krate::FieldInfo { name: #name, ty: #ty, optional: #optional })
@@ -30,17 +38,17 @@ pub fn task_state_impl(state: &TokenStream, fields: &[StateField]) -> TokenStrea
     let unknown = quote!(Err(#krate::StateError::UnknownField(field.to_owned())));
     let get_arms = fields.iter().map(|f| {
         let ident = &f.ident;
-        let name = ident.to_string();
+        let name = &f.name;
         quote!(#name => #krate::to_json(&self.#ident, #name),)
     });
     let set_arms = fields.iter().map(|f| {
         let ident = &f.ident;
-        let name = ident.to_string();
+        let name = &f.name;
         quote!(#name => self.#ident = #krate::from_json(value, #name)?,)
     });
     let is_set_arms = fields.iter().map(|f| {
         let ident = &f.ident;
-        let name = ident.to_string();
+        let name = &f.name;
         if f.optional {
             quote!(#name => Ok(self.#ident.is_some()),)
         } else {
@@ -77,11 +85,32 @@ pub fn task_state_impl(state: &TokenStream, fields: &[StateField]) -> TokenStrea
         }
     };
     let is_set_body = by_name(quote!(#(#is_set_arms)*));
+    let ident = |name: &str| Ident::new(name, Span::call_site());
+    let (log, current, stamp) = (
+        ident(&metadata.execution_log),
+        ident(&metadata.current_task),
+        ident(&metadata.timestamp),
+    );
+    let keys = if metadata.is_seed() {
+        TokenStream::new()
+    } else {
+        let (l, c, t) = (
+            &metadata.execution_log,
+            &metadata.current_task,
+            &metadata.timestamp,
+        );
+        quote! {
+            const RUN_METADATA: #krate::RunMetadataKeys = #krate::RunMetadataKeys {
+                execution_log: #l, current_task: #c, timestamp: #t,
+            };
+        }
+    };
     let result = quote!(#krate::Result);
     let option = quote!(#krate::Option);
     quote! {
         impl #krate::TaskState for #state {
             const FIELDS: &'static [#krate::FieldInfo] = &[#(#infos),*];
+            #keys
 
             fn get_json(&self, field: &str) -> #result<#option<#krate::Json>, #krate::StateError> {
                 #get_body
@@ -96,23 +125,24 @@ pub fn task_state_impl(state: &TokenStream, fields: &[StateField]) -> TokenStrea
             }
 
             fn merge(&mut self, other: Self) {
-                let Self { #(#idents,)* execution_log, current_task, timestamp } = other;
+                // The metadata's names are distinct from every field's (RunMetadataNames).
+                let Self { #(#idents,)* #log, #current, #stamp } = other;
                 #(#merges)*
-                self.execution_log.extend(execution_log);
-                if current_task.is_some() {
-                    self.current_task = current_task;
+                self.#log.extend(#log);
+                if #current.is_some() {
+                    self.#current = #current;
                 }
-                if timestamp.is_some() {
-                    self.timestamp = timestamp;
+                if #stamp.is_some() {
+                    self.#stamp = #stamp;
                 }
             }
 
             fn record(&mut self, task: &'static str) {
-                #krate::record(&mut self.execution_log, &mut self.current_task, &mut self.timestamp, task);
+                #krate::record(&mut self.#log, &mut self.#current, &mut self.#stamp, task);
             }
 
             fn execution_log(&self) -> &[#krate::LogEntry] {
-                &self.execution_log
+                &self.#log
             }
         }
     }

@@ -161,6 +161,25 @@ pub fn build(model: &Model) -> Net {
         transition: join,
         place: end,
     });
+    if n == 0 {
+        // An empty registry's net goes straight from the source to the sink.
+        let c = b.place(
+            "no task",
+            PlaceKind::Condition {
+                from: None,
+                to: None,
+            },
+            0,
+        );
+        b.arc(Arc::TransitionToPlace {
+            transition: fork,
+            place: c,
+        });
+        b.arc(Arc::PlaceToTransition {
+            place: c,
+            transition: join,
+        });
+    }
     for (i, task) in model.tasks.iter().enumerate() {
         if task.depends_on.is_empty() {
             let c = b.place(

@@ -2,13 +2,13 @@
 //! state.
 
 use crate::diagnostic::Diagnostic;
-use crate::model::{DataValue, Field, FieldId, Producer};
+use crate::model::{DataEntry, DataValue, Field, FieldId, Producer};
 use crate::spec::{FieldDecl, TaskDecl, Text};
 use crate::suggest::did_you_mean;
 use crate::types::{FieldType, parse_type};
 
-use super::names::{RESERVED_FIELDS, check_identifier, crewai_output_name};
-use super::{RUN_METADATA_FIELDS, Resolver};
+use super::Resolver;
+use super::names::{NameTable, check_identifier, crewai_output_name, snake_ident};
 
 /// A yaml node as the model holds it.
 fn data_value(node: &crate::yaml::Node) -> DataValue {
@@ -108,28 +108,9 @@ impl Resolver<'_, '_> {
             Producer::Input => "input".to_owned(),
             Producer::Task(t) => format!("task `{}`", self.file.tasks[t].name.value),
         };
-        if RUN_METADATA_FIELDS.contains(&name.value.as_str()) {
-            self.diags.push(
-                Diagnostic::error(format!(
-                    "{by} declares field `{}`, which collides with the run metadata",
-                    name.value
-                ))
-                .at(name.span, "reserved for the state's run metadata")
-                .help("the state already has `execution_log`, `current_task` and `timestamp`; rename this field"),
-            );
-        } else if RESERVED_FIELDS.contains(&name.value.as_str()) {
-            self.diags.push(
-                Diagnostic::error(format!(
-                    "{by} declares field `{}`, a name tasknet reserves",
-                    name.value
-                ))
-                .at(
-                    name.span,
-                    "reserved: each task's static configuration goes here",
-                )
-                .help("rename this field"),
-            );
-        } else if let Err((problem, help)) = check_identifier(&name.value) {
+        // tasknet's own names (the run metadata, `input_data`) step aside in the generated
+        // code: a user's name is never refused for them.
+        if let Err((problem, help)) = check_identifier(&name.value) {
             self.diags.push(
                 Diagnostic::error(format!("field name `{}` {problem}", name.value))
                     .at(name.span, "field names become Rust struct fields")
@@ -165,8 +146,15 @@ impl Resolver<'_, '_> {
             .field_type(decl, &by)
             .unwrap_or((FieldType::Json, true));
         let id = self.fields.len();
+        // A hand-written state's fields are named by its struct, so there the yaml name is the
+        // Rust name.
+        let rust_name = match self.cx.custom_state {
+            Some(_) => name.value.clone(),
+            None => self.field_rust_names.claim(snake_ident(&name.value)),
+        };
         self.fields.push(Field {
             name: name.value.clone(),
+            rust_name,
             ty,
             producer,
             optional,
@@ -246,8 +234,9 @@ impl Resolver<'_, '_> {
         Some((struct_ty, field.optional))
     }
 
-    pub(super) fn input_data(&mut self, task: &TaskDecl) -> Vec<(String, DataValue)> {
+    pub(super) fn input_data(&mut self, task: &TaskDecl) -> Vec<DataEntry> {
         let mut out = Vec::with_capacity(task.input_data.len());
+        let mut rust_names = NameTable::snake(&[]);
         for (key, node) in &task.input_data {
             if let Err((problem, help)) = check_identifier(&key.value) {
                 self.diags.push(
@@ -257,7 +246,11 @@ impl Resolver<'_, '_> {
                 );
                 continue;
             }
-            out.push((key.value.clone(), data_value(node)));
+            out.push(DataEntry {
+                key: key.value.clone(),
+                rust_name: rust_names.claim(snake_ident(&key.value)),
+                value: data_value(node),
+            });
         }
         out
     }

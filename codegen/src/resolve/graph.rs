@@ -10,7 +10,7 @@ use crate::diagnostic::Diagnostic;
 use crate::model::{Agent, Task, TaskId};
 use crate::suggest::did_you_mean;
 
-use super::{Edge, Resolver, value_or_empty};
+use super::{Edge, Resolver, is_python_identifier, value_or_empty};
 
 /// Tasks named in a cycle's message at most, and reads shown with their excerpt.
 const CYCLE_NAMES_SHOWN: usize = 12;
@@ -23,19 +23,34 @@ impl Resolver<'_, '_> {
         };
         for task in &self.file.tasks {
             let Some(agent) = &task.agent else { continue };
-            if !agents.agents.iter().any(|a| a.name.value == agent.value) {
-                let names = agents.agents.iter().map(|a| a.name.value.as_str());
-                self.diags.push(
-                    Diagnostic::error(format!(
-                        "task `{}` names agent `{}`, which agents.yaml does not define{}",
-                        task.name.value,
-                        agent.value,
-                        did_you_mean(&agent.value, names)
-                    ))
-                    .at(agent.span, "unknown agent")
-                    .help("define it in agents.yaml with `role`, `goal` and `backstory`"),
-                );
+            if agents.agents.iter().any(|a| a.name.value == agent.value) {
+                continue;
             }
+            let names = agents.agents.iter().map(|a| a.name.value.as_str());
+            let suggestion = did_you_mean(&agent.value, names);
+            // CrewAI looks the name up among the crew's `@agent` methods, which need not be
+            // agents.yaml's keys: a name code could define is only worth a warning; one no
+            // method can have (a `>` scalar's trailing newline, a space) is a KeyError there.
+            let (diagnostic, label, help) = if is_python_identifier(&agent.value) {
+                (
+                    Diagnostic::warning(format!(
+                        "task `{}` names agent `{}`, which agents.yaml does not define: the crew's code must supply it{suggestion}",
+                        task.name.value, agent.value,
+                    )),
+                    "not in agents.yaml",
+                    "define it in agents.yaml with `role`, `goal` and `backstory`, or supply it in code",
+                )
+            } else {
+                (
+                    Diagnostic::error(format!(
+                        "task `{}` names agent {:?}, which cannot be an agent's name{suggestion}",
+                        task.name.value, agent.value,
+                    )),
+                    "not a name",
+                    "an agent's name is an identifier; a `>` or `|` block adds a trailing newline: write the name on the key's line",
+                )
+            };
+            self.diags.push(diagnostic.at(agent.span, label).help(help));
         }
         agents
             .agents

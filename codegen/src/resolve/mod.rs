@@ -14,15 +14,17 @@ mod reads;
 
 use std::collections::HashMap;
 
-use heck::ToUpperCamelCase;
-
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::model::{CustomState, Field, FieldId, Model, Retry, StateKind, Task, TaskId};
+use crate::model::{
+    CustomState, Field, FieldId, Model, Retry, RunMetadataNames, StateKind, Task, TaskId,
+};
 use crate::source::{Sources, Span};
 use crate::spec::{AgentsFile, TasksFile, Text};
 
-pub(crate) use names::check_identifier;
+pub(crate) use names::{check_identifier, is_python_identifier};
 pub(crate) use tasknet_contract::metadata::RUN_METADATA_FIELDS;
+
+use names::{NameTable, RESERVED_FIELDS, camel_name, snake_ident};
 
 /// What the resolver needs besides the task file.
 pub(crate) struct Context<'a> {
@@ -46,28 +48,22 @@ pub(crate) fn resolve(
         diags,
         fields: Vec::new(),
         field_ids: HashMap::new(),
+        field_rust_names: NameTable::snake(&RESERVED_FIELDS),
         task_ids: HashMap::new(),
+        task_rust_names: Vec::new(),
         edges: Vec::new(),
     };
-    if file.tasks.is_empty() {
-        // spec::tasks_file() reported why when it was an error (an empty file, only inputs,
-        // broken tasks); entries that are not tasks are only warnings, so say it here.
-        if !r.diags.has_errors() {
-            r.diags.push(
-                Diagnostic::error("tasks.yaml defines no task: none of its entries is a task")
-                    .help("a task has at least one of `description`, `expected_output`, `requires`, `produces`, ..."),
-            );
-        }
-        return None;
-    }
     r.index_tasks();
     r.declare_inputs();
     let produces = r.declare_produces();
     let mut tasks: Vec<Task> = Vec::with_capacity(file.tasks.len());
     for (id, decl) in file.tasks.iter().enumerate() {
         let requires = r.resolve_reads(id, decl, &produces);
+        let (rust_name, type_name) = r.task_rust_names[id].clone();
         tasks.push(Task {
             name: decl.name.value.clone(),
+            rust_name,
+            type_name,
             description: value_or_empty(&decl.description),
             expected_output: value_or_empty(&decl.expected_output),
             agent: decl.agent.as_ref().map(|a| a.value.clone()),
@@ -112,6 +108,14 @@ pub(crate) fn resolve(
     if r.diags.has_errors() {
         return None;
     }
+    let metadata = match cx.custom_state {
+        Some(_) => RunMetadataNames::seed(),
+        None => RunMetadataNames::avoiding(|name| {
+            r.fields
+                .iter()
+                .any(|f| f.name == name || f.rust_name == name)
+        }),
+    };
     Some(Model {
         name: cx.name.clone(),
         tasks_file: cx.tasks_file.clone(),
@@ -124,6 +128,7 @@ pub(crate) fn resolve(
             Some(custom) => StateKind::Custom(custom.clone()),
             None => StateKind::Generated,
         },
+        metadata,
     })
 }
 
@@ -146,13 +151,20 @@ struct Resolver<'a, 'd> {
     diags: &'d mut Diagnostics,
     fields: Vec<Field>,
     field_ids: HashMap<String, FieldId>,
+    /// The Rust names of the fields so far.
+    field_rust_names: NameTable,
     task_ids: HashMap<&'a str, TaskId>,
+    /// Each task's Rust name and type-name stem, by id.
+    task_rust_names: Vec<(String, String)>,
     edges: Vec<Edge>,
 }
 
 impl<'a> Resolver<'a, '_> {
+    /// Checks each task's name and gives it its Rust names: distinct for distinct yaml names,
+    /// in file order (names.rs).
     fn index_tasks(&mut self) {
-        let mut camel: HashMap<String, &Text> = HashMap::new();
+        let mut methods = NameTable::snake(&[]);
+        let mut types = NameTable::camel();
         for (id, task) in self.file.tasks.iter().enumerate() {
             let name = &task.name;
             if let Err((problem, help)) = check_identifier(&name.value) {
@@ -162,18 +174,9 @@ impl<'a> Resolver<'a, '_> {
                         .help(help),
                 );
             }
-            let type_name = name.value.to_upper_camel_case();
-            if let Some(other) = camel.get(&type_name) {
-                self.diags.push(
-                    Diagnostic::error(format!(
-                        "tasks `{}` and `{}` both become `{type_name}Input` in Rust",
-                        other.value, name.value
-                    ))
-                    .at(name.span, "renaming one of them")
-                    .also(other.span, "clashes with this task"),
-                );
-            }
-            camel.insert(type_name, name);
+            let rust_name = methods.claim(snake_ident(&name.value));
+            let type_name = types.claim(camel_name(&rust_name));
+            self.task_rust_names.push((rust_name, type_name));
             self.task_ids.insert(name.value.as_str(), id);
         }
     }

@@ -105,7 +105,7 @@ impl ServerConfig {
             Value::Object(fields) => fields,
             _ => Map::new(),
         };
-        for key in crate::RUN_METADATA_FIELDS {
+        for key in S::RUN_METADATA.all() {
             fields.remove(key);
         }
         self.server_inputs = fields;

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 use tasknet_contract::protocol::ErrorKind;
 
-use crate::{RUN_METADATA_FIELDS, TaskSpec, TaskState};
+use crate::{TaskSpec, TaskState};
 
 /// Why a token's data cannot be a task's input: every problem found, not just the first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +61,7 @@ pub fn decode_with<S: TaskState>(
     }
     let mut unknown = Vec::new();
     for (name, value) in fields {
-        if RUN_METADATA_FIELDS.contains(&name.as_str()) {
+        if S::RUN_METADATA.contains(name) {
             continue;
         }
         if !S::FIELDS.iter().any(|f| f.name == name) {
@@ -122,7 +122,8 @@ pub fn encode<S: TaskState>(input: &Value, state: &S) -> Value {
             out.insert(field.name.to_owned(), value);
         }
     }
-    let mut log = match out.remove("execution_log") {
+    let keys = S::RUN_METADATA;
+    let mut log = match out.remove(keys.execution_log) {
         Some(Value::Array(entries)) => entries,
         _ => Vec::new(),
     };
@@ -130,10 +131,16 @@ pub fn encode<S: TaskState>(input: &Value, state: &S) -> Value {
         log.push(serde_json::to_value(entry).unwrap_or(Value::Null));
     }
     if let Some(last) = state.execution_log().last() {
-        out.insert("current_task".to_owned(), Value::from(last.task.as_ref()));
-        out.insert("timestamp".to_owned(), Value::from(last.timestamp.as_str()));
+        out.insert(
+            keys.current_task.to_owned(),
+            Value::from(last.task.as_ref()),
+        );
+        out.insert(
+            keys.timestamp.to_owned(),
+            Value::from(last.timestamp.as_str()),
+        );
     }
-    out.insert("execution_log".to_owned(), Value::Array(log));
+    out.insert(keys.execution_log.to_owned(), Value::Array(log));
     Value::Object(out)
 }
 

@@ -61,7 +61,7 @@ pub(crate) fn logica_for(options: &JsOptions) -> impl Fn(&str) -> String {
 pub fn input_data(task: &crate::model::Task) -> serde_json::Map<String, Value> {
     task.input_data
         .iter()
-        .map(|(k, v)| (k.clone(), v.to_json()))
+        .map(|e| (e.key.clone(), e.value.to_json()))
         .collect()
 }
 
