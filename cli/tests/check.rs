@@ -143,6 +143,47 @@ fn crewai_corpus_passes_unchanged() {
     assert_eq!(checked, 3);
 }
 
+/// The real-world shapes of tests/fixtures/real_world pass `tasknet check` (tests/real_world.rs
+/// compiles them): no errors, and warnings only where the fixture is about what CrewAI ignores.
+#[test]
+fn real_world_shapes_pass_check() {
+    let dir = workspace().join("tests/fixtures/real_world");
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".tasks.yaml") else {
+            continue;
+        };
+        let tasks = format!("tests/fixtures/real_world/{name}");
+        let agents = format!("tests/fixtures/real_world/{stem}.agents.yaml");
+        let mut args = vec!["check", tasks.as_str()];
+        if workspace().join(&agents).exists() {
+            args.extend(["--agents", agents.as_str()]);
+        }
+        let out = tasknet(&args);
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{tasks}: {stderr}");
+        let warnings =
+            stderr.matches("\nwarning: ").count() + usize::from(stderr.starts_with("warning: "));
+        let expected = if stem == "crewai_extras" { 6 } else { 0 };
+        assert_eq!(warnings, expected, "{tasks}: {stderr}");
+        assert!(!stderr.contains("error"), "{tasks}: {stderr}");
+        checked.push(stem.to_owned());
+    }
+    checked.sort();
+    assert_eq!(
+        checked,
+        [
+            "crewai_extras",
+            "crlf_no_final_newline",
+            "jinja_and_json",
+            "large_40_tasks",
+            "non_ascii",
+            "scalars_and_indentation"
+        ]
+    );
+}
+
 /// A key CrewAI ignores (real files carry their own, e.g. `output_example`) is a warning: shown
 /// rustc-style with its place, counted in the summary, exit 0; `--strict` makes it an error.
 /// A misspelling of a key tasknet uses (`requries`) stays an error.
