@@ -208,7 +208,7 @@ fn task_decl(key: &Key, node: &Node, diags: &mut Diagnostics) -> Option<TaskDecl
             .collect();
         diags.push(
             Diagnostic::warning(format!(
-                "entry `{}` is not a task (its keys {} are none of a task's): ignored",
+                "entry `{}` is not a task (it has no `description` nor `expected_output`, only {}): ignored",
                 key.name,
                 keys.join(", ")
             ))
@@ -277,18 +277,30 @@ fn misspelt_used_key(other: &str) -> Option<&'static str> {
         .min_by_key(|used| strsim::damerau_levenshtein(other, used))
 }
 
-/// Whether an entry of tasks.yaml is data rather than a task: none of its keys is a task key
-/// of CrewAI's or tasknet's, nor a misspelling of one tasknet uses (e.g. prompt snippets under
-/// `system:` and `user:`). CrewAI builds a task only for entries a `@task` method uses, so
-/// such an entry is valid there.
+/// The keys that make an entry a task: the two a CrewAI `Task` cannot do without, and
+/// tasknet's own.
+const TASK_DEFINING_KEYS: &[&str] = &[
+    "description",
+    "expected_output",
+    "requires",
+    "produces",
+    "input_data",
+    "timeout",
+    "retry",
+];
+
+/// Whether an entry of tasks.yaml is data rather than a task: it has neither `description` nor
+/// `expected_output` (nor a tasknet key, nor a misspelling of one of these), e.g. prompt
+/// snippets under `system:` and `user:`, or settings that happen to use a task key such as
+/// `context`. CrewAI builds a task only for entries a `@task` method uses, so such an entry is
+/// valid there.
 fn is_not_a_task(entries: &[(Key, Node)]) -> bool {
-    !entries.is_empty()
-        && entries.iter().all(|(k, _)| {
-            let name = k.name.as_str();
-            !CREWAI_TASK_KEYS.contains(&name)
-                && !EXTENSION_TASK_KEYS.contains(&name)
-                && misspelt_used_key(name).is_none()
+    let defines_a_task = |name: &str| {
+        TASK_DEFINING_KEYS.iter().any(|key| {
+            name == *key || (name.len() >= 4 && strsim::damerau_levenshtein(name, key) <= 2)
         })
+    };
+    !entries.is_empty() && !entries.iter().any(|(k, _)| defines_a_task(&k.name))
 }
 
 /// A task key that neither CrewAI nor tasknet knows: CrewAI skips it (`process_config`), so
@@ -308,11 +320,22 @@ fn unknown_task_key(other: &str, span: Span, task: &str, diags: &mut Diagnostics
         );
         return;
     }
-    let known = CREWAI_TASK_KEYS.iter().chain(EXTENSION_TASK_KEYS).copied();
+    // Only a likely slip is suggested: a typo, or a known key without its prefix (`retries`
+    // for `max_retries`); real files' own keys (`output_example`) are not near-misses.
+    let suggestion = CREWAI_TASK_KEYS
+        .iter()
+        .chain(EXTENSION_TASK_KEYS)
+        .copied()
+        .filter(|known| {
+            strsim::damerau_levenshtein(other, known) <= 2
+                || (other.len() >= 4 && known.ends_with(other) && known.len() > other.len())
+        })
+        .min_by_key(|known| strsim::damerau_levenshtein(other, known))
+        .map(|known| format!(" (did you mean `{known}`?)"))
+        .unwrap_or_default();
     diags.push(
         Diagnostic::warning(format!(
-            "unknown key `{other}` in task `{task}` is ignored{}",
-            did_you_mean(other, known)
+            "unknown key `{other}` in task `{task}` is ignored{suggestion}"
         ))
         .at(span, "not a CrewAI task key nor a tasknet one")
         .help("CrewAI ignores keys its Task does not have, and so does tasknet"),

@@ -489,6 +489,31 @@ fn unknown_keys_warn_unless_they_misspell_a_key_tasknet_uses() {
         "{warnings:?}"
     );
     assert_eq!(checked.model.tasks.len(), 1);
+    // "Did you mean" only for a likely slip: not for a file's own key that merely shares a
+    // prefix with one (`output_example`, `output_file`).
+    assert!(!warnings[2].contains("did you mean"), "{warnings:?}");
+    let checked = check(
+        SourceFile::new(
+            "tasks.yaml",
+            "a:\n  description: x\n  retries: 3\n  asyn_execution: true\n",
+        ),
+        None,
+        None,
+    )
+    .unwrap();
+    let warnings: Vec<String> = checked
+        .warnings
+        .iter()
+        .map(|d| d.one_line(&checked.sources))
+        .collect();
+    assert!(
+        warnings[0].ends_with("(did you mean `max_retries`?)"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].ends_with("(did you mean `async_execution`?)"),
+        "{warnings:?}"
+    );
     for typo in [
         "contxt: []",
         "requries: []",
@@ -532,6 +557,18 @@ fn entries_that_are_not_tasks_warn_and_stay_out() {
         warning.starts_with("tasks.yaml:1:1: entry `prompts` is not a task"),
         "{warning}"
     );
+    // Settings that happen to use a task key (`context`) have no description nor expected
+    // output either: not a task.
+    let yaml =
+        "style:\n  tone: formal\n  context: B2B readers\nresearch:\n  description: Research.\n";
+    let checked = check(SourceFile::new("tasks.yaml", yaml), None, None).unwrap();
+    assert_eq!(checked.model.tasks.len(), 1);
+    assert_eq!(
+        checked.warnings[0].one_line(&checked.sources),
+        "tasks.yaml:1:1: entry `style` is not a task (it has no `description` nor `expected_output`, only `tone`, `context`): ignored"
+    );
+    // A tasknet task needs neither.
+    assert_eq!(ok("a: {produces: {x: u8}}\n").tasks.len(), 1);
     let errors = errors("research:\n  descriptin: Research.\n");
     assert!(
         errors
