@@ -45,6 +45,10 @@ pub use tasknet_runtime::{
 #[cfg(feature = "sqlite")]
 pub use tasknet_runtime::{SqliteStorage, Synchronous};
 
+// Agents through an LLM.
+#[cfg(feature = "llm")]
+pub use tasknet_runtime::llm;
+
 // The WebSocket task server.
 #[cfg(feature = "server")]
 pub use tasknet_runtime::server::{self, Server, ServerConfig, serve};

@@ -12,6 +12,8 @@ mod app;
 mod error;
 pub mod executor;
 mod json;
+#[cfg(feature = "llm")]
+pub mod llm;
 pub mod log;
 pub mod petri;
 mod progress;

@@ -1,0 +1,215 @@
+//! A task run by its agent: the prompt, and an answer that always parses into the task's
+//! output, or a clear error. A reply that does not parse goes back to the model with the
+//! error, up to `guardrail_max_retries` times (CrewAI's key and default, 3), as rig's
+//! extractors and CrewAI's guardrails do.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::TaskContext;
+
+use super::client::{LlmClient, OutputSchema};
+use super::error::{CallSite, LlmError, LlmErrorKind};
+use super::wire::{Message, Role, Usage};
+
+/// CrewAI's default `guardrail_max_retries`.
+pub const DEFAULT_OUTPUT_RETRIES: u32 = 3;
+
+/// The agent's system message and the task's user message, as docs/agents.md shows them:
+/// the agent's rendered role, goal and backstory; the rendered description, the expected
+/// output, and the task's input (the fields it reads) as JSON.
+pub fn task_messages(ctx: &TaskContext, input: &Value) -> Vec<Message> {
+    let mut messages = Vec::with_capacity(2);
+    if let Some(role) = ctx.role.as_deref() {
+        let mut system = format!("You are {}.", role.trim().trim_end_matches('.'));
+        if let Some(backstory) = ctx.backstory.as_deref().filter(|b| !b.trim().is_empty()) {
+            system.push(' ');
+            system.push_str(backstory.trim());
+        }
+        if let Some(goal) = ctx.goal.as_deref().filter(|g| !g.trim().is_empty()) {
+            system.push_str("\nYour goal: ");
+            system.push_str(goal.trim());
+        }
+        messages.push(Message::new(Role::System, system));
+    }
+    let mut user = ctx.description.trim().to_owned();
+    if !ctx.expected_output.trim().is_empty() {
+        user.push_str("\n\nExpected output: ");
+        user.push_str(ctx.expected_output.trim());
+    }
+    let has_input = match input {
+        Value::Object(fields) => !fields.is_empty(),
+        Value::Null => false,
+        _ => true,
+    };
+    if has_input {
+        user.push_str("\n\nInput: ");
+        user.push_str(&input.to_string());
+    }
+    messages.push(Message::new(Role::User, user));
+    messages
+}
+
+/// What answering took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallStats {
+    /// LLM requests made.
+    pub calls: u32,
+    /// Their token counts, as the server reported them.
+    pub usage: Usage,
+    /// Time spent waiting for the model.
+    pub llm_time: Duration,
+}
+
+/// Asks until the answer parses into `T` (and `check` accepts it), feeding each failure back:
+/// at most `1 + retries` answers. The schema is sent with every request (there are no tools
+/// here), in the mode the client negotiated with the server.
+pub async fn typed_answer<T: DeserializeOwned>(
+    client: &LlmClient,
+    site: &CallSite,
+    mut messages: Vec<Message>,
+    schema: &OutputSchema,
+    retries: u32,
+    check: impl Fn(&T) -> Result<(), String>,
+) -> Result<(T, CallStats), LlmError> {
+    let mut stats = CallStats::default();
+    let mut last_problem = String::new();
+    for _ in 0..=retries {
+        let reply = client.complete(site, &messages, &[], Some(schema)).await?;
+        stats.calls += reply.requests;
+        stats.usage += reply.usage;
+        stats.llm_time += reply.elapsed;
+        let raw = reply.message.content.clone().unwrap_or_default();
+        let problem = match parse_json::<T>(&raw) {
+            Ok(value) => match check(&value) {
+                Ok(()) => return Ok((value, stats)),
+                Err(why) => format!("it was rejected: {why}"),
+            },
+            Err(why) => format!("it is not the JSON object asked for: {why}"),
+        };
+        tracing::info!(task = %site.task, %problem, "the answer is retried");
+        last_problem = format!("{problem}; the reply: {}", excerpt(&raw));
+        messages.push(Message::new(Role::Assistant, raw));
+        messages.push(Message::new(
+            Role::User,
+            format!("Your answer cannot be used: {problem}. Answer again with only the corrected JSON object."),
+        ));
+    }
+    Err(LlmError::new(
+        site,
+        &client.config().model,
+        LlmErrorKind::InvalidOutput,
+        format!("after {} answers, {last_problem}", retries + 1),
+    ))
+}
+
+/// A plain-text answer (a CrewAI task's `<task>_output`).
+pub async fn text_answer(
+    client: &LlmClient,
+    site: &CallSite,
+    messages: &[Message],
+) -> Result<(String, CallStats), LlmError> {
+    let reply = client.complete(site, messages, &[], None).await?;
+    let stats = CallStats {
+        calls: reply.requests,
+        usage: reply.usage,
+        llm_time: reply.elapsed,
+    };
+    Ok((reply.message.content.unwrap_or_default(), stats))
+}
+
+/// The JSON in a reply: the whole text, or inside a Markdown fence, or from its first `{` to
+/// its last `}` (small models wrap their JSON in prose).
+fn parse_json<T: DeserializeOwned>(raw: &str) -> Result<T, String> {
+    let text = raw.trim();
+    let direct = serde_json::from_str::<T>(text);
+    let Err(first) = direct else {
+        return direct.map_err(|e| e.to_string());
+    };
+    let fenced = text
+        .split("```")
+        .nth(1)
+        .map(|inside| inside.trim_start_matches("json").trim());
+    let braces = match (text.find('{'), text.rfind('}')) {
+        (Some(start), Some(end)) if start < end => Some(&text[start..=end]),
+        _ => None,
+    };
+    for candidate in [fenced, braces].into_iter().flatten() {
+        if let Ok(value) = serde_json::from_str::<T>(candidate) {
+            return Ok(value);
+        }
+    }
+    // The error of the most JSON-looking candidate names the field at fault.
+    let best = braces.or(fenced).unwrap_or(text);
+    Err(serde_json::from_str::<T>(best)
+        .err()
+        .map_or_else(|| first.to_string(), |e| e.to_string()))
+}
+
+fn excerpt(text: &str) -> String {
+    const LIMIT: usize = 800;
+    match text.char_indices().nth(LIMIT) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Out {
+        category: String,
+    }
+
+    #[test]
+    fn json_is_found_in_fences_and_prose() {
+        let want = Out {
+            category: "order".into(),
+        };
+        assert_eq!(parse_json::<Out>(r#"{"category":"order"}"#).unwrap(), want);
+        assert_eq!(
+            parse_json::<Out>("```json\n{\"category\": \"order\"}\n```").unwrap(),
+            want
+        );
+        assert_eq!(
+            parse_json::<Out>("Sure! {\"category\": \"order\"} Hope it helps.").unwrap(),
+            want
+        );
+        let e = parse_json::<Out>(r#"{"kind": "order"}"#).unwrap_err();
+        assert!(e.contains("unknown field `kind`"), "{e}");
+        let e = parse_json::<Out>("{}").unwrap_err();
+        assert!(e.contains("missing field `category`"), "{e}");
+    }
+
+    #[test]
+    fn the_prompt_holds_the_agent_the_task_and_its_input() {
+        let ctx = TaskContext {
+            task: "classify",
+            run_id: "r".into(),
+            description: "Classify the email.".into(),
+            expected_output: "A category.".into(),
+            agent: Some("clerk"),
+            role: Some("Sales clerk".into()),
+            goal: Some("Sort the mail".into()),
+            backstory: Some("Ten years at the counter.".into()),
+        };
+        let messages = task_messages(&ctx, &serde_json::json!({"email": "hi"}));
+        assert_eq!(
+            messages[0].content.as_deref(),
+            Some("You are Sales clerk. Ten years at the counter.\nYour goal: Sort the mail")
+        );
+        assert_eq!(
+            messages[1].content.as_deref(),
+            Some(
+                "Classify the email.\n\nExpected output: A category.\n\nInput: {\"email\":\"hi\"}"
+            )
+        );
+        assert_eq!(task_messages(&ctx, &serde_json::json!({})).len(), 2);
+    }
+}

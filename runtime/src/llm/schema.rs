@@ -1,0 +1,143 @@
+//! The JSON Schema of a task's output, from the types its `produces` names: an object with
+//! exactly those fields, all required, nothing else (what OpenAI's strict mode asks for).
+
+use serde_json::{Map, Value, json};
+
+use crate::{FieldSpec, TaskSpec};
+
+use super::client::OutputSchema;
+
+/// The schema a typed answer of `task` must match, or `None` for a task whose output is one
+/// text (a CrewAI task's `<task>_output: String`), which is asked for as plain text.
+pub fn output_schema(task: &TaskSpec) -> Option<OutputSchema> {
+    let crewai_text = task.produces.len() == 1
+        && task.produces[0].ty == "String"
+        && task.produces[0].name == format!("{}_output", task.name);
+    if crewai_text || task.produces.is_empty() {
+        return None;
+    }
+    Some(OutputSchema {
+        name: schema_name(task.name),
+        schema: object_schema(task.produces),
+    })
+}
+
+/// `{"type": "object", "properties": ..., "required": [every field], "additionalProperties":
+/// false}`.
+pub fn object_schema(fields: &[FieldSpec]) -> Value {
+    let mut properties = Map::new();
+    for field in fields {
+        properties.insert(field.name.to_owned(), type_schema(field.ty));
+    }
+    let required: Vec<&str> = fields.iter().map(|f| f.name).collect();
+    json!({
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": false,
+    })
+}
+
+/// The schema of a Rust type as the registry writes it: scalars, `Vec`, `Option`, maps with
+/// string keys; any other type (`json`, a user's type) is any JSON value, which the parse into
+/// the Output type then checks.
+pub fn type_schema(ty: &str) -> Value {
+    let ty = ty.trim();
+    let ty = ty.strip_prefix("::").unwrap_or(ty);
+    if let Some(inner) = generic(
+        ty,
+        &["Vec", "std::vec::Vec", "VecDeque", "BTreeSet", "HashSet"],
+    ) {
+        return json!({"type": "array", "items": type_schema(inner)});
+    }
+    if let Some(inner) = generic(ty, &["Option", "std::option::Option"]) {
+        return json!({"anyOf": [type_schema(inner), {"type": "null"}]});
+    }
+    if let Some(args) = generic(
+        ty,
+        &[
+            "HashMap",
+            "BTreeMap",
+            "std::collections::HashMap",
+            "std::collections::BTreeMap",
+        ],
+    ) && let Some((key, value)) = args.split_once(',')
+        && key.trim() == "String"
+    {
+        return json!({"type": "object", "additionalProperties": type_schema(value)});
+    }
+    match ty {
+        "String" | "str" | "&str" | "&'static str" | "std::string::String" => {
+            json!({"type": "string"})
+        }
+        "bool" => json!({"type": "boolean"}),
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => json!({"type": "integer", "minimum": 0}),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => json!({"type": "integer"}),
+        "f32" | "f64" => json!({"type": "number"}),
+        _ => json!({}),
+    }
+}
+
+/// `Name<inner>` -> `inner`, for one of `names`.
+fn generic<'a>(ty: &'a str, names: &[&str]) -> Option<&'a str> {
+    let open = ty.find('<')?;
+    let (name, rest) = ty.split_at(open);
+    if !names.contains(&name.trim()) || !rest.ends_with('>') {
+        return None;
+    }
+    Some(rest[1..rest.len() - 1].trim())
+}
+
+/// A schema name the APIs accept (`^[a-zA-Z0-9_-]{1,64}$`).
+fn schema_name(task: &str) -> String {
+    let mut name: String = task
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(57)
+        .collect();
+    name.push_str("_output");
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_map_to_json_schema() {
+        assert_eq!(
+            type_schema("Vec<String>"),
+            json!({"type": "array", "items": {"type": "string"}})
+        );
+        assert_eq!(type_schema("u64"), json!({"type": "integer", "minimum": 0}));
+        assert_eq!(
+            type_schema("Option<f64>"),
+            json!({"anyOf": [{"type": "number"}, {"type": "null"}]})
+        );
+        assert_eq!(
+            type_schema("HashMap<String, bool>"),
+            json!({"type": "object", "additionalProperties": {"type": "boolean"}})
+        );
+        assert_eq!(type_schema("crate::Email"), json!({}));
+        let fields = [
+            FieldSpec {
+                name: "category",
+                ty: "String",
+            },
+            FieldSpec {
+                name: "products",
+                ty: "Vec<String>",
+            },
+        ];
+        let schema = object_schema(&fields);
+        assert_eq!(schema["required"], json!(["category", "products"]));
+        assert_eq!(schema["additionalProperties"], json!(false));
+        assert_eq!(schema_name("gerar_relatório"), "gerar_relat_rio_output");
+    }
+}
