@@ -248,6 +248,7 @@ fn task_record(run_id: &str, i: usize) -> TaskRecord {
         finished_at: now,
         duration_ms: 0.8,
         attempts: 1,
+        llm: None,
     }
 }
 

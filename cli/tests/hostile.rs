@@ -47,6 +47,7 @@ fn task(run_id: &str, index: usize, name: &str, error: Option<&str>) -> TaskReco
         finished_at: "2026-12-02T00:00:01Z".to_owned(),
         duration_ms: 1.0,
         attempts: 1,
+        llm: None,
     }
 }
 

@@ -40,6 +40,7 @@ fn record(run_id: &str, i: usize) -> TaskRecord {
         finished_at: "2026-11-21T06:00:00.001Z".to_owned(),
         duration_ms: 0.8,
         attempts: 1,
+        llm: None,
     }
 }
 

@@ -170,3 +170,40 @@ impl<'de> serde::Deserialize<'de> for FieldKey<'de> {
         deserializer.deserialize_identifier(KeyVisitor)
     }
 }
+
+/// The body of a `Tasks` method left to its agent: the task's input as JSON, the agent's
+/// answer parsed into the task's output (docs/agents.md).
+pub fn agent_task<'a, I, O>(
+    ctx: &'a TaskContext,
+    input: I,
+) -> impl Future<Output = Result<O, TaskError>> + Send + 'a
+where
+    I: serde::Serialize,
+    O: serde::de::DeserializeOwned + Send + 'a,
+{
+    let input = serde_json::to_value(&input);
+    async move {
+        let input = input.map_err(|e| {
+            TaskError::msg(format!("task `{}`: its input is not JSON: {e}", ctx.task))
+        })?;
+        agent_output(ctx, input).await
+    }
+}
+
+#[cfg(feature = "llm")]
+async fn agent_output<O: serde::de::DeserializeOwned>(
+    ctx: &TaskContext,
+    input: serde_json::Value,
+) -> Result<O, TaskError> {
+    crate::llm::answer_task(ctx, &input)
+        .await
+        .map(|(output, _stats)| output)
+}
+
+#[cfg(not(feature = "llm"))]
+async fn agent_output<O>(ctx: &TaskContext, _input: serde_json::Value) -> Result<O, TaskError> {
+    Err(TaskError::msg(format!(
+        "task `{}` is left to its agent, but tasknet was built without its `llm` feature: enable it, or implement the task's method",
+        ctx.task
+    )))
+}

@@ -36,7 +36,7 @@ pub use time::{Timestamp, now_rfc3339};
 pub use app::App;
 pub use executor::{Replay, RetryPolicy, Run, RunError, Runner, TaskFailure};
 pub use json::JsonText;
-pub use log::{ReplayMode, RunRecord, RunStatus, TaskRecord, TaskStatus};
+pub use log::{LlmUsage, ReplayMode, RunRecord, RunStatus, TaskRecord, TaskStatus};
 pub use petri::PetriNet;
 #[cfg(feature = "server")]
 pub use server::{Server, ServerConfig, serve};

@@ -111,6 +111,37 @@ pub struct TaskRecord {
     pub finished_at: String,
     pub duration_ms: f64,
     pub attempts: u32,
+    /// What the task's agent spent on its LLM, when it used one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmUsage>,
+}
+
+/// A task's LLM use: the model, the calls, the server's token counts and the time waited.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmUsage {
+    /// The model, as the task asked for it.
+    pub model: String,
+    /// LLM requests made (retries included).
+    pub calls: u32,
+    /// Prompt tokens, as the server counted them.
+    pub prompt_tokens: u64,
+    /// Completion tokens, as the server counted them.
+    pub completion_tokens: u64,
+    /// Time spent waiting for the model, in milliseconds.
+    pub llm_ms: f64,
+}
+
+impl LlmUsage {
+    /// Adds `other`'s calls, tokens and time (the model stays this one's unless unset).
+    pub fn add(&mut self, other: &LlmUsage) {
+        if self.model.is_empty() {
+            self.model.clone_from(&other.model);
+        }
+        self.calls += other.calls;
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.llm_ms += other.llm_ms;
+    }
 }
 
 impl TaskRecord {
@@ -152,6 +183,7 @@ impl TaskRecord {
             finished_at: log.timestamp.clone(),
             duration_ms: 0.0,
             attempts: 1,
+            llm: None,
         }
     }
 }

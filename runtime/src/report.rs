@@ -135,18 +135,35 @@ pub fn print_run(
     }
     writeln!(
         out,
-        "{:>3} {:<28} {:<10} {:>8} {:>3} {:<8} OUTPUT / ERROR",
-        "#", "TASK", "STATUS", "MS", "TRY", "REPLAYED"
+        "{:>3} {:<28} {:<10} {:>8} {:>3} {:<8} {:>13} OUTPUT / ERROR",
+        "#", "TASK", "STATUS", "MS", "TRY", "REPLAYED", "TOKENS IN/OUT"
     )
     .map_err(&e)?;
+    let mut llm_total: Option<crate::LlmUsage> = None;
     for t in storage.tasks_each(&run.id)? {
         match t {
             Ok(t) => {
                 writeln!(out, "{}", task_line(&t)).map_err(&e)?;
+                if let Some(usage) = &t.llm {
+                    llm_total.get_or_insert_with(Default::default).add(usage);
+                }
                 summary.records += 1;
             }
             Err(problem) => summary.unreadable.push(problem),
         }
+    }
+    if let Some(total) = llm_total {
+        writeln!(
+            out,
+            "llm    {} call{}, {} prompt + {} completion tokens, {:.1} s waiting ({})",
+            total.calls,
+            if total.calls == 1 { "" } else { "s" },
+            total.prompt_tokens,
+            total.completion_tokens,
+            total.llm_ms / 1000.0,
+            printable(&total.model)
+        )
+        .map_err(&e)?;
     }
     Ok(summary)
 }
@@ -156,14 +173,19 @@ fn task_line(t: &TaskRecord) -> String {
         Some(error) => format!("{}: {error}", t.error_kind.as_deref().unwrap_or("error")),
         None => t.output.to_string(),
     };
+    let tokens = match &t.llm {
+        Some(usage) => format!("{}/{}", usage.prompt_tokens, usage.completion_tokens),
+        None => "-".to_owned(),
+    };
     format!(
-        "{:>3} {:<28} {:<10} {:>8.1} {:>3} {:<8} {}",
+        "{:>3} {:<28} {:<10} {:>8.1} {:>3} {:<8} {:>13} {}",
         t.task_index,
         shorten(&t.task_name, 28),
         status_text(t.status),
         t.duration_ms,
         t.attempts,
         if t.was_replayed { "yes" } else { "" },
+        tokens,
         shorten(&detail, 80)
     )
 }

@@ -25,6 +25,28 @@ pub struct TaskContext {
     pub goal: Option<Cow<'static, str>>,
     /// See `role`.
     pub backstory: Option<Cow<'static, str>>,
+    /// The fields the task produces, with their types (what an agent's answer must hold).
+    pub produces: &'static [crate::FieldSpec],
+    /// The LLM the task's agent answers through, when the runner has one
+    /// ([`crate::Runner::llm`]).
+    #[cfg(feature = "llm")]
+    pub llm: Option<Arc<crate::llm::LlmClient>>,
+    /// What the task's LLM calls cost so far, for its record.
+    pub(crate) usage: Arc<std::sync::Mutex<Option<crate::LlmUsage>>>,
+}
+
+impl TaskContext {
+    /// Adds an LLM call's cost to the task's record (the agent does it for each call; a
+    /// hand-written task that calls a model itself may too).
+    pub fn record_llm_usage(&self, usage: &crate::LlmUsage) {
+        let mut total = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+        total.get_or_insert_with(Default::default).add(usage);
+    }
+
+    /// What the task's LLM calls cost, taken out for the record.
+    pub(crate) fn take_llm_usage(&self) -> Option<crate::LlmUsage> {
+        self.usage.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
 }
 
 /// A task's typed output, erased so that an executor can log it and merge it into the state.

@@ -3,107 +3,15 @@
 //! refuses `json_schema`, an answer that never validates. Each gives its clear error, naming
 //! the task, the agent, the model and the HTTP status.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use tasknet_runtime::llm::{
     CallSite, LlmClient, LlmConfig, LlmErrorKind, Message, OutputMode, OutputSchema, Role,
     typed_answer,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
-/// What the fake server does with one request.
-#[derive(Clone)]
-enum Step {
-    /// Answers with this status, extra header lines and body.
-    Reply(u16, &'static str, String),
-    /// Reads the request and never answers.
-    Hang,
-    /// Promises a longer body than it sends, then closes.
-    Truncate,
-}
-
-fn completion(content: &str) -> Step {
-    Step::Reply(
-        200,
-        "",
-        json!({
-            "id": "x", "object": "chat.completion", "model": "fake",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14},
-        })
-        .to_string(),
-    )
-}
-
-struct FakeServer {
-    url: String,
-    /// Each request's headers and JSON body, in order.
-    seen: Arc<Mutex<Vec<(String, Value)>>>,
-}
-
-async fn fake_server(script: Vec<Step>) -> FakeServer {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        for step in script {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let (head, body) = read_request(&mut socket).await;
-            log.lock()
-                .unwrap()
-                .push((head, serde_json::from_slice(&body).unwrap_or(Value::Null)));
-            let reply = match step {
-                Step::Reply(status, headers, body) => format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{headers}\r\n{body}",
-                    body.len()
-                ),
-                Step::Hang => {
-                    tokio::time::sleep(Duration::from_secs(30)).await;
-                    continue;
-                }
-                Step::Truncate => "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{\"choices\": [".to_owned(),
-            };
-            let _ = socket.write_all(reply.as_bytes()).await;
-            let _ = socket.shutdown().await;
-        }
-    });
-    FakeServer { url, seen }
-}
-
-async fn read_request(socket: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        let n = socket.read(&mut buf).await.unwrap_or(0);
-        if n == 0 {
-            return (String::from_utf8_lossy(&data).into_owned(), Vec::new());
-        }
-        data.extend_from_slice(&buf[..n]);
-        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&data[..end]).to_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            while data.len() < end + 4 + length {
-                let n = socket.read(&mut buf).await.unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                data.extend_from_slice(&buf[..n]);
-            }
-            return (head, data[end + 4..].to_vec());
-        }
-    }
-}
+use tasknet_testkit::fake_llm::{Step, completion, fake_server};
 
 fn new_client(url: &str, configure: impl FnOnce(&mut LlmConfig)) -> LlmClient {
     let mut config = LlmConfig::new(url, "fake-model").api_key("sk-test-secret");
@@ -273,6 +181,24 @@ async fn a_server_that_refuses_json_schema_gets_json_object_and_it_is_remembered
         "",
         r#"{"detail":[{"type":"literal_error","loc":["body","response_format","type"],"msg":"Input should be 'text' or 'json_object'"}]}"#.into(),
     );
+    // The real server's answer: a 500 whose message names the field.
+    let llama_cpp_python = Step::Reply(
+        500,
+        "",
+        r#"{"error":{"message":"1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}","type":"internal_server_error"}}"#.into(),
+    );
+    let server = fake_server(vec![llama_cpp_python, completion(GOOD)]).await;
+    let client = new_client(&server.url, |_| {});
+    typed_answer::<Classified>(&client, &site(), messages(), &schema(), 0, |_| Ok(()))
+        .await
+        .unwrap();
+    assert_eq!(
+        server.seen.lock().unwrap().len(),
+        2,
+        "a refusal is not retried as a 500"
+    );
+    assert_eq!(client.output_mode(), OutputMode::JsonObject);
+
     let server = fake_server(vec![refusal, completion(GOOD), completion(GOOD)]).await;
     let client = new_client(&server.url, |_| {});
     assert_eq!(client.output_mode(), OutputMode::JsonSchema);

@@ -7,7 +7,7 @@ use serde_json::json;
 use tasknet_runtime::seed::{ExecutionLog, TaskOutputStorageHandler};
 use tasknet_runtime::storage::{export_csv, export_jsonl};
 use tasknet_runtime::{
-    MemoryStorage, RunRecord, RunStatus, SqliteStorage, Storage, TaskRecord, TaskStatus,
+    LlmUsage, MemoryStorage, RunRecord, RunStatus, SqliteStorage, Storage, TaskRecord, TaskStatus,
 };
 
 fn run(id: &str, started_at: &str) -> RunRecord {
@@ -42,6 +42,7 @@ fn task(run_id: &str, index: usize, name: &str, output: serde_json::Value) -> Ta
         finished_at: "2026-11-21T06:00:01.000Z".to_owned(),
         duration_ms: 1000.0,
         attempts: 1,
+        llm: None,
     }
 }
 
@@ -81,6 +82,20 @@ fn runs_and_tasks_round_trip() {
             task("r1", 1, "b", json!({"x": 2})),
             "{name}: every column kept"
         );
+        // An agent task's LLM use is kept with its record.
+        let llm = LlmUsage {
+            model: "gpt-4o-mini".into(),
+            calls: 2,
+            prompt_tokens: 180,
+            completion_tokens: 42,
+            llm_ms: 812.5,
+        };
+        let agent_task = TaskRecord {
+            llm: Some(llm.clone()),
+            ..task("r1", 2, "c", json!({"y": 3}))
+        };
+        s.put_tasks(vec![agent_task.clone()]).unwrap();
+        assert_eq!(s.tasks("r1").unwrap()[2], agent_task, "{name}");
         s.finish_run("r1", RunStatus::Succeeded, "2026-11-21T06:00:02.000Z", None)
             .unwrap();
         let r = s.run("r1").unwrap().unwrap();
@@ -92,7 +107,7 @@ fn runs_and_tasks_round_trip() {
             s.finish_run("nope", RunStatus::Failed, "t", None).is_err(),
             "{name}"
         );
-        assert_eq!(s.delete_tasks("r1").unwrap(), 2);
+        assert_eq!(s.delete_tasks("r1").unwrap(), 3);
         assert!(s.tasks("r1").unwrap().is_empty());
         assert!(
             s.run("r1").unwrap().is_some(),
@@ -509,4 +524,50 @@ fn pages_of_runs_cover_the_log_once_newest_first() {
         }
         assert_eq!(seen, expected, "{name}");
     }
+}
+
+/// A log written before tasks recorded their LLM use (schema 1) is read as it is when opened
+/// read-only, and migrated (the new column added, nothing lost) when opened to write.
+#[test]
+fn sqlite_schema_1_logs_are_read_and_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE runs (id TEXT PRIMARY KEY, registry TEXT NOT NULL, source_hash TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL, inputs TEXT NOT NULL, parent_run TEXT REFERENCES runs(id) ON DELETE SET NULL, replay_task TEXT, replay_mode TEXT, error TEXT);
+             CREATE TABLE task_outputs (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, task_index INTEGER NOT NULL, task_name TEXT NOT NULL, expected_output TEXT NOT NULL, inputs TEXT NOT NULL, output TEXT NOT NULL, status TEXT NOT NULL, error_kind TEXT, error TEXT, was_replayed INTEGER NOT NULL, started_at TEXT NOT NULL, finished_at TEXT NOT NULL, duration_ms REAL NOT NULL, attempts INTEGER NOT NULL, PRIMARY KEY (run_id, task_name)) WITHOUT ROWID;
+             INSERT INTO runs VALUES ('r1', 'tasks', 'abc', '2026-11-21T06:00:00.000Z', NULL, 'running', '{}', NULL, NULL, NULL, NULL);
+             INSERT INTO task_outputs VALUES ('r1', 0, 'a', 'x', '{}', '{\"x\":1}', 'succeeded', NULL, NULL, 0, 't0', 't1', 1.0, 1);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let read = SqliteStorage::open_read_only(&path).unwrap();
+    let tasks = read.tasks("r1").unwrap();
+    assert_eq!(tasks[0].output.value(), json!({"x": 1}));
+    assert_eq!(tasks[0].llm, None);
+    drop(read);
+    let version = |path: &std::path::Path| -> i64 {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(version(&path), 1, "reading left it alone");
+    let log = SqliteStorage::open(&path).unwrap();
+    assert_eq!(version(&path), 2);
+    assert_eq!(log.tasks("r1").unwrap()[0].task_name, "a");
+    let with_llm = TaskRecord {
+        llm: Some(LlmUsage {
+            model: "m".into(),
+            calls: 1,
+            prompt_tokens: 5,
+            completion_tokens: 6,
+            llm_ms: 7.0,
+        }),
+        ..task("r1", 1, "b", json!({}))
+    };
+    log.put_task(with_llm.clone()).unwrap();
+    assert_eq!(log.tasks("r1").unwrap()[1], with_llm);
 }

@@ -1,5 +1,6 @@
 //! What tasknet's test suites share: finding the outside programs some tests run (node,
-//! xmllint, dot, chromium, cargo-generate, ...).
+//! xmllint, dot, chromium, cargo-generate, ...), and a scripted fake LLM server
+//! ([`fake_llm`]).
 //!
 //! `cargo test --workspace` must pass on a machine that has only the Rust toolchain, so a test
 //! whose program is missing says on stderr that it was skipped and why; CI installs every
@@ -7,6 +8,8 @@
 //! instead (a skip there would hide a check that never ran).
 
 #![deny(missing_docs)]
+
+pub mod fake_llm;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

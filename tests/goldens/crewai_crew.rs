@@ -310,31 +310,41 @@ pub fn reporting_task_output(state: &mut State, output: ReportingTaskOutput) {
     state.reporting_task_output = Some(output.reporting_task_output);
     __tasknet::TaskState::record(state, "reporting_task");
 }
-/// The tasks of `tests/fixtures/crewai/lib__cli__src__crewai_cli__templates__crew__config__tasks.yaml`: implement one method per task (that is the agent).
+/// The tasks of `tests/fixtures/crewai/lib__cli__src__crewai_cli__templates__crew__config__tasks.yaml`: one method per task.
 ///
-/// A missing method is a compile error; `Crew(your_impl)` is what the runtime runs.
+/// A task whose agent agents.yaml defines runs through that agent by default (the
+/// runner's LLM); implement its method to run it in code instead. Every other task must be
+/// implemented: a missing method is a compile error. `Crew(your_impl)` is what the runtime runs.
 #[allow(dead_code)]
 pub trait Tasks: Send + Sync + 'static {
     /// Conduct a thorough research about {topic} Make sure you find any interesting and relevant information given the current year is {current_year}.
     ///
     /// Expected output: A list with 10 bullet points of the most relevant information about {topic}
+    ///
+    /// Left to agent `researcher` (through the runner's LLM) unless implemented here.
     fn research_task(
         &self,
         ctx: &__tasknet::TaskContext,
         input: ResearchTaskInput,
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<ResearchTaskOutput, __tasknet::TaskError>,
-    > + Send;
+    > + Send {
+        __tasknet::agent_task(ctx, input)
+    }
     /// Review the context you got and expand each topic into a full section for a report. Make sure the report is detailed and contains any and all relevant information.
     ///
     /// Expected output: A fully fledged report with the main topics, each with a full section of information. Formatted as markdown without '```'
+    ///
+    /// Left to agent `reporting_analyst` (through the runner's LLM) unless implemented here.
     fn reporting_task(
         &self,
         ctx: &__tasknet::TaskContext,
         input: ReportingTaskInput,
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<ReportingTaskOutput, __tasknet::TaskError>,
-    > + Send;
+    > + Send {
+        __tasknet::agent_task(ctx, input)
+    }
 }
 /// Binds an implementation of [`Tasks`] to [`TASK_REGISTRY`]: what the runtime executes.
 #[allow(dead_code)]

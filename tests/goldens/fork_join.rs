@@ -424,9 +424,11 @@ pub fn summarise_output(state: &mut State, output: SummariseOutput) {
     state.word_count = Some(output.word_count);
     __tasknet::TaskState::record(state, "summarise");
 }
-/// The tasks of `tests/fixtures/fork_join.yaml`: implement one method per task (that is the agent).
+/// The tasks of `tests/fixtures/fork_join.yaml`: one method per task.
 ///
-/// A missing method is a compile error; `Crew(your_impl)` is what the runtime runs.
+/// A task whose agent agents.yaml defines runs through that agent by default (the
+/// runner's LLM); implement its method to run it in code instead. Every other task must be
+/// implemented: a missing method is a compile error. `Crew(your_impl)` is what the runtime runs.
 #[allow(dead_code)]
 pub trait Tasks: Send + Sync + 'static {
     /// Download {url}.

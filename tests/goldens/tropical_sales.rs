@@ -534,51 +534,69 @@ pub fn generate_response_output(state: &mut State, output: GenerateResponseOutpu
     state.reply_file = Some(output.reply_file);
     __tasknet::TaskState::record(state, "generate_response");
 }
-/// The tasks of `examples/tropical_sales/tasks.yaml`: implement one method per task (that is the agent).
+/// The tasks of `examples/tropical_sales/tasks.yaml`: one method per task.
 ///
-/// A missing method is a compile error; `Crew(your_impl)` is what the runtime runs.
+/// A task whose agent agents.yaml defines runs through that agent by default (the
+/// runner's LLM); implement its method to run it in code instead. Every other task must be
+/// implemented: a missing method is a compile error. `Crew(your_impl)` is what the runtime runs.
 #[allow(dead_code)]
 pub trait Tasks: Send + Sync + 'static {
     /// Read the oldest email in {inbox_dir} that has no reply in {outbox_dir} yet, and extract its sender, subject and body.
     ///
     /// Expected output: The email as JSON: message_id, from, subject, body.
+    ///
+    /// Left to agent `email_reader` (through the runner's LLM) unless implemented here.
     fn read_email(
         &self,
         ctx: &__tasknet::TaskContext,
         input: ReadEmailInput,
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<ReadEmailOutput, __tasknet::TaskError>,
-    > + Send;
+    > + Send {
+        __tasknet::agent_task(ctx, input)
+    }
     /// Classify the email as an order, a stock question, a complaint or something else, and list the products it mentions.
     ///
     /// Expected output: One category and the list of product names.
+    ///
+    /// Left to agent `classifier` (through the runner's LLM) unless implemented here.
     fn classify_message(
         &self,
         ctx: &__tasknet::TaskContext,
         input: ClassifyMessageInput,
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<ClassifyMessageOutput, __tasknet::TaskError>,
-    > + Send;
+    > + Send {
+        __tasknet::agent_task(ctx, input)
+    }
     /// Look up each product of this {category} email in the stock database at {stock_db}.
     ///
     /// Expected output: For each product: the quantity in stock and whether the request can be served.
+    ///
+    /// Left to agent `stock_keeper` (through the runner's LLM) unless implemented here.
     fn check_stock_availability(
         &self,
         ctx: &__tasknet::TaskContext,
         input: CheckStockAvailabilityInput,
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<CheckStockAvailabilityOutput, __tasknet::TaskError>,
-    > + Send;
+    > + Send {
+        __tasknet::agent_task(ctx, input)
+    }
     /// Write the reply to the email, given its category and the stock levels.
     ///
     /// Expected output: A polite reply with availability and prices, signed by the sales team, written to {outbox_dir} as an .eml file.
+    ///
+    /// Left to agent `responder` (through the runner's LLM) unless implemented here.
     fn generate_response(
         &self,
         ctx: &__tasknet::TaskContext,
         input: GenerateResponseInput,
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<GenerateResponseOutput, __tasknet::TaskError>,
-    > + Send;
+    > + Send {
+        __tasknet::agent_task(ctx, input)
+    }
 }
 /// Binds an implementation of [`Tasks`] to [`TASK_REGISTRY`]: what the runtime executes.
 #[allow(dead_code)]

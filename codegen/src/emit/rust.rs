@@ -447,18 +447,40 @@ impl Emitter<'_> {
             if task.rust_name != task.name {
                 doc.push_str(&format!("\n\nTask `{}` in the yaml.", task.name));
             }
+            let by_agent = task
+                .agent
+                .as_deref()
+                .filter(|a| self.model.agents.iter().any(|defined| defined.name == *a));
+            if let Some(agent) = by_agent {
+                doc.push_str(&format!(
+                    "\n\nLeft to agent `{agent}` (through the runner's LLM) unless implemented here."
+                ));
+            }
             let doc = doc_lines(&doc);
-            quote! {
-                #doc
+            let signature = quote! {
                 fn #method(
                     &self,
                     ctx: &#rt::TaskContext,
                     input: #input_ty,
-                ) -> impl ::core::future::Future<Output = #rt::Result<#output_ty, #rt::TaskError>> + Send;
+                ) -> impl ::core::future::Future<Output = #rt::Result<#output_ty, #rt::TaskError>> + Send
+            };
+            match by_agent {
+                // A task whose agent agents.yaml defines runs through it by default; any other
+                // must be implemented (a compile error otherwise).
+                Some(_) => quote! {
+                    #doc
+                    #signature {
+                        #rt::agent_task(ctx, input)
+                    }
+                },
+                None => quote! {
+                    #doc
+                    #signature;
+                },
             }
         });
         let doc = doc_lines(&format!(
-            "The tasks of `{}`: implement one method per task (that is the agent).\n\nA missing method is a compile error; `Crew(your_impl)` is what the runtime runs.",
+            "The tasks of `{}`: one method per task.\n\nA task whose agent agents.yaml defines runs through that agent by default (the\nrunner's LLM); implement its method to run it in code instead. Every other task must be\nimplemented: a missing method is a compile error. `Crew(your_impl)` is what the runtime runs.",
             self.model.tasks_file
         ));
         quote! {

@@ -93,7 +93,15 @@ impl<T: TaskSet> Runner<T> {
         // Two statements: a guard lives to the end of its statement, and the closure locks again.
         let inputs = self.tasks.input_json(index, &lock(state));
         let prepared = inputs.map(|inputs| {
-            let ctx = context.get_or_init(|| task_context(registry, spec, run_id, &inputs));
+            let ctx = context.get_or_init(|| {
+                let ctx = task_context(registry, spec, run_id, &inputs);
+                #[cfg(feature = "llm")]
+                let ctx = TaskContext {
+                    llm: self.llm.clone(),
+                    ..ctx
+                };
+                ctx
+            });
             let first = self.tasks.call(index, ctx, &lock(state));
             (inputs, ctx, first)
         });
@@ -108,6 +116,7 @@ impl<T: TaskSet> Runner<T> {
                         attempts: 1,
                         started_at,
                         duration: started.elapsed(),
+                        llm: None,
                     };
                 }
             };
@@ -146,6 +155,7 @@ impl<T: TaskSet> Runner<T> {
                 attempts: attempt,
                 started_at,
                 duration: started.elapsed(),
+                llm: ctx.take_llm_usage(),
             }
         }
     }
@@ -158,6 +168,7 @@ pub(super) struct Finished<S> {
     attempts: u32,
     started_at: String,
     duration: Duration,
+    llm: Option<crate::LlmUsage>,
 }
 
 impl<S: TaskState> Finished<S> {
@@ -225,6 +236,7 @@ impl<S: TaskState> Finished<S> {
             finished_at: String::new(),
             duration_ms: self.duration.as_secs_f64() * 1000.0,
             attempts: self.attempts,
+            llm: self.llm,
         };
         (record, self.result)
     }
@@ -261,6 +273,8 @@ fn task_context<S>(
         role: agent.map(|a| render(a.role, &values)),
         goal: agent.map(|a| render(a.goal, &values)),
         backstory: agent.map(|a| render(a.backstory, &values)),
+        produces: spec.produces,
+        ..TaskContext::default()
     }
 }
 

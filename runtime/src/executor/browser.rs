@@ -425,6 +425,7 @@ impl<T: TaskSet> Runner<T> {
             finished_at: now,
             duration_ms: limit.as_secs_f64() * 1000.0,
             attempts: 1,
+            llm: None,
         };
         let failure = TaskFailure {
             task: spec.name.to_owned(),

@@ -57,6 +57,9 @@ pub struct Runner<T: TaskSet> {
     dependants: Vec<Vec<usize>>,
     /// The browser runs under way (see `browser.rs`).
     browser_runs: browser::BrowserRuns,
+    /// The LLM agents answer through.
+    #[cfg(feature = "llm")]
+    llm: Option<Arc<crate::llm::LlmClient>>,
 }
 
 impl<T: TaskSet> Runner<T> {
@@ -79,7 +82,17 @@ impl<T: TaskSet> Runner<T> {
             progress: true,
             dependants,
             browser_runs: browser::BrowserRuns::default(),
+            #[cfg(feature = "llm")]
+            llm: None,
         }
+    }
+
+    /// The LLM the tasks' agents answer through: every task method left to its agent (the
+    /// generated default) calls it, and a hand-written one finds it in `ctx.llm`.
+    #[cfg(feature = "llm")]
+    pub fn llm(mut self, client: Arc<crate::llm::LlmClient>) -> Self {
+        self.llm = Some(client);
+        self
     }
 
     /// Where the execution log goes (e.g. `SqliteStorage::open("runs.db")?`).
@@ -373,6 +386,7 @@ impl<T: TaskSet> Runner<T> {
             finished_at: now,
             duration_ms: 0.0,
             attempts: 0,
+            llm: None,
         }
     }
 }

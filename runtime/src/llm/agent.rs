@@ -69,12 +69,27 @@ pub struct CallStats {
 pub async fn typed_answer<T: DeserializeOwned>(
     client: &LlmClient,
     site: &CallSite,
-    mut messages: Vec<Message>,
+    messages: Vec<Message>,
     schema: &OutputSchema,
     retries: u32,
     check: impl Fn(&T) -> Result<(), String>,
 ) -> Result<(T, CallStats), LlmError> {
     let mut stats = CallStats::default();
+    let value =
+        typed_answer_counted(client, site, messages, schema, retries, check, &mut stats).await?;
+    Ok((value, stats))
+}
+
+/// [`typed_answer`], adding what each call cost to `stats` whatever the outcome.
+async fn typed_answer_counted<T: DeserializeOwned>(
+    client: &LlmClient,
+    site: &CallSite,
+    mut messages: Vec<Message>,
+    schema: &OutputSchema,
+    retries: u32,
+    check: impl Fn(&T) -> Result<(), String>,
+    stats: &mut CallStats,
+) -> Result<T, LlmError> {
     let mut last_problem = String::new();
     for _ in 0..=retries {
         let reply = client.complete(site, &messages, &[], Some(schema)).await?;
@@ -84,7 +99,7 @@ pub async fn typed_answer<T: DeserializeOwned>(
         let raw = reply.message.content.clone().unwrap_or_default();
         let problem = match parse_json::<T>(&raw) {
             Ok(value) => match check(&value) {
-                Ok(()) => return Ok((value, stats)),
+                Ok(()) => return Ok(value),
                 Err(why) => format!("it was rejected: {why}"),
             },
             Err(why) => format!("it is not the JSON object asked for: {why}"),
@@ -118,6 +133,134 @@ pub async fn text_answer(
         llm_time: reply.elapsed,
     };
     Ok((reply.message.content.unwrap_or_default(), stats))
+}
+
+/// Runs a task through its agent: the prompt from the context and `input`, an answer parsed
+/// into the task's output `O` (asked for as JSON with `O`'s fields, or as text for a CrewAI
+/// task whose one output is `<task>_output: String`).
+pub async fn answer_task<O: DeserializeOwned>(
+    ctx: &TaskContext,
+    input: &Value,
+) -> Result<(O, CallStats), crate::TaskError> {
+    let agent = ctx.agent.unwrap_or("-");
+    let Some(client) = ctx.llm.as_deref() else {
+        return Err(crate::TaskError::msg(format!(
+            "task `{}` runs through its agent `{agent}`, but no LLM is configured: give the runner one (`Runner::llm`), or set {} (and OPENAI_BASE_URL, OPENAI_API_KEY) for an `App`",
+            ctx.task,
+            super::MODEL_ENV
+        )));
+    };
+    if ctx.role.is_none() {
+        return Err(crate::TaskError::msg(format!(
+            "task `{}` has no agent in agents.yaml (`{agent}`): implement its method, or define the agent",
+            ctx.task
+        )));
+    }
+    let site = CallSite::new(ctx.task, ctx.agent);
+    let messages = task_messages(ctx, input);
+    let failed = |e: LlmError| crate::TaskError::msg(e.to_string());
+    let text_field = match ctx.produces {
+        [only] if only.ty == "String" && only.name == format!("{}_output", ctx.task) => {
+            Some(only.name)
+        }
+        _ => None,
+    };
+    let mut stats = CallStats::default();
+    let outcome = match text_field {
+        Some(field) => text_answer(client, &site, &messages)
+            .await
+            .map(|(text, text_stats)| {
+                stats = text_stats;
+                serde_json::json!({ field: text })
+            }),
+        None => {
+            let schema = OutputSchema {
+                name: format!("{}_output", ctx.task),
+                schema: super::schema::object_schema(ctx.produces),
+            };
+            typed_answer_counted::<Value>(
+                client,
+                &site,
+                messages,
+                &schema,
+                DEFAULT_OUTPUT_RETRIES,
+                |value| check_fields(value, ctx.produces),
+                &mut stats,
+            )
+            .await
+        }
+    };
+    // Spent whatever the outcome: the record shows it either way.
+    ctx.record_llm_usage(&crate::LlmUsage {
+        model: client.config().model.clone(),
+        calls: stats.calls,
+        prompt_tokens: stats.usage.prompt_tokens,
+        completion_tokens: stats.usage.completion_tokens,
+        llm_ms: stats.llm_time.as_secs_f64() * 1000.0,
+    });
+    let value = outcome.map_err(failed)?;
+    let output = serde_json::from_value(value).map_err(|e| {
+        crate::TaskError::msg(format!(
+            "task `{}`: the answer is not its output: {e}",
+            ctx.task
+        ))
+    })?;
+    Ok((output, stats))
+}
+
+/// The answer holds every field the task produces, of its type as far as the schema tells.
+fn check_fields(value: &Value, fields: &[crate::FieldSpec]) -> Result<(), String> {
+    let Value::Object(object) = value else {
+        return Err("the answer must be a JSON object".to_owned());
+    };
+    let mut problems = Vec::new();
+    for field in fields {
+        match object.get(field.name) {
+            None => problems.push(format!("missing field `{}`", field.name)),
+            Some(found) => {
+                if let Some(why) = type_mismatch(found, &super::schema::type_schema(field.ty)) {
+                    problems.push(format!("field `{}` {why}", field.name));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// Why `value` does not have the JSON type `schema` names (only `type`, `items` and `anyOf`
+/// are read: what `type_schema` writes).
+fn type_mismatch(value: &Value, schema: &Value) -> Option<String> {
+    if let Some(options) = schema.get("anyOf").and_then(Value::as_array) {
+        return options
+            .iter()
+            .all(|o| type_mismatch(value, o).is_some())
+            .then(|| format!("is {value}, which matches none of its types"));
+    }
+    let expected = schema.get("type")?.as_str()?;
+    let ok = match expected {
+        "string" => value.is_string(),
+        "boolean" => value.is_boolean(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "null" => value.is_null(),
+        "object" => value.is_object(),
+        "array" => {
+            let Some(items) = value.as_array() else {
+                return Some(format!("must be an array, not {value}"));
+            };
+            let item_schema = schema.get("items")?;
+            return items
+                .iter()
+                .find_map(|item| type_mismatch(item, item_schema))
+                .map(|why| format!("has an item that {why}"));
+        }
+        _ => true,
+    };
+    (!ok).then(|| format!("must be of type {expected}, not {value}"))
 }
 
 /// The JSON in a reply: the whole text, or inside a Markdown fence, or from its first `{` to
@@ -198,6 +341,7 @@ mod tests {
             role: Some("Sales clerk".into()),
             goal: Some("Sort the mail".into()),
             backstory: Some("Ten years at the counter.".into()),
+            ..TaskContext::default()
         };
         let messages = task_messages(&ctx, &serde_json::json!({"email": "hi"}));
         assert_eq!(

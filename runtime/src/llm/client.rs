@@ -162,10 +162,7 @@ impl LlmClient {
         if self.config.output_mode != OutputMode::Auto || mode == OutputMode::Prompted {
             return false;
         }
-        matches!(error.kind, LlmErrorKind::Status(400 | 422))
-            && ["response_format", "json_schema", "json_object"]
-                .iter()
-                .any(|word| error.message.contains(word))
+        matches!(error.kind, LlmErrorKind::Status(code) if is_format_refusal(code, &error.message))
     }
 
     fn request(
@@ -267,7 +264,10 @@ impl LlmClient {
                 LlmErrorKind::Status(status.as_u16()),
                 server_message(&body),
             );
-            let retryable = status.as_u16() == 429 || status.is_server_error();
+            // llama-cpp-python refuses `json_schema` with a 500: a refusal is not retried.
+            let retryable = (status.as_u16() == 429 || status.is_server_error())
+                && !(request.response_format.is_some()
+                    && is_format_refusal(status.as_u16(), &e.message));
             return Err(if retryable {
                 Failure::Retryable(e, retry_after)
             } else {
@@ -304,6 +304,12 @@ impl LlmClient {
         };
         Failure::Retryable(self.error(site, kind, message), None)
     }
+}
+
+/// Whether an error answer is the server refusing the request's `response_format` (a 400 or
+/// 422, or llama-cpp-python's 500, whose message names it).
+fn is_format_refusal(status: u16, message: &str) -> bool {
+    matches!(status, 400 | 422 | 500) && message.contains("response_format")
 }
 
 enum Failure {

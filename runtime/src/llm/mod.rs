@@ -11,7 +11,9 @@ mod error;
 mod schema;
 mod wire;
 
-pub use agent::{CallStats, DEFAULT_OUTPUT_RETRIES, task_messages, text_answer, typed_answer};
+pub use agent::{
+    CallStats, DEFAULT_OUTPUT_RETRIES, answer_task, task_messages, text_answer, typed_answer,
+};
 pub use client::{LlmClient, OutputSchema, Reply};
 pub use config::{ApiKey, LlmConfig, MODEL_ENV, OutputMode, split_provider};
 pub use error::{CallSite, LlmError, LlmErrorKind};

@@ -41,7 +41,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The schema version this code writes (`PRAGMA user_version`).
 // Version 1: task_outputs is a WITHOUT ROWID table clustered on (run_id, task_name): one
 // b-tree to update per record, and a run's records stored together for loading.
-const SCHEMA_VERSION: i64 = 1;
+// Version 2: task_outputs.llm, the task's LLM use as JSON (NULL without one).
+const SCHEMA_VERSION: i64 = 2;
+
+/// What takes a log of each older version to this one, in order.
+const MIGRATIONS: [(i64, &str); 1] = [(1, "ALTER TABLE task_outputs ADD COLUMN llm TEXT;")];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -73,9 +77,40 @@ CREATE TABLE IF NOT EXISTS task_outputs (
     finished_at     TEXT NOT NULL,
     duration_ms     REAL NOT NULL,
     attempts        INTEGER NOT NULL,
+    llm             TEXT, -- LlmUsage as JSON
     PRIMARY KEY (run_id, task_name)
 ) WITHOUT ROWID;
 ";
+
+/// Creates the schema of a new log, or brings an older one to this version, in one
+/// transaction. The version is read again under the write lock: another process may have done
+/// it meanwhile.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version == 0 {
+            conn.execute_batch(SCHEMA)?;
+        } else {
+            for (from, sql) in MIGRATIONS {
+                if version <= from {
+                    conn.execute_batch(sql)?;
+                }
+            }
+        }
+        if version < SCHEMA_VERSION {
+            conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
 
 /// The WAL's size when SQLite checkpoints it (1,000 frames of a 4 KiB page and its 24-byte
 /// header, after the 32-byte file header): its size in steady use.
@@ -193,6 +228,8 @@ pub struct SqliteStorage {
     conn: Mutex<Connection>,
     target: String,
     path: Option<PathBuf>,
+    /// The task columns to read: an older log opened read-only lacks the newer ones.
+    task_columns: &'static str,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -320,10 +357,18 @@ impl SqliteStorage {
         };
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| StorageError::new("set the busy timeout", &target, e))?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| StorageError::new("read the schema version", &target, e))?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
             target,
             path: Some(path.to_path_buf()),
+            task_columns: if version < 2 {
+                TASK_COLUMNS_V1
+            } else {
+                TASK_COLUMNS
+            },
         })
     }
 
@@ -380,10 +425,11 @@ impl SqliteStorage {
         // Only a new (or older) log is written to on opening: an existing one, even a damaged
         // one, is left exactly as it was until something is stored.
         if version < SCHEMA_VERSION {
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))
-            .map_err(err("create the schema"))?;
+            migrate(&conn).map_err(err(if version == 0 {
+                "create the schema"
+            } else {
+                "migrate the schema"
+            }))?;
         }
         #[cfg(unix)]
         if let Some(db) = &path {
@@ -396,6 +442,7 @@ impl SqliteStorage {
             conn: Mutex::new(conn),
             target,
             path,
+            task_columns: TASK_COLUMNS,
         })
     }
 
@@ -482,7 +529,9 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
 }
 
 /// The columns `task_from_row` reads (the run id is the query's own parameter).
-const TASK_COLUMNS: &str = "task_index, task_name, expected_output, inputs, output, status, error_kind, error, was_replayed, started_at, finished_at, duration_ms, attempts";
+const TASK_COLUMNS: &str = "task_index, task_name, expected_output, inputs, output, status, error_kind, error, was_replayed, started_at, finished_at, duration_ms, attempts, llm";
+/// The same for a log of schema 1, read without migrating it (read-only).
+const TASK_COLUMNS_V1: &str = "task_index, task_name, expected_output, inputs, output, status, error_kind, error, was_replayed, started_at, finished_at, duration_ms, attempts, NULL";
 
 fn task_status(text: &str) -> rusqlite::Result<TaskStatus> {
     Ok(match text {
@@ -533,15 +582,25 @@ fn task_from_row(row: &Row<'_>, run_id: &str) -> rusqlite::Result<TaskRecord> {
         finished_at: row.get(10)?,
         duration_ms: row.get(11)?,
         attempts: row.get::<_, i64>(12)? as u32,
+        llm: match row.get_ref(13)? {
+            rusqlite::types::ValueRef::Null => None,
+            value => Some(serde_json::from_str(value.as_str()?).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    13,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?),
+        },
     })
 }
 
-const INSERT_COLUMNS: &str = "INSERT INTO task_outputs (run_id, task_index, task_name, expected_output, inputs, output, status, error_kind, error, was_replayed, started_at, finished_at, duration_ms, attempts) VALUES ";
-const ON_CONFLICT: &str = " ON CONFLICT (run_id, task_name) DO UPDATE SET task_index = excluded.task_index, expected_output = excluded.expected_output, inputs = excluded.inputs, output = excluded.output, status = excluded.status, error_kind = excluded.error_kind, error = excluded.error, was_replayed = excluded.was_replayed, started_at = excluded.started_at, finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, attempts = excluded.attempts";
-const TASK_PARAMS: usize = 14;
+const INSERT_COLUMNS: &str = "INSERT INTO task_outputs (run_id, task_index, task_name, expected_output, inputs, output, status, error_kind, error, was_replayed, started_at, finished_at, duration_ms, attempts, llm) VALUES ";
+const ON_CONFLICT: &str = " ON CONFLICT (run_id, task_name) DO UPDATE SET task_index = excluded.task_index, expected_output = excluded.expected_output, inputs = excluded.inputs, output = excluded.output, status = excluded.status, error_kind = excluded.error_kind, error = excluded.error, was_replayed = excluded.was_replayed, started_at = excluded.started_at, finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, attempts = excluded.attempts, llm = excluded.llm";
+const TASK_PARAMS: usize = 15;
 
 /// Records per statement when storing many: one statement step per row was a fifth of a
-/// batched write (binding, stepping and resetting); 16 rows of 14 parameters stay far below
+/// batched write (binding, stepping and resetting); 16 rows of 15 parameters stay far below
 /// SQLite's limit of 32,766 parameters.
 const ROWS_PER_INSERT: usize = 16;
 
@@ -603,6 +662,10 @@ fn bind_task(
     offset: usize,
     t: &TaskRecord,
 ) -> rusqlite::Result<()> {
+    let llm = t
+        .llm
+        .as_ref()
+        .map(|usage| serde_json::to_string(usage).unwrap_or_default());
     let values: [&dyn rusqlite::ToSql; TASK_PARAMS] = [
         &t.run_id,
         &(t.task_index as i64),
@@ -618,6 +681,7 @@ fn bind_task(
         &t.finished_at,
         &t.duration_ms,
         &(t.attempts as i64),
+        &llm,
     ];
     for (i, value) in values.into_iter().enumerate() {
         stmt.raw_bind_parameter(offset + i + 1, value)?;
@@ -785,7 +849,8 @@ impl Storage for SqliteStorage {
         let mut tasks: Vec<Result<TaskRecord, super::RowError>> = self
             .conn()
             .prepare_cached(&format!(
-                "SELECT {TASK_COLUMNS} FROM task_outputs WHERE run_id = ?1"
+                "SELECT {} FROM task_outputs WHERE run_id = ?1",
+                self.task_columns
             ))
             .and_then(|mut stmt| {
                 stmt.query_map(params![run_id], |row| {
@@ -817,7 +882,8 @@ impl Storage for SqliteStorage {
         let mut tasks: Vec<TaskRecord> = self
             .conn()
             .prepare_cached(&format!(
-                "SELECT {TASK_COLUMNS} FROM task_outputs WHERE run_id = ?1"
+                "SELECT {} FROM task_outputs WHERE run_id = ?1",
+                self.task_columns
             ))
             .and_then(|mut stmt| {
                 stmt.query_map(params![run_id], |row| task_from_row(row, run_id))?

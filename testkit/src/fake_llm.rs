@@ -1,0 +1,105 @@
+//! A scripted stand-in for an OpenAI-compatible server, for what a real model cannot be made
+//! to do on demand (a 429, a hang, a truncated body): each accepted connection gets the next
+//! step of the script, and every request is kept for the test to read.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// What the fake server does with one request.
+#[derive(Clone)]
+pub enum Step {
+    /// Answers with this status, extra header lines and body.
+    Reply(u16, &'static str, String),
+    /// Reads the request and never answers.
+    Hang,
+    /// Promises a longer body than it sends, then closes.
+    Truncate,
+}
+
+/// A chat completion answering `content`, with usage 10 + 4 tokens.
+pub fn completion(content: &str) -> Step {
+    Step::Reply(
+        200,
+        "",
+        json!({
+            "id": "x", "object": "chat.completion", "model": "fake",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14},
+        })
+        .to_string(),
+    )
+}
+
+/// A running fake server.
+pub struct FakeServer {
+    /// The server's `/v1` base URL.
+    pub url: String,
+    /// Each request's headers and JSON body, in order.
+    pub seen: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+/// Starts a fake server on a free loopback port that plays `script`, one step per
+/// connection, then stops accepting.
+pub async fn fake_server(script: Vec<Step>) -> FakeServer {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        for step in script {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let (head, body) = read_request(&mut socket).await;
+            log.lock()
+                .unwrap()
+                .push((head, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+            let reply = match step {
+                Step::Reply(status, headers, body) => format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{headers}\r\n{body}",
+                    body.len()
+                ),
+                Step::Hang => {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    continue;
+                }
+                Step::Truncate => "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{\"choices\": [".to_owned(),
+            };
+            let _ = socket.write_all(reply.as_bytes()).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    FakeServer { url, seen }
+}
+
+async fn read_request(socket: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = socket.read(&mut buf).await.unwrap_or(0);
+        if n == 0 {
+            return (String::from_utf8_lossy(&data).into_owned(), Vec::new());
+        }
+        data.extend_from_slice(&buf[..n]);
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while data.len() < end + 4 + length {
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                data.extend_from_slice(&buf[..n]);
+            }
+            return (head, data[end + 4..].to_vec());
+        }
+    }
+}
