@@ -145,3 +145,45 @@ async fn a_crewai_file_runs_with_no_task_code() {
     let second = seen[1].1["messages"][1]["content"].as_str().unwrap();
     assert!(second.contains("- LLMs got cheaper"), "{second}");
 }
+
+/// An `App` binary takes the LLM from `--llm` and `--model` (or the environment); without one,
+/// a task left to its agent fails the run, saying how to configure it.
+#[test]
+fn an_app_runs_its_agents_through_the_llm_it_is_given() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(fake_server(vec![
+        completion(r#"{"category": "order", "products": ["mango"]}"#),
+        completion(r#"{"summary": "One mango order."}"#),
+    ]));
+    let app = || {
+        tasknet::App::new("mixed", mixed::Crew(Team))
+            .db("memory:")
+            .inputs(|| {
+                Ok(mixed::State {
+                    email: Some("One mango, please.".into()),
+                    ..Default::default()
+                })
+            })
+    };
+    let code = app().main_from([
+        "mixed",
+        "--quiet",
+        "--llm",
+        &server.url,
+        "--model",
+        "openai/fake-model",
+    ]);
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    let seen = server.seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        seen[0].1["model"], "fake-model",
+        "the provider prefix is CrewAI's, not the model's"
+    );
+    drop(seen);
+    // (Unless this machine names a model in the environment.)
+    if std::env::var_os(tasknet::llm::MODEL_ENV).is_none() {
+        let code = app().main_from(["mixed", "--quiet"]);
+        assert_eq!(code, std::process::ExitCode::FAILURE);
+    }
+}

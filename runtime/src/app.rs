@@ -40,6 +40,14 @@ struct Cli {
     /// Set a kickoff input of `run`: FIELD=VALUE (VALUE is JSON, or else a string).
     #[arg(long = "set", value_name = "FIELD=VALUE", global = true)]
     set: Vec<String>,
+    /// The OpenAI-compatible server the agents answer through, up to `/v1`
+    /// (default: OPENAI_BASE_URL, else OpenAI's API when a model is named).
+    #[arg(long, value_name = "URL", global = true)]
+    llm: Option<String>,
+    /// The agents' model (`gpt-4o-mini`, or CrewAI's `ollama/llama3.2`; default:
+    /// TASKNET_LLM_MODEL). The key comes from OPENAI_API_KEY.
+    #[arg(long, value_name = "NAME", global = true)]
+    model: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -192,6 +200,10 @@ impl<T: TaskSet> App<T> {
         };
         let quiet = cli.quiet;
         let set = cli.set;
+        let llm = LlmChoice {
+            url: cli.llm,
+            model: cli.model,
+        };
         let command = cli.command.unwrap_or(Command::Run);
         // Reading never writes: `log` opens the log read-only, and a missing or foreign file
         // is refused, not made a log; the other commands open (or create) it to write.
@@ -209,7 +221,7 @@ impl<T: TaskSet> App<T> {
                         .set_json(field, value)
                         .map_err(|e| format!("`--set {assignment}`: {e}"))?;
                 }
-                self.execute(db.open()?, &db, quiet, move |runner| {
+                self.execute(db.open()?, &db, quiet, &llm, move |runner| {
                     Box::pin(async move { runner.run(state).await })
                 })
             }
@@ -224,9 +236,11 @@ impl<T: TaskSet> App<T> {
                 keep_runs,
             } => {
                 let initial = (self.inputs)()?;
-                let mut runner = Runner::new(self.tasks)
-                    .shared_storage(db.open()?)
-                    .progress(false);
+                let mut runner = llm.apply(
+                    Runner::new(self.tasks)
+                        .shared_storage(db.open()?)
+                        .progress(false),
+                )?;
                 if let Some(configure) = &self.configure {
                     runner = configure(runner);
                 }
@@ -271,7 +285,7 @@ impl<T: TaskSet> App<T> {
                     (None, None) => unreachable!("clap requires --from or --only"),
                 };
                 replay.force = force;
-                self.execute(db.open()?, &db, quiet, move |runner| {
+                self.execute(db.open()?, &db, quiet, &llm, move |runner| {
                     Box::pin(async move { runner.replay(&replay).await })
                 })
             }
@@ -309,20 +323,24 @@ impl<T: TaskSet> App<T> {
         storage: std::sync::Arc<dyn Storage>,
         db: &LogLocation,
         quiet: bool,
+        llm: &LlmChoice,
         go: impl for<'r> FnOnce(
             &'r Runner<T>,
         ) -> std::pin::Pin<
             Box<dyn std::future::Future<Output = Result<Run<T::State>, RunError>> + 'r>,
         >,
     ) -> Result<(), BoxError> {
-        let mut runner = Runner::new(self.tasks)
-            .shared_storage(storage)
-            .progress(!quiet);
+        let mut runner = llm.apply(
+            Runner::new(self.tasks)
+                .shared_storage(storage)
+                .progress(!quiet),
+        )?;
         if let Some(configure) = &self.configure {
             runner = configure(runner);
         }
+        // The LLM client needs the I/O driver; a crew without one only timers.
         let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
+            .enable_all()
             .build()?;
         let result = rt.block_on(go(&runner));
         match result {
@@ -349,5 +367,51 @@ impl<T: TaskSet> App<T> {
                 Err(e.into())
             }
         }
+    }
+}
+
+/// `--llm` and `--model`, or the environment: the LLM the agents answer through, if any.
+struct LlmChoice {
+    url: Option<String>,
+    model: Option<String>,
+}
+
+impl LlmChoice {
+    /// Gives `runner` the LLM chosen, or leaves it without one.
+    #[cfg(feature = "llm")]
+    fn apply<T: TaskSet>(&self, runner: Runner<T>) -> Result<Runner<T>, BoxError> {
+        use crate::llm::{LlmClient, LlmConfig, MODEL_ENV};
+        let config = if self.url.is_none() && self.model.is_none() {
+            LlmConfig::from_env()
+        } else {
+            let model = self
+                .model
+                .clone()
+                .or_else(|| {
+                    std::env::var(MODEL_ENV)
+                        .ok()
+                        .filter(|m| !m.trim().is_empty())
+                })
+                .ok_or_else(|| {
+                    format!("`--llm` needs a model: `--model NAME`, or set {MODEL_ENV}")
+                })?;
+            let url = self
+                .url
+                .clone()
+                .or_else(|| std::env::var("OPENAI_BASE_URL").ok());
+            Some(LlmConfig::for_model(&model, url))
+        };
+        Ok(match config {
+            Some(config) => runner.llm(std::sync::Arc::new(LlmClient::new(config)?)),
+            None => runner,
+        })
+    }
+
+    #[cfg(not(feature = "llm"))]
+    fn apply<T: TaskSet>(&self, runner: Runner<T>) -> Result<Runner<T>, BoxError> {
+        if self.url.is_some() || self.model.is_some() {
+            return Err("`--llm` and `--model` need tasknet's `llm` feature".into());
+        }
+        Ok(runner)
     }
 }

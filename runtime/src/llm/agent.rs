@@ -145,7 +145,7 @@ pub async fn answer_task<O: DeserializeOwned>(
     let agent = ctx.agent.unwrap_or("-");
     let Some(client) = ctx.llm.as_deref() else {
         return Err(crate::TaskError::msg(format!(
-            "task `{}` runs through its agent `{agent}`, but no LLM is configured: give the runner one (`Runner::llm`), or set {} (and OPENAI_BASE_URL, OPENAI_API_KEY) for an `App`",
+            "task `{}` runs through its agent `{agent}`, but no LLM is configured: run with `--llm URL --model NAME` (or set {}, and OPENAI_BASE_URL, OPENAI_API_KEY), or give the runner one in code (`Runner::llm`)",
             ctx.task,
             super::MODEL_ENV
         )));
