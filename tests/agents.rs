@@ -94,6 +94,31 @@ async fn a_mixed_crew_runs_its_agents_through_the_llm_and_its_code_as_code() {
     );
 }
 
+/// An answer that never parses goes back `guardrail_max_retries` times (1 here), then fails
+/// the task with the raw reply; the record keeps what the failed answers cost.
+#[tokio::test]
+async fn an_answer_that_never_parses_fails_the_task_after_its_retries() {
+    let bad = || completion(r#"{"category": "order", "products": "mango"}"#);
+    let server = fake_server(vec![bad(), bad(), bad()]).await;
+    let runner = Runner::new(mixed::Crew(Team))
+        .progress(false)
+        .llm(client(&server.url));
+    let state = mixed::State {
+        email: Some("A mango.".into()),
+        ..Default::default()
+    };
+    let err = runner.run(state).await.unwrap_err().to_string();
+    assert!(
+        err.contains("the answer is not the task's output: after 2 answers"),
+        "{err}"
+    );
+    assert!(err.contains("field `products` must be an array"), "{err}");
+    assert_eq!(server.seen.lock().unwrap().len(), 2);
+    let run = runner.log().runs().unwrap().remove(0);
+    let rows = runner.log().tasks(&run.id).unwrap();
+    assert_eq!(rows[0].llm.as_ref().map(|u| u.calls), Some(2));
+}
+
 #[tokio::test]
 async fn an_agent_task_without_an_llm_fails_clearly() {
     let runner = Runner::new(mixed::Crew(Team)).progress(false);

@@ -145,6 +145,8 @@ pub struct Task {
     pub timeout_ms: Option<u64>,
     /// `retry`, when given.
     pub retry: Option<Retry>,
+    /// `guardrail_max_retries` (or `max_retries`), when given.
+    pub output_retries: Option<u32>,
     /// 1-based line and column of the task's key.
     pub line: usize,
     /// 1-based column of the task's key.

@@ -90,6 +90,9 @@ pub(crate) struct TaskDecl {
     /// `timeout`, in milliseconds.
     pub timeout_ms: Option<u64>,
     pub retry: Option<RetryDecl>,
+    /// `guardrail_max_retries` (or CrewAI's older `max_retries`): how often an agent's answer
+    /// that does not parse or is rejected goes back to it.
+    pub output_retries: Option<u32>,
 }
 
 /// `retry: 3` or `retry: {attempts: 3, backoff: 500ms}`.
@@ -230,8 +233,10 @@ fn task_decl(key: &Key, node: &Node, diags: &mut Diagnostics) -> Option<TaskDecl
         input_data: Vec::new(),
         timeout_ms: None,
         retry: None,
+        output_retries: None,
     };
     let what = |k: &str| format!("`{k}` of task `{}`", key.name);
+    let mut legacy_retries = None;
     for (k, v) in entries {
         match k.name.as_str() {
             "description" => task.description = text(v, &what("description"), diags),
@@ -245,11 +250,33 @@ fn task_decl(key: &Key, node: &Node, diags: &mut Diagnostics) -> Option<TaskDecl
             "input_data" => task.input_data = input_data(v, &what("input_data"), diags),
             "timeout" => task.timeout_ms = duration(v, &what("timeout"), diags),
             "retry" => task.retry = retry(v, &what("retry"), diags),
+            "guardrail_max_retries" => {
+                task.output_retries = retry_count(v, &what("guardrail_max_retries"), diags)
+            }
+            "max_retries" => legacy_retries = retry_count(v, &what("max_retries"), diags),
             other if CREWAI_TASK_KEYS.contains(&other) => {}
             other => unknown_task_key(other, k.span, &key.name, diags),
         }
     }
+    // CrewAI's deprecated spelling counts when the current one is absent.
+    task.output_retries = task.output_retries.or(legacy_retries);
     Some(task)
+}
+
+/// A retry count: an integer from 0 to 100.
+fn retry_count(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<u32> {
+    match node.value {
+        Value::Int(i) if (0..=100).contains(&i) => Some(i as u32),
+        _ => {
+            diags.push(
+                Diagnostic::error(format!("{what} must be an integer from 0 to 100")).at(
+                    node.span,
+                    "how often a rejected answer goes back to the agent",
+                ),
+            );
+            None
+        }
+    }
 }
 
 /// The task keys tasknet reads: a near-miss of one is a typo that would silently change the
@@ -266,6 +293,7 @@ const USED_TASK_KEYS: &[&str] = &[
     "input_data",
     "timeout",
     "retry",
+    "guardrail_max_retries",
 ];
 
 /// The key tasknet uses that `other` misspells, if it is one.

@@ -577,3 +577,24 @@ fn entries_that_are_not_tasks_warn_and_stay_out() {
         "{errors:?}"
     );
 }
+
+/// CrewAI's `guardrail_max_retries` (and its older `max_retries`) set how often an agent's
+/// rejected answer goes back to it; a bad value or a misspelling is an error.
+#[test]
+fn guardrail_max_retries_is_read() {
+    let m = ok(
+        "a: {description: x, guardrail_max_retries: 1}\nb: {description: y, max_retries: 2}\nc: {description: z, max_retries: 2, guardrail_max_retries: 0}\nd: {description: w}\n",
+    );
+    let retries: Vec<Option<u32>> = m.tasks.iter().map(|t| t.output_retries).collect();
+    assert_eq!(retries, [Some(1), Some(2), Some(0), None]);
+    let errs = errors("a: {description: x, guardrail_max_retries: many}\n");
+    assert_eq!(
+        errs,
+        ["tasks.yaml:1:44: `guardrail_max_retries` of task `a` must be an integer from 0 to 100"]
+    );
+    let errs = errors("a: {description: x, guardrail_max_retires: 1}\n");
+    assert!(
+        errs[0].contains("did you mean `guardrail_max_retries`"),
+        "{errs:?}"
+    );
+}

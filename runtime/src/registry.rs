@@ -80,6 +80,9 @@ pub struct TaskSpec {
     pub timeout_ms: Option<u64>,
     /// `retry`: how often to try, and how long to wait between tries.
     pub retry: Option<RetrySpec>,
+    /// `guardrail_max_retries` (CrewAI's key, or its older `max_retries`): how often an
+    /// agent's answer that does not parse, or is rejected, goes back to it (default 3).
+    pub output_retries: Option<u32>,
     /// Where the task was written.
     pub location: SourceLocation,
 }

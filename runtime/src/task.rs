@@ -27,6 +27,9 @@ pub struct TaskContext {
     pub backstory: Option<Cow<'static, str>>,
     /// The fields the task produces, with their types (what an agent's answer must hold).
     pub produces: &'static [crate::FieldSpec],
+    /// How often an agent's answer that does not parse, or is rejected, goes back to it
+    /// (`guardrail_max_retries`; CrewAI's default, 3, when unset).
+    pub output_retries: Option<u32>,
     /// The LLM the task's agent answers through, when the runner has one
     /// ([`crate::Runner::llm`]).
     #[cfg(feature = "llm")]

@@ -430,6 +430,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             output_file: None,
             timeout_ms: None,
             retry: None,
+            output_retries: None,
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/crewai/lib__cli__src__crewai_cli__templates__crew__config__tasks.yaml",
                 line: 1u32,
@@ -455,6 +456,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             output_file: None,
             timeout_ms: None,
             retry: None,
+            output_retries: None,
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/crewai/lib__cli__src__crewai_cli__templates__crew__config__tasks.yaml",
                 line: 10u32,

@@ -569,6 +569,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             output_file: None,
             timeout_ms: None,
             retry: None,
+            output_retries: None,
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/fork_join.yaml",
                 line: 5u32,
@@ -594,6 +595,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             output_file: None,
             timeout_ms: None,
             retry: None,
+            output_retries: None,
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/fork_join.yaml",
                 line: 12u32,
@@ -622,6 +624,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
                 attempts: 3u32,
                 backoff_ms: 100u64,
             }),
+            output_retries: None,
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/fork_join.yaml",
                 line: 19u32,
@@ -654,6 +657,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
                 attempts: 2u32,
                 backoff_ms: 200u64,
             }),
+            output_retries: None,
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/fork_join.yaml",
                 line: 33u32,

@@ -705,6 +705,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             output_file: None,
             timeout_ms: None,
             retry: None,
+            output_retries: None,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
                 line: 8u32,
@@ -734,6 +735,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             output_file: None,
             timeout_ms: None,
             retry: None,
+            output_retries: None,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
                 line: 21u32,
@@ -762,6 +764,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
                 attempts: 3u32,
                 backoff_ms: 200u64,
             }),
+            output_retries: None,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
                 line: 36u32,
@@ -791,6 +794,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             output_file: None,
             timeout_ms: None,
             retry: None,
+            output_retries: None,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
                 line: 51u32,

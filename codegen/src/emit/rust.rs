@@ -590,6 +590,10 @@ impl Emitter<'_> {
                 }
                 None => quote!(None),
             };
+            let output_retries = match t.output_retries {
+                Some(n) => quote!(Some(#n)),
+                None => quote!(None),
+            };
             let line = t.line as u32;
             let column = t.column as u32;
             quote! {
@@ -607,6 +611,7 @@ impl Emitter<'_> {
                     output_file: #output_file,
                     timeout_ms: #timeout_ms,
                     retry: #retry,
+                    output_retries: #output_retries,
                     location: #rt::SourceLocation { file: #file, line: #line, column: #column },
                 }
             }

@@ -84,6 +84,7 @@ pub(crate) fn resolve(
                 attempts: r.attempts,
                 backoff_ms: r.backoff_ms,
             }),
+            output_retries: decl.output_retries,
             line: 0,
             column: 0,
         });

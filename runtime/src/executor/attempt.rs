@@ -274,6 +274,7 @@ fn task_context<S>(
         goal: agent.map(|a| render(a.goal, &values)),
         backstory: agent.map(|a| render(a.backstory, &values)),
         produces: spec.produces,
+        output_retries: spec.output_retries,
         ..TaskContext::default()
     }
 }

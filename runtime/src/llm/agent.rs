@@ -183,7 +183,7 @@ pub async fn answer_task<O: DeserializeOwned>(
                 &site,
                 messages,
                 &schema,
-                DEFAULT_OUTPUT_RETRIES,
+                ctx.output_retries.unwrap_or(DEFAULT_OUTPUT_RETRIES),
                 |value| check_fields(value, ctx.produces),
                 &mut stats,
             )
