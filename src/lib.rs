@@ -45,9 +45,10 @@ pub use tasknet_runtime::{
 #[cfg(feature = "sqlite")]
 pub use tasknet_runtime::{SqliteStorage, Synchronous};
 
-// Agents through an LLM.
+// Agents through an LLM, and the tools they call.
 #[cfg(feature = "llm")]
 pub use tasknet_runtime::llm;
+pub use tasknet_runtime::{Tool, ToolFuture, schemars};
 
 // The WebSocket task server.
 #[cfg(feature = "server")]

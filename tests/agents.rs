@@ -11,8 +11,8 @@ use serde_json::json;
 use tasknet::Runner;
 use tasknet::llm::{LlmClient, LlmConfig};
 
-use crews::{NoCode, Team, crewai_test_config, mixed};
-use tasknet_testkit::fake_llm::{completion, fake_server};
+use crews::{NoCode, Team, Warehouse, crewai_test_config, mixed, tool_crew};
+use tasknet_testkit::fake_llm::{completion, fake_server, tool_calls};
 
 fn client(url: &str) -> Arc<LlmClient> {
     let mut config = LlmConfig::new(url, "fake-model");
@@ -211,4 +211,138 @@ fn an_app_runs_its_agents_through_the_llm_it_is_given() {
         let code = app().main_from(["mixed", "--quiet"]);
         assert_eq!(code, std::process::ExitCode::FAILURE);
     }
+}
+
+fn stock_question() -> tool_crew::State {
+    tool_crew::State {
+        product: Some("mango".into()),
+        ..Default::default()
+    }
+}
+
+/// The agent calls both its tools in one turn; they run at once (each waits for the other),
+/// their results go back with the calls' ids, and the answer after them is the typed output:
+/// two calls, no schema on the tool turn, no third call to re-ask.
+#[tokio::test]
+async fn an_agent_calls_its_tools_concurrently_and_answers_with_their_results() {
+    let server = fake_server(vec![
+        tool_calls(&[
+            ("check_stock", json!({"product": "mango"})),
+            ("price_of", json!({"product": "mango"})),
+        ]),
+        completion(r#"{"in_stock": true, "price": 3.5}"#),
+        tool_calls(&[("check_stock", json!({"product": "kiwi"}))]),
+        completion(r#"{"quick_answer": "No."}"#),
+    ])
+    .await;
+    let crew = Warehouse {
+        meet: Some(Arc::new(tokio::sync::Barrier::new(2))),
+    };
+    let runner = Runner::new(tool_crew::Crew(crew))
+        .progress(false)
+        .llm(client(&server.url));
+    let run = tokio::time::timeout(Duration::from_secs(20), runner.run(stock_question()))
+        .await
+        .expect("the two tool calls ran one after the other: each waits for the other")
+        .unwrap();
+    assert_eq!(run.state.in_stock, Some(true));
+    assert_eq!(run.state.price, Some(3.5));
+    assert_eq!(run.state.quick_answer.as_deref(), Some("No."));
+    let seen = server.seen.lock().unwrap();
+    assert_eq!(seen.len(), 4);
+    let first = &seen[0].1;
+    let offered: Vec<&str> = first["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered, ["check_stock", "price_of"]);
+    assert_eq!(
+        first["tools"][0]["function"]["parameters"]["properties"]["product"]["description"],
+        "The product's name, e.g. `mango`."
+    );
+    assert!(
+        first.get("response_format").is_none(),
+        "the schema is never sent with the tools: {first}"
+    );
+    let messages = seen[1].1["messages"].as_array().unwrap();
+    let results: Vec<(&str, &str)> = messages
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| {
+            (
+                m["tool_call_id"].as_str().unwrap(),
+                m["content"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("call_0", r#"{"in_stock":true,"product":"mango"}"#),
+            ("call_1", "3.5")
+        ]
+    );
+    assert_eq!(messages[2]["tool_calls"][1]["function"]["name"], "price_of");
+    // The quick check's tool failed: the error went back to the model as the call's result.
+    let quick = seen[3].1["messages"].as_array().unwrap();
+    assert_eq!(
+        quick.last().unwrap()["content"],
+        "Error: no product `kiwi` in the warehouse"
+    );
+    drop(seen);
+    let rows = runner.log().tasks(&run.id).unwrap();
+    let calls: Vec<Option<u32>> = rows
+        .iter()
+        .map(|r| r.llm.as_ref().map(|u| u.calls))
+        .collect();
+    assert_eq!(calls, [Some(2), Some(2)]);
+}
+
+/// An agent that keeps calling tools stops at its `max_iter` (2, from agents.yaml) with an
+/// error that says so; a call of a tool it was not offered is answered with the tools it has.
+#[tokio::test]
+async fn an_agent_that_keeps_calling_tools_stops_at_its_max_iter() {
+    let server = fake_server(vec![
+        tool_calls(&[("check_stock", json!({"product": "mango"}))]),
+        completion(r#"{"in_stock": true, "price": 3.5}"#),
+        tool_calls(&[("price_of", json!({"product": "mango"}))]),
+        tool_calls(&[("check_stock", json!({"product": "mango"}))]),
+        completion("too late"),
+    ])
+    .await;
+    let runner = Runner::new(tool_crew::Crew(Warehouse::default()))
+        .progress(false)
+        .llm(client(&server.url));
+    let err = runner.run(stock_question()).await.unwrap_err().to_string();
+    assert!(err.contains("quick_check"), "{err}");
+    assert!(
+        err.contains("still calling tools after 2 turns (its `max_iter`)"),
+        "{err}"
+    );
+    let seen = server.seen.lock().unwrap();
+    assert_eq!(seen.len(), 4, "no call after max_iter");
+    let offered: Vec<&str> = seen[2].1["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered, ["check_stock"], "the impatient agent's own tools");
+    assert_eq!(
+        seen[3].1["messages"].as_array().unwrap().last().unwrap()["content"],
+        "Error: there is no tool `price_of`; the tools are: check_stock"
+    );
+    drop(seen);
+    let run = runner.log().runs().unwrap().remove(0);
+    let rows = runner.log().tasks(&run.id).unwrap();
+    let quick = rows.iter().find(|r| r.task_name == "quick_check").unwrap();
+    assert_eq!(quick.llm.as_ref().map(|u| u.calls), Some(2));
+    let order = rows.iter().find(|r| r.task_name == "check_order").unwrap();
+    assert_eq!(
+        order.status,
+        tasknet::TaskStatus::Succeeded,
+        "the finished task's record is kept"
+    );
 }

@@ -25,6 +25,8 @@ pub struct Model {
     pub order: Vec<TaskId>,
     /// The agents of agents.yaml, in file order.
     pub agents: Vec<Agent>,
+    /// The tools the yaml names, in the order first named (agents.yaml, then tasks.yaml).
+    pub tools: Vec<ToolName>,
     /// Generated or hand-written.
     pub state: StateKind,
     /// The run metadata's names in a generated `State`.
@@ -230,6 +232,22 @@ pub struct Agent {
     pub backstory: String,
     /// `tools`.
     pub tools: Vec<String>,
+    /// `max_iter`, when given.
+    pub max_iter: Option<u32>,
+}
+
+/// A tool the yaml names (an agent's or a task's `tools`): the crew's code provides it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolName {
+    /// Its name in the yaml.
+    pub name: String,
+    /// Its Rust identifier: the `Tools` method that provides it.
+    pub rust_name: String,
+    /// The name the model calls it by (the yaml name when the chat APIs accept it:
+    /// `^[a-zA-Z0-9_-]{1,64}$`).
+    pub api_name: String,
+    /// Where the yaml first names it, `file:line:col`.
+    pub location: String,
 }
 
 /// Where the state struct comes from.

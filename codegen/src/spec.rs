@@ -129,6 +129,8 @@ pub(crate) struct AgentDecl {
     pub goal: Option<Text>,
     pub backstory: Option<Text>,
     pub tools: Vec<Text>,
+    /// `max_iter`: the tool-calling turns the agent gets.
+    pub max_iter: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -272,6 +274,22 @@ fn retry_count(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<u32> 
                 Diagnostic::error(format!("{what} must be an integer from 0 to 100")).at(
                     node.span,
                     "how often a rejected answer goes back to the agent",
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// An agent's `max_iter`: 1 to 1,000 tool-calling turns.
+fn max_iter(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<u32> {
+    match node.value {
+        Value::Int(i) if (1..=1000).contains(&i) => Some(i as u32),
+        _ => {
+            diags.push(
+                Diagnostic::error(format!("{what} must be an integer from 1 to 1000")).at(
+                    node.span,
+                    "how many tool-calling turns the agent gets before it must answer",
                 ),
             );
             None
@@ -601,6 +619,7 @@ pub(crate) fn agents_file(root: &Node, diags: &mut Diagnostics) -> AgentsFile {
             goal: None,
             backstory: None,
             tools: Vec::new(),
+            max_iter: None,
         };
         let what = |k: &str| format!("`{k}` of agent `{}`", key.name);
         for (k, v) in fields {
@@ -609,6 +628,7 @@ pub(crate) fn agents_file(root: &Node, diags: &mut Diagnostics) -> AgentsFile {
                 "goal" => agent.goal = text(v, &what("goal"), diags),
                 "backstory" => agent.backstory = text(v, &what("backstory"), diags),
                 "tools" => agent.tools = text_list(v, &what("tools"), diags),
+                "max_iter" => agent.max_iter = max_iter(v, &what("max_iter"), diags),
                 _ => {}
             }
         }

@@ -598,3 +598,66 @@ fn guardrail_max_retries_is_read() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn tools_are_named_once_each_where_first_named() {
+    let m = ok_with_agents(
+        "a: {description: x, agent: clerk, tools: [price_of, check_stock]}\nb: {description: y, tools: [price_of]}\n",
+        "clerk:\n  role: r\n  goal: g\n  backstory: b\n  tools: [check_stock, Büro]\n  max_iter: 3\nother: {role: r, goal: g, backstory: b}\n",
+    );
+    let tools: Vec<(&str, &str, &str, &str)> = m
+        .tools
+        .iter()
+        .map(|t| {
+            (
+                t.name.as_str(),
+                t.rust_name.as_str(),
+                t.api_name.as_str(),
+                t.location.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tools,
+        [
+            (
+                "check_stock",
+                "check_stock",
+                "check_stock",
+                "agents.yaml:5:11"
+            ),
+            ("Büro", "buro", "buro", "agents.yaml:5:24"),
+            ("price_of", "price_of", "price_of", "tasks.yaml:1:43"),
+        ]
+    );
+    let max_iter: Vec<Option<u32>> = m.agents.iter().map(|a| a.max_iter).collect();
+    assert_eq!(max_iter, [Some(3), None]);
+}
+
+#[test]
+fn a_tool_name_must_be_a_name_and_max_iter_a_count() {
+    let failed = check(
+        SourceFile::new(
+            "tasks.yaml",
+            "a: {description: x, tools: [\"web search\"]}\n",
+        ),
+        Some(SourceFile::new(
+            "agents.yaml",
+            "clerk: {role: r, goal: g, backstory: b, max_iter: 0}\n",
+        )),
+        None,
+    )
+    .expect_err("expected errors");
+    let errs: Vec<String> = failed
+        .diagnostics
+        .iter()
+        .map(|d| d.one_line(&failed.sources))
+        .collect();
+    assert_eq!(
+        errs,
+        [
+            "agents.yaml:1:51: `max_iter` of agent `clerk` must be an integer from 1 to 1000",
+            "tasks.yaml:1:29: tool name `web search` is not a valid name",
+        ]
+    );
+}

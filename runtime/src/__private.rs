@@ -19,7 +19,7 @@ pub use crate::petri::PetriNet;
 pub use crate::{
     AgentSpec, FieldInfo, FieldSpec, JsonText, LogEntry, MissingField, Registry, RetrySpec,
     RunMetadataKeys, SourceLocation, StateError, TaskCall, TaskContext, TaskError, TaskOutput,
-    TaskSet, TaskSpec, TaskState, now_rfc3339,
+    TaskSet, TaskSpec, TaskState, Tool, now_rfc3339,
 };
 
 /// `PETRI_NET`'s initializer. The JSON was generated for this very type and checked at build
@@ -176,6 +176,7 @@ impl<'de> serde::Deserialize<'de> for FieldKey<'de> {
 pub fn agent_task<'a, I, O>(
     ctx: &'a TaskContext,
     input: I,
+    tools: Vec<(&'static str, Tool)>,
 ) -> impl Future<Output = Result<O, TaskError>> + Send + 'a
 where
     I: serde::Serialize,
@@ -186,7 +187,7 @@ where
         let input = input.map_err(|e| {
             TaskError::msg(format!("task `{}`: its input is not JSON: {e}", ctx.task))
         })?;
-        agent_output(ctx, input).await
+        agent_output(ctx, input, tools).await
     }
 }
 
@@ -194,14 +195,19 @@ where
 async fn agent_output<O: serde::de::DeserializeOwned>(
     ctx: &TaskContext,
     input: serde_json::Value,
+    tools: Vec<(&'static str, Tool)>,
 ) -> Result<O, TaskError> {
-    crate::llm::answer_task(ctx, &input)
+    crate::llm::answer_task(ctx, &input, &tools)
         .await
         .map(|(output, _stats)| output)
 }
 
 #[cfg(not(feature = "llm"))]
-async fn agent_output<O>(ctx: &TaskContext, _input: serde_json::Value) -> Result<O, TaskError> {
+async fn agent_output<O>(
+    ctx: &TaskContext,
+    _input: serde_json::Value,
+    _tools: Vec<(&'static str, Tool)>,
+) -> Result<O, TaskError> {
     Err(TaskError::msg(format!(
         "task `{}` is left to its agent, but tasknet was built without its `llm` feature: enable it, or implement the task's method",
         ctx.task

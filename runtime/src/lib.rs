@@ -25,12 +25,18 @@ mod state;
 pub mod storage;
 mod task;
 mod time;
+mod tool;
 
 pub use error::{MissingField, StateError, TaskError, TaskErrorKind};
 pub use registry::{AgentSpec, FieldSpec, Registry, RetrySpec, SourceLocation, TaskSpec};
+/// The `JsonSchema` derive for a tool's arguments and for types in `produces`: write
+/// `#[derive(tasknet::schemars::JsonSchema)]` with `#[schemars(crate = "tasknet::schemars")]`,
+/// or depend on schemars 1 directly.
+pub use schemars;
 pub use state::{FieldInfo, LogEntry, RUN_METADATA_FIELDS, RunMetadataKeys, TaskState, field_info};
 pub use task::{TaskCall, TaskContext, TaskOutput, TaskSet};
 pub use time::{Timestamp, now_rfc3339};
+pub use tool::{Tool, ToolFuture};
 
 #[cfg(feature = "app")]
 pub use app::App;

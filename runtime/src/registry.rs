@@ -40,6 +40,8 @@ pub struct AgentSpec {
     pub backstory: &'static str,
     /// `tools`.
     pub tools: &'static [&'static str],
+    /// `max_iter`, when given.
+    pub max_iter: Option<u32>,
 }
 
 /// A task's `retry` setting.

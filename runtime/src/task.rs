@@ -30,6 +30,9 @@ pub struct TaskContext {
     /// How often an agent's answer that does not parse, or is rejected, goes back to it
     /// (`guardrail_max_retries`; CrewAI's default, 3, when unset).
     pub output_retries: Option<u32>,
+    /// How many tool-calling turns the agent gets (agents.yaml's `max_iter`; CrewAI's
+    /// default, 25, when unset).
+    pub max_iter: Option<u32>,
     /// The LLM the task's agent answers through, when the runner has one
     /// ([`crate::Runner::llm`]).
     #[cfg(feature = "llm")]

@@ -34,6 +34,29 @@ pub fn completion(content: &str) -> Step {
     )
 }
 
+/// A chat completion asking for `calls` (name, JSON arguments), ids `call_0`, `call_1`, ...,
+/// with usage 10 + 4 tokens.
+pub fn tool_calls(calls: &[(&str, Value)]) -> Step {
+    let calls: Vec<Value> = calls
+        .iter()
+        .enumerate()
+        .map(|(i, (name, arguments))| {
+            json!({"id": format!("call_{i}"), "type": "function",
+                   "function": {"name": name, "arguments": arguments.to_string()}})
+        })
+        .collect();
+    Step::Reply(
+        200,
+        "",
+        json!({
+            "id": "x", "object": "chat.completion", "model": "fake",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": calls}, "finish_reason": "tool_calls"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14},
+        })
+        .to_string(),
+    )
+}
+
 /// A running fake server.
 pub struct FakeServer {
     /// The server's `/v1` base URL.

@@ -37,3 +37,61 @@ impl mixed::Tasks for Team {
 pub struct NoCode;
 
 impl crewai_test_config::Tasks for NoCode {}
+
+pub mod tool_crew {
+    tasknet::task_registry!(
+        file = "tests/fixtures/tool_crew.tasks.yaml",
+        agents = "tests/fixtures/tool_crew.agents.yaml"
+    );
+}
+
+/// The arguments of both stock tools.
+#[derive(serde::Deserialize, tasknet::schemars::JsonSchema)]
+#[schemars(crate = "tasknet::schemars")]
+pub struct Product {
+    /// The product's name, e.g. `mango`.
+    pub product: String,
+}
+
+/// No task code; the two tools. When `meet` is set, each lookup of a mango waits until another
+/// one has started too, so a crew that ran two such calls one after the other would hang.
+#[derive(Default)]
+pub struct Warehouse {
+    pub meet: Option<std::sync::Arc<tokio::sync::Barrier>>,
+}
+
+impl tool_crew::Tasks for Warehouse {}
+
+impl tool_crew::Tools for Warehouse {
+    fn check_stock(&self) -> tasknet::Tool {
+        let meet = self.meet.clone();
+        tasknet::Tool::new("Whether a product is in stock.", move |p: Product| {
+            let meet = meet.clone();
+            async move {
+                if let Some(meet) = meet.filter(|_| p.product == "mango") {
+                    meet.wait().await;
+                }
+                match p.product.as_str() {
+                    "mango" => Ok(serde_json::json!({"product": "mango", "in_stock": true})),
+                    other => Err(format!("no product `{other}` in the warehouse")),
+                }
+            }
+        })
+    }
+
+    fn price_of(&self) -> tasknet::Tool {
+        let meet = self.meet.clone();
+        tasknet::Tool::new(
+            "The price of a product, in euros per kg.",
+            move |p: Product| {
+                let meet = meet.clone();
+                async move {
+                    if let Some(meet) = meet.filter(|_| p.product == "mango") {
+                        meet.wait().await;
+                    }
+                    Ok::<_, String>(if p.product == "mango" { 3.5 } else { 0.0 })
+                }
+            },
+        )
+    }
+}

@@ -329,7 +329,7 @@ pub trait Tasks: Send + Sync + 'static {
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<ResearchTaskOutput, __tasknet::TaskError>,
     > + Send {
-        __tasknet::agent_task(ctx, input)
+        __tasknet::agent_task(ctx, input, __tasknet::Vec::from([]))
     }
     /// Review the context you got and expand each topic into a full section for a report. Make sure the report is detailed and contains any and all relevant information.
     ///
@@ -343,7 +343,7 @@ pub trait Tasks: Send + Sync + 'static {
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<ReportingTaskOutput, __tasknet::TaskError>,
     > + Send {
-        __tasknet::agent_task(ctx, input)
+        __tasknet::agent_task(ctx, input, __tasknet::Vec::from([]))
     }
 }
 /// Binds an implementation of [`Tasks`] to [`TASK_REGISTRY`]: what the runtime executes.
@@ -482,6 +482,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             goal: "Uncover cutting-edge developments in {topic}\n",
             backstory: "You're a seasoned researcher with a knack for uncovering the latest developments in {topic}. Known for your ability to find the most relevant information and present it in a clear and concise manner.\n",
             tools: &[],
+            max_iter: None,
         },
         __tasknet::AgentSpec {
             name: "reporting_analyst",
@@ -489,6 +490,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             goal: "Create detailed reports based on {topic} data analysis and research findings\n",
             backstory: "You're a meticulous analyst with a keen eye for detail. You're known for your ability to turn complex data into clear and concise reports, making it easy for others to understand and act on the information you provide.\n",
             tools: &[],
+            max_iter: None,
         },
     ],
     petri_net_json: PETRI_NET_JSON,

@@ -553,7 +553,7 @@ pub trait Tasks: Send + Sync + 'static {
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<ReadEmailOutput, __tasknet::TaskError>,
     > + Send {
-        __tasknet::agent_task(ctx, input)
+        __tasknet::agent_task(ctx, input, __tasknet::Vec::from([]))
     }
     /// Classify the email as an order, a stock question, a complaint or something else, and list the products it mentions.
     ///
@@ -567,7 +567,7 @@ pub trait Tasks: Send + Sync + 'static {
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<ClassifyMessageOutput, __tasknet::TaskError>,
     > + Send {
-        __tasknet::agent_task(ctx, input)
+        __tasknet::agent_task(ctx, input, __tasknet::Vec::from([]))
     }
     /// Look up each product of this {category} email in the stock database at {stock_db}.
     ///
@@ -581,7 +581,7 @@ pub trait Tasks: Send + Sync + 'static {
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<CheckStockAvailabilityOutput, __tasknet::TaskError>,
     > + Send {
-        __tasknet::agent_task(ctx, input)
+        __tasknet::agent_task(ctx, input, __tasknet::Vec::from([]))
     }
     /// Write the reply to the email, given its category and the stock levels.
     ///
@@ -595,7 +595,7 @@ pub trait Tasks: Send + Sync + 'static {
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<GenerateResponseOutput, __tasknet::TaskError>,
     > + Send {
-        __tasknet::agent_task(ctx, input)
+        __tasknet::agent_task(ctx, input, __tasknet::Vec::from([]))
     }
 }
 /// Binds an implementation of [`Tasks`] to [`TASK_REGISTRY`]: what the runtime executes.
@@ -824,6 +824,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             goal: "Turn each incoming email into structured data",
             backstory: "You read every message that reaches the sales inbox and never miss a detail.\n",
             tools: &[],
+            max_iter: None,
         },
         __tasknet::AgentSpec {
             name: "classifier",
@@ -831,6 +832,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             goal: "Route each email to the right kind of answer",
             backstory: "You have sorted customer emails for years and know an order from a complaint at a glance.\n",
             tools: &[],
+            max_iter: None,
         },
         __tasknet::AgentSpec {
             name: "stock_keeper",
@@ -838,6 +840,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             goal: "Know what is in stock, to the crate",
             backstory: "You keep the stock database of a tropical fruit wholesaler up to date.\n",
             tools: &[],
+            max_iter: None,
         },
         __tasknet::AgentSpec {
             name: "responder",
@@ -845,6 +848,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             goal: "Answer every customer quickly, politely and accurately",
             backstory: "You write replies that customers trust, with exact quantities and prices.\n",
             tools: &[],
+            max_iter: None,
         },
     ],
     petri_net_json: PETRI_NET_JSON,

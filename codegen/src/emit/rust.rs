@@ -5,7 +5,9 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::emit::state::{StateField, task_state_impl};
-use crate::model::{DataEntry, DataValue, Field, FieldId, Model, Producer, StateKind, Task};
+use crate::model::{
+    DataEntry, DataValue, Field, FieldId, Model, Producer, StateKind, Task, ToolName,
+};
 use crate::settings::GenerationSettings;
 
 /// The generated items, as tokens (what the macro returns).
@@ -467,12 +469,19 @@ impl Emitter<'_> {
             match by_agent {
                 // A task whose agent agents.yaml defines runs through it by default; any other
                 // must be implemented (a compile error otherwise).
-                Some(_) => quote! {
-                    #doc
-                    #signature {
-                        #rt::agent_task(ctx, input)
+                Some(_) => {
+                    let tools = self.offered_tools(task).map(|tool| {
+                        let api_name = &tool.api_name;
+                        let method = ident(&tool.rust_name);
+                        quote!((#api_name, <Self as Tools>::#method(self)))
+                    });
+                    quote! {
+                        #doc
+                        #signature {
+                            #rt::agent_task(ctx, input, #rt::Vec::from([#(#tools),*]))
+                        }
                     }
-                },
+                }
                 None => quote! {
                     #doc
                     #signature;
@@ -483,10 +492,78 @@ impl Emitter<'_> {
             "The tasks of `{}`: one method per task.\n\nA task whose agent agents.yaml defines runs through that agent by default (the\nrunner's LLM); implement its method to run it in code instead. Every other task must be\nimplemented: a missing method is a compile error. `Crew(your_impl)` is what the runtime runs.",
             self.model.tasks_file
         ));
+        let tools = self.tools_trait();
+        let supertraits = if self.model.tools.is_empty() {
+            quote!(Send + Sync + 'static)
+        } else {
+            quote!(Tools + Send + Sync + 'static)
+        };
         quote! {
             #doc
             #[allow(dead_code)]
-            pub trait Tasks: Send + Sync + 'static {
+            pub trait Tasks: #supertraits {
+                #(#methods)*
+            }
+
+            #tools
+        }
+    }
+
+    /// The tools `task`'s agent gets: the task's own `tools`, else its agent's (as CrewAI).
+    fn offered_tools<'m>(&'m self, task: &'m Task) -> impl Iterator<Item = &'m ToolName> {
+        let agent_tools = task
+            .agent
+            .as_deref()
+            .and_then(|a| self.model.agents.iter().find(|defined| defined.name == a))
+            .map_or(&[][..], |a| &a.tools[..]);
+        let names = if task.tools.is_empty() {
+            agent_tools
+        } else {
+            &task.tools[..]
+        };
+        names
+            .iter()
+            .filter_map(|name| self.model.tools.iter().find(|t| t.name == *name))
+    }
+
+    /// `Tools`: one required method per tool the yaml names, so that a tool the code does not
+    /// provide fails the build, naming it and where the yaml names it.
+    fn tools_trait(&self) -> TokenStream {
+        let rt = &self.rt;
+        if self.model.tools.is_empty() {
+            return TokenStream::new();
+        }
+        let methods = self.model.tools.iter().map(|tool| {
+            let method = ident(&tool.rust_name);
+            let doc = doc_lines(&format!(
+                "Tool `{}`, named at {}: the function its agents call.",
+                tool.name, tool.location
+            ));
+            quote! {
+                #doc
+                fn #method(&self) -> #rt::Tool;
+            }
+        });
+        let listed: Vec<String> = self
+            .model
+            .tools
+            .iter()
+            .map(|t| format!("`{}` ({})", t.name, t.location))
+            .collect();
+        let note = format!(
+            "the yaml names these tools: {}; implement `Tools` with a method per tool returning a `tasknet::Tool`",
+            listed.join(", ")
+        );
+        let doc = doc_lines(
+            "The tools the yaml names: one method per tool, each giving the typed function
+(`tasknet::Tool::new`) the agents call. A tool the code does not provide is a compile
+error.",
+        );
+        quote! {
+            #doc
+            #[diagnostic::on_unimplemented(message = "`{Self}` does not provide the crew's tools", note = #note)]
+            #[allow(dead_code)]
+            pub trait Tools {
                 #(#methods)*
             }
         }
@@ -620,8 +697,12 @@ impl Emitter<'_> {
         let inputs = m.inputs().map(field_spec);
         let agents = m.agents.iter().map(|a| {
             let (name, role, goal, backstory, tools) = (&a.name, &a.role, &a.goal, &a.backstory, &a.tools);
+            let max_iter = match a.max_iter {
+                Some(n) => quote!(Some(#n)),
+                None => quote!(None),
+            };
             quote! {
-                #rt::AgentSpec { name: #name, role: #role, goal: #goal, backstory: #backstory, tools: &[#(#tools),*] }
+                #rt::AgentSpec { name: #name, role: #role, goal: #goal, backstory: #backstory, tools: &[#(#tools),*], max_iter: #max_iter }
             }
         });
         let name = &m.name;

@@ -61,6 +61,7 @@ impl Resolver<'_, '_> {
                 goal: value_or_empty(&a.goal),
                 backstory: value_or_empty(&a.backstory),
                 tools: a.tools.iter().map(|t| t.value.clone()).collect(),
+                max_iter: a.max_iter,
             })
             .collect()
     }

@@ -11,6 +11,7 @@ mod fields;
 mod graph;
 mod names;
 mod reads;
+mod tools;
 
 use std::collections::HashMap;
 
@@ -105,6 +106,7 @@ pub(crate) fn resolve(
         task.depends_on = deps;
     }
     let agents = r.agents();
+    let tools = r.tools();
     let order = r.order(&tasks);
     if r.diags.has_errors() {
         return None;
@@ -125,6 +127,7 @@ pub(crate) fn resolve(
         tasks,
         order: order?,
         agents,
+        tools,
         state: match cx.custom_state {
             Some(custom) => StateKind::Custom(custom.clone()),
             None => StateKind::Generated,

@@ -275,6 +275,7 @@ fn task_context<S>(
         backstory: agent.map(|a| render(a.backstory, &values)),
         produces: spec.produces,
         output_retries: spec.output_retries,
+        max_iter: agent.and_then(|a| a.max_iter),
         ..TaskContext::default()
     }
 }

@@ -12,7 +12,8 @@ use crate::TaskContext;
 
 use super::client::{LlmClient, OutputSchema};
 use super::error::{CallSite, LlmError, LlmErrorKind};
-use super::wire::{Message, Role, Usage};
+use super::wire::{FunctionDef, Message, Role, ToolCall, ToolDef, Usage};
+use futures_util::future::join_all;
 
 /// CrewAI's default `guardrail_max_retries`.
 pub const DEFAULT_OUTPUT_RETRIES: u32 = 3;
@@ -63,6 +64,15 @@ pub struct CallStats {
     pub llm_time: Duration,
 }
 
+impl CallStats {
+    /// Adds what `reply` cost.
+    pub fn add(&mut self, reply: &super::client::Reply) {
+        self.calls += reply.requests;
+        self.usage += reply.usage;
+        self.llm_time += reply.elapsed;
+    }
+}
+
 /// Asks until the answer parses into `T` (and `check` accepts it), feeding each failure back:
 /// at most `1 + retries` answers. The schema is sent with every request (there are no tools
 /// here), in the mode the client negotiated with the server.
@@ -93,9 +103,7 @@ async fn typed_answer_counted<T: DeserializeOwned>(
     let mut last_problem = String::new();
     for _ in 0..=retries {
         let reply = client.complete(site, &messages, &[], Some(schema)).await?;
-        stats.calls += reply.requests;
-        stats.usage += reply.usage;
-        stats.llm_time += reply.elapsed;
+        stats.add(&reply);
         let raw = reply.message.content.clone().unwrap_or_default();
         let problem = match parse_json::<T>(&raw) {
             Ok(value) => match check(&value) {
@@ -127,20 +135,26 @@ pub async fn text_answer(
     messages: &[Message],
 ) -> Result<(String, CallStats), LlmError> {
     let reply = client.complete(site, messages, &[], None).await?;
-    let stats = CallStats {
-        calls: reply.requests,
-        usage: reply.usage,
-        llm_time: reply.elapsed,
-    };
+    let mut stats = CallStats::default();
+    stats.add(&reply);
     Ok((reply.message.content.unwrap_or_default(), stats))
 }
 
+/// A tool as the agent offers it: the name the yaml gives it, and the function.
+pub type NamedTool = (&'static str, crate::Tool);
+
+/// CrewAI's default `max_iter`: how many tool-calling turns an agent gets before it must answer.
+pub const DEFAULT_MAX_ITER: u32 = 25;
+
 /// Runs a task through its agent: the prompt from the context and `input`, an answer parsed
 /// into the task's output `O` (asked for as JSON with `O`'s fields, or as text for a CrewAI
-/// task whose one output is `<task>_output: String`).
+/// task whose one output is `<task>_output: String`). With `tools`, the agent first calls them
+/// as it likes (up to its `max_iter` turns, without the output schema); its answer after the
+/// last call is the output when it parses, else it is asked once more with the schema.
 pub async fn answer_task<O: DeserializeOwned>(
     ctx: &TaskContext,
     input: &Value,
+    tools: &[NamedTool],
 ) -> Result<(O, CallStats), crate::TaskError> {
     let agent = ctx.agent.unwrap_or("-");
     let Some(client) = ctx.llm.as_deref() else {
@@ -157,39 +171,8 @@ pub async fn answer_task<O: DeserializeOwned>(
         )));
     }
     let site = CallSite::new(ctx.task, ctx.agent);
-    let messages = task_messages(ctx, input);
-    let failed = |e: LlmError| crate::TaskError::msg(e.to_string());
-    let text_field = match ctx.produces {
-        [only] if only.ty == "String" && only.name == format!("{}_output", ctx.task) => {
-            Some(only.name)
-        }
-        _ => None,
-    };
     let mut stats = CallStats::default();
-    let outcome = match text_field {
-        Some(field) => text_answer(client, &site, &messages)
-            .await
-            .map(|(text, text_stats)| {
-                stats = text_stats;
-                serde_json::json!({ field: text })
-            }),
-        None => {
-            let schema = OutputSchema {
-                name: format!("{}_output", ctx.task),
-                schema: super::schema::object_schema(ctx.produces),
-            };
-            typed_answer_counted::<Value>(
-                client,
-                &site,
-                messages,
-                &schema,
-                ctx.output_retries.unwrap_or(DEFAULT_OUTPUT_RETRIES),
-                |value| check_fields(value, ctx.produces),
-                &mut stats,
-            )
-            .await
-        }
-    };
+    let outcome = agent_answer(client, &site, ctx, input, tools, &mut stats).await;
     // Spent whatever the outcome: the record shows it either way.
     ctx.record_llm_usage(&crate::LlmUsage {
         model: client.config().model.clone(),
@@ -198,7 +181,7 @@ pub async fn answer_task<O: DeserializeOwned>(
         completion_tokens: stats.usage.completion_tokens,
         llm_ms: stats.llm_time.as_secs_f64() * 1000.0,
     });
-    let value = outcome.map_err(failed)?;
+    let value = outcome.map_err(|e| crate::TaskError::msg(e.to_string()))?;
     let output = serde_json::from_value(value).map_err(|e| {
         crate::TaskError::msg(format!(
             "task `{}`: the answer is not its output: {e}",
@@ -206,6 +189,142 @@ pub async fn answer_task<O: DeserializeOwned>(
         ))
     })?;
     Ok((output, stats))
+}
+
+/// The agent's answer as the task's output JSON.
+async fn agent_answer(
+    client: &LlmClient,
+    site: &CallSite,
+    ctx: &TaskContext,
+    input: &Value,
+    tools: &[NamedTool],
+    stats: &mut CallStats,
+) -> Result<Value, LlmError> {
+    let mut messages = task_messages(ctx, input);
+    let text_field = match ctx.produces {
+        [only] if only.ty == "String" && only.name == format!("{}_output", ctx.task) => {
+            Some(only.name)
+        }
+        _ => None,
+    };
+    let after_tools = if tools.is_empty() {
+        None
+    } else {
+        let max_iter = ctx.max_iter.unwrap_or(DEFAULT_MAX_ITER);
+        Some(use_tools(client, site, &mut messages, tools, max_iter, stats).await?)
+    };
+    if let Some(field) = text_field {
+        let text = match after_tools {
+            Some(text) => text,
+            None => {
+                let reply = client.complete(site, &messages, &[], None).await?;
+                stats.add(&reply);
+                reply.message.content.unwrap_or_default()
+            }
+        };
+        return Ok(serde_json::json!({ field: text }));
+    }
+    if let Some(text) = after_tools {
+        if let Ok(value) = parse_json::<Value>(&text)
+            && check_fields(&value, ctx.produces).is_ok()
+        {
+            return Ok(value);
+        }
+        messages.push(Message::new(
+            Role::User,
+            "Now give your final answer: only the JSON object asked for.",
+        ));
+    }
+    let schema = OutputSchema {
+        name: super::schema::schema_name(ctx.task),
+        schema: super::schema::object_schema(ctx.produces),
+    };
+    typed_answer_counted::<Value>(
+        client,
+        site,
+        messages,
+        &schema,
+        ctx.output_retries.unwrap_or(DEFAULT_OUTPUT_RETRIES),
+        |value| check_fields(value, ctx.produces),
+        stats,
+    )
+    .await
+}
+
+/// The tool loop: offers `tools` (never the output schema: servers that see one skip the
+/// tools), runs every call the model asks for in one turn concurrently, gives back their
+/// results, and returns the model's first answer without calls; at most `max_iter` turns.
+async fn use_tools(
+    client: &LlmClient,
+    site: &CallSite,
+    messages: &mut Vec<Message>,
+    tools: &[NamedTool],
+    max_iter: u32,
+    stats: &mut CallStats,
+) -> Result<String, LlmError> {
+    let offered: Vec<ToolDef> = tools
+        .iter()
+        .map(|(name, tool)| ToolDef {
+            kind: "function",
+            function: FunctionDef {
+                name: (*name).to_owned(),
+                description: tool.description().to_owned(),
+                parameters: tool.parameters().clone(),
+            },
+        })
+        .collect();
+    for _ in 0..max_iter {
+        let reply = client.complete(site, messages, &offered, None).await?;
+        stats.add(&reply);
+        let message = reply.message;
+        if message.tool_calls.is_empty() {
+            let text = message.content.unwrap_or_default();
+            messages.push(Message::new(Role::Assistant, text.clone()));
+            return Ok(text);
+        }
+        let calls = message.tool_calls.clone();
+        messages.push(message);
+        let results = join_all(calls.iter().map(|call| run_tool_call(site, tools, call))).await;
+        for (call, result) in calls.iter().zip(results) {
+            messages.push(Message::tool_result(call.id.clone(), result));
+        }
+    }
+    Err(LlmError::new(
+        site,
+        &client.config().model,
+        LlmErrorKind::MaxIterations,
+        format!(
+            "the agent was still calling tools after {max_iter} turns (its `max_iter`); raise `max_iter` in agents.yaml, or give the task fewer tools"
+        ),
+    ))
+}
+
+/// One call's result as the model sees it: the tool's text, or what went wrong (so that the
+/// model can correct itself), with the same words as the trace.
+async fn run_tool_call(site: &CallSite, tools: &[NamedTool], call: &ToolCall) -> String {
+    let name = call.function.name.as_str();
+    let span = tracing::info_span!(
+        "gen_ai.execute_tool",
+        gen_ai.operation.name = "execute_tool",
+        gen_ai.tool.name = name,
+        gen_ai.tool.call.id = call.id.as_str(),
+        task = site.task,
+    );
+    let Some((_, tool)) = tools.iter().find(|(offered, _)| *offered == name) else {
+        let names: Vec<&str> = tools.iter().map(|(n, _)| *n).collect();
+        tracing::info!(parent: &span, "the model called a tool it was not offered");
+        return format!(
+            "Error: there is no tool `{name}`; the tools are: {}",
+            names.join(", ")
+        );
+    };
+    match tracing::Instrument::instrument(tool.call(&call.function.arguments), span.clone()).await {
+        Ok(text) => text,
+        Err(why) => {
+            tracing::info!(parent: &span, %why, "the tool call failed");
+            format!("Error: {why}")
+        }
+    }
 }
 
 /// The answer holds every field the task produces, of its type as far as the schema tells.
@@ -292,11 +411,7 @@ fn parse_json<T: DeserializeOwned>(raw: &str) -> Result<T, String> {
 }
 
 fn excerpt(text: &str) -> String {
-    const LIMIT: usize = 800;
-    match text.char_indices().nth(LIMIT) {
-        Some((at, _)) => format!("{}...", &text[..at]),
-        None => text.to_owned(),
-    }
+    super::excerpt(text, 800)
 }
 
 #[cfg(test)]

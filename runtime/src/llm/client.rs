@@ -347,11 +347,7 @@ fn server_message(body: &str) -> String {
 }
 
 fn excerpt(text: &str) -> String {
-    let text = text.trim();
-    match text.char_indices().nth(BODY_EXCERPT) {
-        Some((at, _)) => format!("{}...", &text[..at]),
-        None => text.to_owned(),
-    }
+    super::excerpt(text.trim(), BODY_EXCERPT)
 }
 
 #[cfg(test)]

@@ -11,13 +11,24 @@ mod error;
 mod schema;
 mod wire;
 
+pub use agent::NamedTool;
 pub use agent::{
-    CallStats, DEFAULT_OUTPUT_RETRIES, answer_task, task_messages, text_answer, typed_answer,
+    CallStats, DEFAULT_MAX_ITER, DEFAULT_OUTPUT_RETRIES, answer_task, task_messages, text_answer,
+    typed_answer,
 };
 pub use client::{LlmClient, OutputSchema, Reply};
 pub use config::{ApiKey, LlmConfig, MODEL_ENV, OutputMode, split_provider};
 pub use error::{CallSite, LlmError, LlmErrorKind};
-pub use schema::{object_schema, output_schema, type_schema};
+pub use schema::{object_schema, output_schema, schema_name, type_schema};
+
+/// The first `limit` characters of `text`, `...` marking a cut.
+pub(crate) fn excerpt(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
 pub use wire::{
     ChatRequest, ChatResponse, Choice, FunctionCall, FunctionDef, Message, Role, ToolCall, ToolDef,
     Usage,

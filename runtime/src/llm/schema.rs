@@ -88,8 +88,8 @@ fn generic<'a>(ty: &'a str, names: &[&str]) -> Option<&'a str> {
     Some(rest[1..rest.len() - 1].trim())
 }
 
-/// A schema name the APIs accept (`^[a-zA-Z0-9_-]{1,64}$`).
-fn schema_name(task: &str) -> String {
+/// The name of `task`'s output schema, as the APIs accept names (`^[a-zA-Z0-9_-]{1,64}$`).
+pub fn schema_name(task: &str) -> String {
     let mut name: String = task
         .chars()
         .map(|c| {
