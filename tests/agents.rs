@@ -11,7 +11,9 @@ use serde_json::json;
 use tasknet::Runner;
 use tasknet::llm::{LlmClient, LlmConfig};
 
-use crews::{NoCode, Team, Warehouse, crewai_test_config, mixed, tool_crew};
+use crews::{
+    Guarded, NoCode, Picky, Team, Warehouse, crewai_test_config, guarded, mixed, tool_crew,
+};
 use tasknet_testkit::fake_llm::{completion, fake_server, tool_calls};
 
 fn client(url: &str) -> Arc<LlmClient> {
@@ -140,6 +142,8 @@ async fn an_agent_task_without_an_llm_fails_clearly() {
 async fn a_crewai_file_runs_with_no_task_code() {
     let server = fake_server(vec![
         completion("- LLMs got cheaper\n- Agents got tools"),
+        // The file's `guardrail` text, checked by the LLM.
+        completion(r#"{"valid": true, "feedback": ""}"#),
         completion("# Report\nAI agents matured."),
     ])
     .await;
@@ -167,7 +171,15 @@ async fn a_crewai_file_runs_with_no_task_code() {
         system.starts_with("You are AI agents Senior Data Researcher."),
         "{system}"
     );
-    let second = seen[1].1["messages"][1]["content"].as_str().unwrap();
+    assert!(
+        seen[1].1["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Rule: ensure each bullet contains its source"),
+        "{}",
+        seen[1].1
+    );
+    let second = seen[2].1["messages"][1]["content"].as_str().unwrap();
     assert!(second.contains("- LLMs got cheaper"), "{second}");
 }
 
@@ -237,6 +249,7 @@ async fn an_agent_calls_its_tools_concurrently_and_answers_with_their_results() 
     .await;
     let crew = Warehouse {
         meet: Some(Arc::new(tokio::sync::Barrier::new(2))),
+        ..Warehouse::default()
     };
     let runner = Runner::new(tool_crew::Crew(crew))
         .progress(false)
@@ -344,5 +357,82 @@ async fn an_agent_that_keeps_calling_tools_stops_at_its_max_iter() {
         order.status,
         tasknet::TaskStatus::Succeeded,
         "the finished task's record is kept"
+    );
+}
+
+/// The code's guardrail rejects a parsed answer: its message goes back to the agent, whose
+/// next answer is taken.
+#[tokio::test]
+async fn a_code_guardrail_sends_its_reason_back_to_the_agent() {
+    let server = fake_server(vec![
+        completion(r#"{"category": "purchase", "products": ["mango"]}"#),
+        completion(r#"{"category": "order", "products": ["mango"]}"#),
+        completion(r#"{"summary": "An order."}"#),
+    ])
+    .await;
+    let runner = Runner::new(mixed::Crew(Picky))
+        .progress(false)
+        .llm(client(&server.url));
+    let state = mixed::State {
+        email: Some("A mango, please.".into()),
+        ..Default::default()
+    };
+    let run = runner.run(state).await.unwrap();
+    assert_eq!(run.state.category.as_deref(), Some("order"));
+    let seen = server.seen.lock().unwrap();
+    assert_eq!(seen.len(), 3);
+    let retry = seen[1].1["messages"].as_array().unwrap();
+    assert_eq!(
+        retry.last().unwrap()["content"],
+        "Your answer cannot be used: it was rejected: the category must be one of order, question, complaint, not `purchase`. Answer again with only the corrected JSON object."
+    );
+    drop(seen);
+    let rows = runner.log().tasks(&run.id).unwrap();
+    assert_eq!(rows[0].llm.as_ref().map(|u| u.calls), Some(2));
+}
+
+/// CrewAI's text `guardrail`: the LLM judges each answer against the rule; a broken rule's
+/// feedback goes back to the agent; the checks count in the task's LLM use.
+#[tokio::test]
+async fn a_text_guardrail_is_checked_by_the_llm() {
+    let server = fake_server(vec![
+        completion(
+            r#"{"summary": "The customer writes a long email about many fruits and prices."}"#,
+        ),
+        completion(r#"{"valid": false, "feedback": "Make it at most ten words."}"#),
+        completion(r#"{"summary": "A fruit order."}"#),
+        completion(r#"{"valid": true, "feedback": ""}"#),
+    ])
+    .await;
+    let runner = Runner::new(guarded::Crew(Guarded))
+        .progress(false)
+        .llm(client(&server.url));
+    let state = guarded::State {
+        email: Some("Dear shop, ...".into()),
+        ..Default::default()
+    };
+    let run = runner.run(state).await.unwrap();
+    assert_eq!(run.state.summary.as_deref(), Some("A fruit order."));
+    let seen = server.seen.lock().unwrap();
+    assert_eq!(seen.len(), 4);
+    let check = &seen[1].1;
+    assert_eq!(
+        check["messages"][1]["content"],
+        "Rule: The summary is one sentence of at most ten words.\n\nAnswer: {\"summary\": \"The customer writes a long email about many fruits and prices.\"}"
+    );
+    assert_eq!(
+        check["response_format"]["json_schema"]["schema"]["required"],
+        json!(["valid", "feedback"])
+    );
+    assert_eq!(
+        seen[2].1["messages"].as_array().unwrap().last().unwrap()["content"],
+        "Your answer cannot be used: it was rejected: Make it at most ten words.. Answer again with only the corrected JSON object."
+    );
+    drop(seen);
+    let rows = runner.log().tasks(&run.id).unwrap();
+    let usage = rows[0].llm.as_ref().unwrap();
+    assert_eq!(
+        (usage.calls, usage.prompt_tokens, usage.completion_tokens),
+        (4, 40, 16)
     );
 }

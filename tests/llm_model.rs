@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tasknet::Runner;
 use tasknet::llm::{LlmClient, LlmConfig, OutputMode};
 
-use crews::{NoCode, Team, crewai_test_config, mixed};
+use crews::{NoCode, Team, Warehouse, crewai_test_config, mixed, one_tool};
 
 /// Where `.ci/run` puts the model; `TASKNET_TEST_GGUF` names another file.
 fn model_file() -> PathBuf {
@@ -46,7 +46,7 @@ const INSTALL: &str = "pip install -r .ci/llm-requirements.txt, and the model: s
 
 /// Starts llama-cpp-python's server on a free loopback port with 2 threads, or `None` (after
 /// saying why) when it or the model is missing.
-fn start_server() -> Option<ModelServer> {
+fn start_server(extra_args: &[&str]) -> Option<ModelServer> {
     let python = tasknet_testkit::tool("python3", INSTALL)?;
     let has_server = python
         .command()
@@ -79,6 +79,7 @@ fn start_server() -> Option<ModelServer> {
         .arg(&model)
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--n_threads", "2", "--n_ctx", "2048", "--seed", "7"])
+        .args(extra_args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -109,7 +110,9 @@ fn client(url: &str) -> Arc<LlmClient> {
 
 #[test]
 fn agents_run_through_a_real_model() {
-    let Some(server) = start_server() else { return };
+    let Some(server) = start_server(&[]) else {
+        return;
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -179,5 +182,35 @@ fn agents_run_through_a_real_model() {
                 .as_deref()
                 .is_some_and(|t| !t.trim().is_empty())
         );
+    });
+    drop(server);
+
+    // A task with a tool calls it: llama-cpp-python's function-calling chat format, the first
+    // turn required to call (the 135M model never chooses a tool by itself); the answer after
+    // the call is asked for again with the schema and parses.
+    let Some(server) = start_server(&["--chat_format", "chatml-function-calling"]) else {
+        return;
+    };
+    runtime.block_on(async {
+        let mut config = (*client(&server.url)).config().clone();
+        config.require_first_tool_call = true;
+        let warehouse = Warehouse::default();
+        let stock_checks = warehouse.stock_checks.clone();
+        let runner = Runner::new(one_tool::Crew(warehouse))
+            .progress(false)
+            .llm(Arc::new(LlmClient::new(config).unwrap()));
+        let state = one_tool::State {
+            product: Some("mango".into()),
+            ..Default::default()
+        };
+        let run = runner
+            .run(state)
+            .await
+            .expect("the tool task runs on the real model");
+        assert!(run.state.in_stock.is_some());
+        assert_eq!(stock_checks.load(std::sync::atomic::Ordering::Relaxed), 1);
+        let rows = runner.log().tasks(&run.id).unwrap();
+        let usage = rows[0].llm.as_ref().unwrap();
+        assert!(usage.calls >= 2, "the tool turn and the answer: {usage:?}");
     });
 }

@@ -149,6 +149,8 @@ pub struct Task {
     pub retry: Option<Retry>,
     /// `guardrail_max_retries` (or `max_retries`), when given.
     pub output_retries: Option<u32>,
+    /// `guardrail` / `guardrails` rules, checked by an LLM after the code's own guardrail.
+    pub guardrails: Vec<String>,
     /// 1-based line and column of the task's key.
     pub line: usize,
     /// 1-based column of the task's key.

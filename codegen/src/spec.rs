@@ -93,6 +93,8 @@ pub(crate) struct TaskDecl {
     /// `guardrail_max_retries` (or CrewAI's older `max_retries`): how often an agent's answer
     /// that does not parse or is rejected goes back to it.
     pub output_retries: Option<u32>,
+    /// `guardrail` and `guardrails` given as text: rules an LLM checks the answer against.
+    pub guardrails: Vec<Text>,
 }
 
 /// `retry: 3` or `retry: {attempts: 3, backoff: 500ms}`.
@@ -236,6 +238,7 @@ fn task_decl(key: &Key, node: &Node, diags: &mut Diagnostics) -> Option<TaskDecl
         timeout_ms: None,
         retry: None,
         output_retries: None,
+        guardrails: Vec::new(),
     };
     let what = |k: &str| format!("`{k}` of task `{}`", key.name);
     let mut legacy_retries = None;
@@ -256,6 +259,10 @@ fn task_decl(key: &Key, node: &Node, diags: &mut Diagnostics) -> Option<TaskDecl
                 task.output_retries = retry_count(v, &what("guardrail_max_retries"), diags)
             }
             "max_retries" => legacy_retries = retry_count(v, &what("max_retries"), diags),
+            "guardrail" => task.guardrails.extend(text(v, &what("guardrail"), diags)),
+            "guardrails" => task
+                .guardrails
+                .extend(text_list(v, &what("guardrails"), diags)),
             other if CREWAI_TASK_KEYS.contains(&other) => {}
             other => unknown_task_key(other, k.span, &key.name, diags),
         }
@@ -312,6 +319,8 @@ const USED_TASK_KEYS: &[&str] = &[
     "timeout",
     "retry",
     "guardrail_max_retries",
+    "guardrail",
+    "guardrails",
 ];
 
 /// The key tasknet uses that `other` misspells, if it is one.

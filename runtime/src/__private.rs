@@ -173,21 +173,25 @@ impl<'de> serde::Deserialize<'de> for FieldKey<'de> {
 
 /// The body of a `Tasks` method left to its agent: the task's input as JSON, the agent's
 /// answer parsed into the task's output (docs/agents.md).
-pub fn agent_task<'a, I, O>(
-    ctx: &'a TaskContext,
+pub fn agent_task<I, O, G>(
+    ctx: &TaskContext,
     input: I,
     tools: Vec<(&'static str, Tool)>,
-) -> impl Future<Output = Result<O, TaskError>> + Send + 'a
+    guard: G,
+) -> impl Future<Output = Result<O, TaskError>> + Send
 where
     I: serde::Serialize,
-    O: serde::de::DeserializeOwned + Send + 'a,
+    O: serde::de::DeserializeOwned + Send,
+    // The guard borrows the crew (`self`), whose lifetime is not the context's: the future
+    // captures both as they are (no single-lifetime bound, which would ask for one lifetime outliving both).
+    G: Fn(&O) -> Result<(), String> + Send + Sync,
 {
     let input = serde_json::to_value(&input);
     async move {
         let input = input.map_err(|e| {
             TaskError::msg(format!("task `{}`: its input is not JSON: {e}", ctx.task))
         })?;
-        agent_output(ctx, input, tools).await
+        agent_output(ctx, input, tools, &guard).await
     }
 }
 
@@ -196,8 +200,9 @@ async fn agent_output<O: serde::de::DeserializeOwned>(
     ctx: &TaskContext,
     input: serde_json::Value,
     tools: Vec<(&'static str, Tool)>,
+    guard: &(dyn Fn(&O) -> Result<(), String> + Sync),
 ) -> Result<O, TaskError> {
-    crate::llm::answer_task(ctx, &input, &tools)
+    crate::llm::answer_task(ctx, &input, &tools, guard)
         .await
         .map(|(output, _stats)| output)
 }
@@ -207,6 +212,7 @@ async fn agent_output<O>(
     ctx: &TaskContext,
     _input: serde_json::Value,
     _tools: Vec<(&'static str, Tool)>,
+    _guard: &(dyn Fn(&O) -> Result<(), String> + Sync),
 ) -> Result<O, TaskError> {
     Err(TaskError::msg(format!(
         "task `{}` is left to its agent, but tasknet was built without its `llm` feature: enable it, or implement the task's method",

@@ -85,6 +85,8 @@ pub struct TaskSpec {
     /// `guardrail_max_retries` (CrewAI's key, or its older `max_retries`): how often an
     /// agent's answer that does not parse, or is rejected, goes back to it (default 3).
     pub output_retries: Option<u32>,
+    /// `guardrail` / `guardrails`: rules an LLM checks an agent's answer against.
+    pub guardrails: &'static [&'static str],
     /// Where the task was written.
     pub location: SourceLocation,
 }

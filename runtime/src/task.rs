@@ -33,6 +33,8 @@ pub struct TaskContext {
     /// How many tool-calling turns the agent gets (agents.yaml's `max_iter`; CrewAI's
     /// default, 25, when unset).
     pub max_iter: Option<u32>,
+    /// Rules an LLM checks the agent's answer against (the task's `guardrail` text).
+    pub guardrails: &'static [&'static str],
     /// The LLM the task's agent answers through, when the runner has one
     /// ([`crate::Runner::llm`]).
     #[cfg(feature = "llm")]

@@ -33,6 +33,46 @@ impl mixed::Tasks for Team {
     }
 }
 
+/// `count_products` in code, and a guardrail on `classify_message`'s typed output.
+pub struct Picky;
+
+impl mixed::Tasks for Picky {
+    async fn count_products(
+        &self,
+        ctx: &TaskContext,
+        input: mixed::CountProductsInput,
+    ) -> Result<mixed::CountProductsOutput, TaskError> {
+        mixed::Tasks::count_products(&Team, ctx, input).await
+    }
+
+    fn classify_message_guardrail(
+        &self,
+        output: &mixed::ClassifyMessageOutput,
+    ) -> Result<(), String> {
+        const CATEGORIES: [&str; 3] = ["order", "question", "complaint"];
+        if CATEGORIES.contains(&output.category.as_str()) {
+            Ok(())
+        } else {
+            Err(format!(
+                "the category must be one of order, question, complaint, not `{}`",
+                output.category
+            ))
+        }
+    }
+}
+
+pub mod guarded {
+    tasknet::task_registry!(
+        file = "tests/fixtures/guarded_crew.tasks.yaml",
+        agents = "tests/fixtures/mixed_crew.agents.yaml"
+    );
+}
+
+/// No task code: the text guardrail is the yaml's.
+pub struct Guarded;
+
+impl guarded::Tasks for Guarded {}
+
 /// No task code: every task runs through its agent.
 pub struct NoCode;
 
@@ -58,6 +98,8 @@ pub struct Product {
 #[derive(Default)]
 pub struct Warehouse {
     pub meet: Option<std::sync::Arc<tokio::sync::Barrier>>,
+    /// How many times `check_stock` ran.
+    pub stock_checks: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl tool_crew::Tasks for Warehouse {}
@@ -65,8 +107,10 @@ impl tool_crew::Tasks for Warehouse {}
 impl tool_crew::Tools for Warehouse {
     fn check_stock(&self) -> tasknet::Tool {
         let meet = self.meet.clone();
+        let stock_checks = self.stock_checks.clone();
         tasknet::Tool::new("Whether a product is in stock.", move |p: Product| {
             let meet = meet.clone();
+            stock_checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             async move {
                 if let Some(meet) = meet.filter(|_| p.product == "mango") {
                     meet.wait().await;
@@ -93,5 +137,24 @@ impl tool_crew::Tools for Warehouse {
                 }
             },
         )
+    }
+}
+
+pub mod one_tool {
+    tasknet::task_registry!(
+        file = "tests/fixtures/one_tool.tasks.yaml",
+        agents = "tests/fixtures/tool_crew.agents.yaml"
+    );
+}
+
+impl one_tool::Tasks for Warehouse {}
+
+impl one_tool::Tools for Warehouse {
+    fn check_stock(&self) -> tasknet::Tool {
+        tool_crew::Tools::check_stock(self)
+    }
+
+    fn price_of(&self) -> tasknet::Tool {
+        tool_crew::Tools::price_of(self)
     }
 }

@@ -329,7 +329,22 @@ pub trait Tasks: Send + Sync + 'static {
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<ResearchTaskOutput, __tasknet::TaskError>,
     > + Send {
-        __tasknet::agent_task(ctx, input, __tasknet::Vec::from([]))
+        __tasknet::agent_task(
+            ctx,
+            input,
+            __tasknet::Vec::from([]),
+            |output| <Self as Tasks>::research_task_guardrail(self, output),
+        )
+    }
+    /// The guardrail of task `research_task`: called on each answer of its agent that parses; an
+    /// `Err` goes back to the agent with its message (up to `guardrail_max_retries` times,
+    /// then the task fails). Accepts every answer unless implemented.
+    fn research_task_guardrail(
+        &self,
+        output: &ResearchTaskOutput,
+    ) -> __tasknet::Result<(), __tasknet::String> {
+        let _ = output;
+        Ok(())
     }
     /// Review the context you got and expand each topic into a full section for a report. Make sure the report is detailed and contains any and all relevant information.
     ///
@@ -343,7 +358,22 @@ pub trait Tasks: Send + Sync + 'static {
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<ReportingTaskOutput, __tasknet::TaskError>,
     > + Send {
-        __tasknet::agent_task(ctx, input, __tasknet::Vec::from([]))
+        __tasknet::agent_task(
+            ctx,
+            input,
+            __tasknet::Vec::from([]),
+            |output| <Self as Tasks>::reporting_task_guardrail(self, output),
+        )
+    }
+    /// The guardrail of task `reporting_task`: called on each answer of its agent that parses; an
+    /// `Err` goes back to the agent with its message (up to `guardrail_max_retries` times,
+    /// then the task fails). Accepts every answer unless implemented.
+    fn reporting_task_guardrail(
+        &self,
+        output: &ReportingTaskOutput,
+    ) -> __tasknet::Result<(), __tasknet::String> {
+        let _ = output;
+        Ok(())
     }
 }
 /// Binds an implementation of [`Tasks`] to [`TASK_REGISTRY`]: what the runtime executes.
@@ -431,6 +461,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             timeout_ms: None,
             retry: None,
             output_retries: None,
+            guardrails: &[],
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/crewai/lib__cli__src__crewai_cli__templates__crew__config__tasks.yaml",
                 line: 1u32,
@@ -457,6 +488,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             timeout_ms: None,
             retry: None,
             output_retries: None,
+            guardrails: &[],
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/crewai/lib__cli__src__crewai_cli__templates__crew__config__tasks.yaml",
                 line: 10u32,

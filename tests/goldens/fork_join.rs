@@ -570,6 +570,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             timeout_ms: None,
             retry: None,
             output_retries: None,
+            guardrails: &[],
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/fork_join.yaml",
                 line: 5u32,
@@ -596,6 +597,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             timeout_ms: None,
             retry: None,
             output_retries: None,
+            guardrails: &[],
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/fork_join.yaml",
                 line: 12u32,
@@ -625,6 +627,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
                 backoff_ms: 100u64,
             }),
             output_retries: None,
+            guardrails: &[],
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/fork_join.yaml",
                 line: 19u32,
@@ -658,6 +661,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
                 backoff_ms: 200u64,
             }),
             output_retries: None,
+            guardrails: &[],
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/fork_join.yaml",
                 line: 33u32,

@@ -553,7 +553,22 @@ pub trait Tasks: Send + Sync + 'static {
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<ReadEmailOutput, __tasknet::TaskError>,
     > + Send {
-        __tasknet::agent_task(ctx, input, __tasknet::Vec::from([]))
+        __tasknet::agent_task(
+            ctx,
+            input,
+            __tasknet::Vec::from([]),
+            |output| <Self as Tasks>::read_email_guardrail(self, output),
+        )
+    }
+    /// The guardrail of task `read_email`: called on each answer of its agent that parses; an
+    /// `Err` goes back to the agent with its message (up to `guardrail_max_retries` times,
+    /// then the task fails). Accepts every answer unless implemented.
+    fn read_email_guardrail(
+        &self,
+        output: &ReadEmailOutput,
+    ) -> __tasknet::Result<(), __tasknet::String> {
+        let _ = output;
+        Ok(())
     }
     /// Classify the email as an order, a stock question, a complaint or something else, and list the products it mentions.
     ///
@@ -567,7 +582,22 @@ pub trait Tasks: Send + Sync + 'static {
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<ClassifyMessageOutput, __tasknet::TaskError>,
     > + Send {
-        __tasknet::agent_task(ctx, input, __tasknet::Vec::from([]))
+        __tasknet::agent_task(
+            ctx,
+            input,
+            __tasknet::Vec::from([]),
+            |output| <Self as Tasks>::classify_message_guardrail(self, output),
+        )
+    }
+    /// The guardrail of task `classify_message`: called on each answer of its agent that parses; an
+    /// `Err` goes back to the agent with its message (up to `guardrail_max_retries` times,
+    /// then the task fails). Accepts every answer unless implemented.
+    fn classify_message_guardrail(
+        &self,
+        output: &ClassifyMessageOutput,
+    ) -> __tasknet::Result<(), __tasknet::String> {
+        let _ = output;
+        Ok(())
     }
     /// Look up each product of this {category} email in the stock database at {stock_db}.
     ///
@@ -581,7 +611,22 @@ pub trait Tasks: Send + Sync + 'static {
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<CheckStockAvailabilityOutput, __tasknet::TaskError>,
     > + Send {
-        __tasknet::agent_task(ctx, input, __tasknet::Vec::from([]))
+        __tasknet::agent_task(
+            ctx,
+            input,
+            __tasknet::Vec::from([]),
+            |output| <Self as Tasks>::check_stock_availability_guardrail(self, output),
+        )
+    }
+    /// The guardrail of task `check_stock_availability`: called on each answer of its agent that parses; an
+    /// `Err` goes back to the agent with its message (up to `guardrail_max_retries` times,
+    /// then the task fails). Accepts every answer unless implemented.
+    fn check_stock_availability_guardrail(
+        &self,
+        output: &CheckStockAvailabilityOutput,
+    ) -> __tasknet::Result<(), __tasknet::String> {
+        let _ = output;
+        Ok(())
     }
     /// Write the reply to the email, given its category and the stock levels.
     ///
@@ -595,7 +640,22 @@ pub trait Tasks: Send + Sync + 'static {
     ) -> impl ::core::future::Future<
         Output = __tasknet::Result<GenerateResponseOutput, __tasknet::TaskError>,
     > + Send {
-        __tasknet::agent_task(ctx, input, __tasknet::Vec::from([]))
+        __tasknet::agent_task(
+            ctx,
+            input,
+            __tasknet::Vec::from([]),
+            |output| <Self as Tasks>::generate_response_guardrail(self, output),
+        )
+    }
+    /// The guardrail of task `generate_response`: called on each answer of its agent that parses; an
+    /// `Err` goes back to the agent with its message (up to `guardrail_max_retries` times,
+    /// then the task fails). Accepts every answer unless implemented.
+    fn generate_response_guardrail(
+        &self,
+        output: &GenerateResponseOutput,
+    ) -> __tasknet::Result<(), __tasknet::String> {
+        let _ = output;
+        Ok(())
     }
 }
 /// Binds an implementation of [`Tasks`] to [`TASK_REGISTRY`]: what the runtime executes.
@@ -706,6 +766,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             timeout_ms: None,
             retry: None,
             output_retries: None,
+            guardrails: &[],
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
                 line: 8u32,
@@ -736,6 +797,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             timeout_ms: None,
             retry: None,
             output_retries: None,
+            guardrails: &[],
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
                 line: 21u32,
@@ -765,6 +827,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
                 backoff_ms: 200u64,
             }),
             output_retries: None,
+            guardrails: &[],
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
                 line: 36u32,
@@ -795,6 +858,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             timeout_ms: None,
             retry: None,
             output_retries: None,
+            guardrails: &[],
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
                 line: 51u32,

@@ -433,7 +433,8 @@ impl Emitter<'_> {
 
     fn tasks_trait(&self) -> TokenStream {
         let rt = &self.rt;
-        let methods = self.model.tasks.iter().map(|task| {
+        let guardrail_methods = self.guardrail_methods();
+        let methods = self.model.tasks.iter().zip(&guardrail_methods).map(|(task, guardrail)| {
             let method = ident(&task.rust_name);
             let input_ty = type_name(task, "Input");
             let output_ty = type_name(task, "Output");
@@ -475,10 +476,26 @@ impl Emitter<'_> {
                         let method = ident(&tool.rust_name);
                         quote!((#api_name, <Self as Tools>::#method(self)))
                     });
+                    let guardrail = ident(guardrail);
+                    let guardrail_doc = doc_lines(&format!(
+                        "The guardrail of task `{}`: called on each answer of its agent that parses; an\n`Err` goes back to the agent with its message (up to `guardrail_max_retries` times,\nthen the task fails). Accepts every answer unless implemented.",
+                        task.name
+                    ));
                     quote! {
                         #doc
                         #signature {
-                            #rt::agent_task(ctx, input, #rt::Vec::from([#(#tools),*]))
+                            #rt::agent_task(
+                                ctx,
+                                input,
+                                #rt::Vec::from([#(#tools),*]),
+                                |output| <Self as Tasks>::#guardrail(self, output),
+                            )
+                        }
+
+                        #guardrail_doc
+                        fn #guardrail(&self, output: &#output_ty) -> #rt::Result<(), #rt::String> {
+                            let _ = output;
+                            Ok(())
                         }
                     }
                 }
@@ -507,6 +524,32 @@ impl Emitter<'_> {
 
             #tools
         }
+    }
+
+    /// Each task's guardrail method name, `<task>_guardrail`, suffixed when a task method has
+    /// that name already.
+    fn guardrail_methods(&self) -> Vec<String> {
+        let methods: std::collections::HashSet<&str> = self
+            .model
+            .tasks
+            .iter()
+            .map(|t| t.rust_name.as_str())
+            .collect();
+        let mut taken = std::collections::HashSet::new();
+        self.model
+            .tasks
+            .iter()
+            .map(|task| {
+                let natural = format!("{}_guardrail", task.rust_name);
+                let mut name = natural.clone();
+                let mut n = 2;
+                while methods.contains(name.as_str()) || !taken.insert(name.clone()) {
+                    name = format!("{natural}_{n}");
+                    n += 1;
+                }
+                name
+            })
+            .collect()
     }
 
     /// The tools `task`'s agent gets: the task's own `tools`, else its agent's (as CrewAI).
@@ -671,6 +714,7 @@ error.",
                 Some(n) => quote!(Some(#n)),
                 None => quote!(None),
             };
+            let guardrails = &t.guardrails;
             let line = t.line as u32;
             let column = t.column as u32;
             quote! {
@@ -689,6 +733,7 @@ error.",
                     timeout_ms: #timeout_ms,
                     retry: #retry,
                     output_retries: #output_retries,
+                    guardrails: &[#(#guardrails),*],
                     location: #rt::SourceLocation { file: #file, line: #line, column: #column },
                 }
             }

@@ -86,6 +86,7 @@ pub(crate) fn resolve(
                 backoff_ms: r.backoff_ms,
             }),
             output_retries: decl.output_retries,
+            guardrails: decl.guardrails.iter().map(|g| g.value.clone()).collect(),
             line: 0,
             column: 0,
         });

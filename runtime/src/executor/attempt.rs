@@ -276,6 +276,7 @@ fn task_context<S>(
         produces: spec.produces,
         output_retries: spec.output_retries,
         max_iter: agent.and_then(|a| a.max_iter),
+        guardrails: spec.guardrails,
         ..TaskContext::default()
     }
 }

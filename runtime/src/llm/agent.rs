@@ -146,15 +146,22 @@ pub type NamedTool = (&'static str, crate::Tool);
 /// CrewAI's default `max_iter`: how many tool-calling turns an agent gets before it must answer.
 pub const DEFAULT_MAX_ITER: u32 = 25;
 
+/// A task's own check of its typed output (the generated `<task>_guardrail` method): `Err`
+/// holds what the agent is told to change.
+pub type Guard<'a, O> = &'a (dyn Fn(&O) -> Result<(), String> + Sync);
+
 /// Runs a task through its agent: the prompt from the context and `input`, an answer parsed
 /// into the task's output `O` (asked for as JSON with `O`'s fields, or as text for a CrewAI
 /// task whose one output is `<task>_output: String`). With `tools`, the agent first calls them
 /// as it likes (up to its `max_iter` turns, without the output schema); its answer after the
-/// last call is the output when it parses, else it is asked once more with the schema.
+/// last call is the output when it is accepted. An answer is accepted when it parses, `guard`
+/// takes it and the LLM finds that it follows each of the task's `guardrail` rules; otherwise
+/// the reason goes back to the agent, up to `guardrail_max_retries` more answers.
 pub async fn answer_task<O: DeserializeOwned>(
     ctx: &TaskContext,
     input: &Value,
     tools: &[NamedTool],
+    guard: Guard<'_, O>,
 ) -> Result<(O, CallStats), crate::TaskError> {
     let agent = ctx.agent.unwrap_or("-");
     let Some(client) = ctx.llm.as_deref() else {
@@ -172,7 +179,13 @@ pub async fn answer_task<O: DeserializeOwned>(
     }
     let site = CallSite::new(ctx.task, ctx.agent);
     let mut stats = CallStats::default();
-    let outcome = agent_answer(client, &site, ctx, input, tools, &mut stats).await;
+    let task = AgentTask {
+        client,
+        site: &site,
+        ctx,
+        guard,
+    };
+    let outcome = task.answer(input, tools, &mut stats).await;
     // Spent whatever the outcome: the record shows it either way.
     ctx.record_llm_usage(&crate::LlmUsage {
         model: client.config().model.clone(),
@@ -181,74 +194,173 @@ pub async fn answer_task<O: DeserializeOwned>(
         completion_tokens: stats.usage.completion_tokens,
         llm_ms: stats.llm_time.as_secs_f64() * 1000.0,
     });
-    let value = outcome.map_err(|e| crate::TaskError::msg(e.to_string()))?;
-    let output = serde_json::from_value(value).map_err(|e| {
-        crate::TaskError::msg(format!(
-            "task `{}`: the answer is not its output: {e}",
-            ctx.task
-        ))
-    })?;
+    let output = outcome.map_err(|e| crate::TaskError::msg(e.to_string()))?;
     Ok((output, stats))
 }
 
-/// The agent's answer as the task's output JSON.
-async fn agent_answer(
-    client: &LlmClient,
-    site: &CallSite,
-    ctx: &TaskContext,
-    input: &Value,
-    tools: &[NamedTool],
-    stats: &mut CallStats,
-) -> Result<Value, LlmError> {
-    let mut messages = task_messages(ctx, input);
-    let text_field = match ctx.produces {
-        [only] if only.ty == "String" && only.name == format!("{}_output", ctx.task) => {
-            Some(only.name)
+/// One agent task being answered.
+struct AgentTask<'a, O> {
+    client: &'a LlmClient,
+    site: &'a CallSite,
+    ctx: &'a TaskContext,
+    guard: Guard<'a, O>,
+}
+
+impl<O: DeserializeOwned> AgentTask<'_, O> {
+    /// The `<task>_output` field of a CrewAI task answered as text, if this is one.
+    fn text_field(&self) -> Option<&'static str> {
+        match self.ctx.produces {
+            [only] if only.ty == "String" && only.name == format!("{}_output", self.ctx.task) => {
+                Some(only.name)
+            }
+            _ => None,
         }
-        _ => None,
-    };
-    let after_tools = if tools.is_empty() {
-        None
-    } else {
-        let max_iter = ctx.max_iter.unwrap_or(DEFAULT_MAX_ITER);
-        Some(use_tools(client, site, &mut messages, tools, max_iter, stats).await?)
-    };
-    if let Some(field) = text_field {
-        let text = match after_tools {
-            Some(text) => text,
+    }
+
+    async fn answer(
+        &self,
+        input: &Value,
+        tools: &[NamedTool],
+        stats: &mut CallStats,
+    ) -> Result<O, LlmError> {
+        let (client, site, ctx) = (self.client, self.site, self.ctx);
+        let mut messages = task_messages(ctx, input);
+        let text_field = self.text_field();
+        let schema = text_field.is_none().then(|| OutputSchema {
+            name: super::schema::schema_name(ctx.task),
+            schema: super::schema::object_schema(ctx.produces),
+        });
+        // The answer after the tools is a try of its own, made without the schema.
+        let mut in_hand = if tools.is_empty() {
+            None
+        } else {
+            let max_iter = ctx.max_iter.unwrap_or(DEFAULT_MAX_ITER);
+            Some(use_tools(client, site, &mut messages, tools, max_iter, stats).await?)
+        };
+        let retries = ctx.output_retries.unwrap_or(DEFAULT_OUTPUT_RETRIES);
+        let mut answers = 0;
+        let mut last_problem = String::new();
+        loop {
+            let raw = match in_hand.take() {
+                Some(raw) => raw,
+                None if answers > retries => break,
+                None => {
+                    let reply = client
+                        .complete(site, &messages, &[], schema.as_ref())
+                        .await?;
+                    stats.add(&reply);
+                    answers += 1;
+                    let raw = reply.message.content.unwrap_or_default();
+                    messages.push(Message::new(Role::Assistant, raw.clone()));
+                    raw
+                }
+            };
+            let problem = match self.accept(&raw, text_field, stats).await? {
+                Ok(output) => return Ok(output),
+                Err(problem) => problem,
+            };
+            tracing::info!(task = %site.task, %problem, "the answer is retried");
+            last_problem = format!("{problem}; the reply: {}", excerpt(&raw));
+            let again = if text_field.is_some() {
+                "Answer again."
+            } else {
+                "Answer again with only the corrected JSON object."
+            };
+            messages.push(Message::new(
+                Role::User,
+                format!("Your answer cannot be used: {problem}. {again}"),
+            ));
+        }
+        Err(LlmError::new(
+            site,
+            &client.config().model,
+            LlmErrorKind::InvalidOutput,
+            format!("after {answers} answers, {last_problem}"),
+        ))
+    }
+
+    /// The output in `raw`, or why it cannot be used.
+    async fn accept(
+        &self,
+        raw: &str,
+        text_field: Option<&'static str>,
+        stats: &mut CallStats,
+    ) -> Result<Result<O, String>, LlmError> {
+        let value = match text_field {
+            Some(field) => serde_json::json!({ field: raw }),
             None => {
-                let reply = client.complete(site, &messages, &[], None).await?;
-                stats.add(&reply);
-                reply.message.content.unwrap_or_default()
+                let checked = parse_json::<Value>(raw)
+                    .and_then(|v| check_fields(&v, self.ctx.produces).map(|()| v));
+                match checked {
+                    Ok(value) => value,
+                    Err(why) => {
+                        return Ok(Err(format!("it is not the JSON object asked for: {why}")));
+                    }
+                }
             }
         };
-        return Ok(serde_json::json!({ field: text }));
-    }
-    if let Some(text) = after_tools {
-        if let Ok(value) = parse_json::<Value>(&text)
-            && check_fields(&value, ctx.produces).is_ok()
-        {
-            return Ok(value);
+        let output = match serde_json::from_value::<O>(value) {
+            Ok(output) => output,
+            Err(why) => return Ok(Err(format!("it is not the task's output: {why}"))),
+        };
+        if let Err(why) = (self.guard)(&output) {
+            return Ok(Err(format!("it was rejected: {why}")));
         }
-        messages.push(Message::new(
-            Role::User,
-            "Now give your final answer: only the JSON object asked for.",
-        ));
+        for rule in self.ctx.guardrails {
+            if let Some(why) = self.rule_broken(rule, raw, stats).await? {
+                return Ok(Err(format!("it was rejected: {why}")));
+            }
+        }
+        Ok(Ok(output))
     }
-    let schema = OutputSchema {
-        name: super::schema::schema_name(ctx.task),
-        schema: super::schema::object_schema(ctx.produces),
-    };
-    typed_answer_counted::<Value>(
-        client,
-        site,
-        messages,
-        &schema,
-        ctx.output_retries.unwrap_or(DEFAULT_OUTPUT_RETRIES),
-        |value| check_fields(value, ctx.produces),
-        stats,
-    )
-    .await
+
+    /// CrewAI's text guardrail: the LLM judges whether `answer` follows `rule`; what to change
+    /// when it does not.
+    async fn rule_broken(
+        &self,
+        rule: &str,
+        answer: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<String>, LlmError> {
+        #[derive(serde::Deserialize)]
+        struct Verdict {
+            valid: bool,
+            feedback: String,
+        }
+        let messages = vec![
+            Message::new(
+                Role::System,
+                "You check whether an answer follows a rule. Reply with a JSON object: {\"valid\": true or false, \"feedback\": what must change, or \"\"}.",
+            ),
+            Message::new(Role::User, format!("Rule: {rule}\n\nAnswer: {answer}")),
+        ];
+        let schema = OutputSchema {
+            name: "guardrail_verdict".to_owned(),
+            schema: serde_json::json!({
+                "type": "object",
+                "properties": {"valid": {"type": "boolean"}, "feedback": {"type": "string"}},
+                "required": ["valid", "feedback"],
+                "additionalProperties": false,
+            }),
+        };
+        let verdict: Verdict = typed_answer_counted(
+            self.client,
+            self.site,
+            messages,
+            &schema,
+            1,
+            |_| Ok(()),
+            stats,
+        )
+        .await?;
+        Ok((!verdict.valid).then(|| {
+            if verdict.feedback.trim().is_empty() {
+                format!("it does not follow the rule `{rule}`")
+            } else {
+                verdict.feedback
+            }
+        }))
+    }
 }
 
 /// The tool loop: offers `tools` (never the output schema: servers that see one skip the
@@ -273,8 +385,21 @@ async fn use_tools(
             },
         })
         .collect();
+    // A tool call the first turn must make, when the client asks for one.
+    let mut first_choice = client
+        .config()
+        .require_first_tool_call
+        .then(|| match &offered[..] {
+            [only] => {
+                serde_json::json!({"type": "function", "function": {"name": only.function.name}})
+            }
+            _ => Value::from("required"),
+        });
     for _ in 0..max_iter {
-        let reply = client.complete(site, messages, &offered, None).await?;
+        let choice = first_choice.take();
+        let reply = client
+            .complete_with(site, messages, &offered, choice.as_ref(), None)
+            .await?;
         stats.add(&reply);
         let message = reply.message;
         if message.tool_calls.is_empty() {
@@ -283,7 +408,12 @@ async fn use_tools(
             return Ok(text);
         }
         let calls = message.tool_calls.clone();
-        messages.push(message);
+        // llama-cpp-python refuses an assistant message whose content is null (OpenAI's own
+        // form for a turn of only tool calls); an empty text means the same to both.
+        messages.push(Message {
+            content: Some(message.content.unwrap_or_default()),
+            ..message
+        });
         let results = join_all(calls.iter().map(|call| run_tool_call(site, tools, call))).await;
         for (call, result) in calls.iter().zip(results) {
             messages.push(Message::tool_result(call.id.clone(), result));

@@ -105,6 +105,20 @@ impl LlmClient {
         tools: &[ToolDef],
         schema: Option<&OutputSchema>,
     ) -> Result<Reply, LlmError> {
+        self.complete_with(site, messages, tools, None, schema)
+            .await
+    }
+
+    /// [`LlmClient::complete`] with the request's `tool_choice` (`"required"`, or a function
+    /// by name).
+    pub async fn complete_with(
+        &self,
+        site: &CallSite,
+        messages: &[Message],
+        tools: &[ToolDef],
+        tool_choice: Option<&Value>,
+        schema: Option<&OutputSchema>,
+    ) -> Result<Reply, LlmError> {
         let span = tracing::info_span!(
             "gen_ai.chat",
             gen_ai.operation.name = "chat",
@@ -121,7 +135,8 @@ impl LlmClient {
         let mut requests = 0;
         loop {
             let mode = self.output_mode();
-            let request = self.request(messages, tools, schema.map(|s| (s, mode)));
+            let mut request = self.request(messages, tools, schema.map(|s| (s, mode)));
+            request.tool_choice = tool_choice.cloned();
             let outcome = self.send(site, &request, &mut requests).await;
             match outcome {
                 Err(e) if schema.is_some() && self.refuses_mode(&e, mode) => {
@@ -196,6 +211,7 @@ impl LlmClient {
             model: self.config.model.clone(),
             messages,
             tools: tools.to_vec(),
+            tool_choice: None,
             response_format,
             temperature: self.config.temperature,
             seed: self.config.seed,

@@ -78,6 +78,11 @@ pub struct LlmConfig {
     pub seed: Option<u64>,
     /// `max_tokens` per call, when set.
     pub max_tokens: Option<u32>,
+    /// Whether an agent's first turn with tools must call one (`tool_choice: "required"`, or
+    /// the tool by name when only one is offered, which servers without `required` such as
+    /// llama-cpp-python's take); later turns leave the choice to the model. Small local
+    /// models seldom call a tool on their own. Off by default, as in CrewAI.
+    pub require_first_tool_call: bool,
 }
 
 /// The variable naming the default model (`OPENAI_BASE_URL` and `OPENAI_API_KEY` are the
@@ -102,6 +107,7 @@ impl LlmConfig {
             temperature: None,
             seed: None,
             max_tokens: None,
+            require_first_tool_call: false,
         }
     }
 

@@ -11,11 +11,11 @@ mod error;
 mod schema;
 mod wire;
 
-pub use agent::NamedTool;
 pub use agent::{
     CallStats, DEFAULT_MAX_ITER, DEFAULT_OUTPUT_RETRIES, answer_task, task_messages, text_answer,
     typed_answer,
 };
+pub use agent::{Guard, NamedTool};
 pub use client::{LlmClient, OutputSchema, Reply};
 pub use config::{ApiKey, LlmConfig, MODEL_ENV, OutputMode, split_provider};
 pub use error::{CallSite, LlmError, LlmErrorKind};

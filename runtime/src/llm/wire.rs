@@ -113,6 +113,9 @@ pub struct ChatRequest {
     /// The tools offered, if any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<ToolDef>,
+    /// Whether the model must call a tool (`"required"`, or one function by name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<Value>,
     /// How the reply is shaped, if it must be JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_format: Option<Value>,
@@ -178,6 +181,7 @@ mod tests {
             model: "m".into(),
             messages: vec![Message::new(Role::User, "hi")],
             tools: Vec::new(),
+            tool_choice: None,
             response_format: None,
             temperature: Some(0.0),
             seed: None,
