@@ -12,7 +12,8 @@ use tasknet::Runner;
 use tasknet::llm::{LlmClient, LlmConfig};
 
 use crews::{
-    Guarded, NoCode, Picky, Team, Warehouse, crewai_test_config, guarded, mixed, tool_crew,
+    Drafts, Guarded, NoCode, Picky, Reviewer, Team, Warehouse, crewai_test_config, guarded, human,
+    mixed, tool_crew,
 };
 use tasknet_testkit::fake_llm::{completion, fake_server, tool_calls};
 
@@ -434,5 +435,68 @@ async fn a_text_guardrail_is_checked_by_the_llm() {
     assert_eq!(
         (usage.calls, usage.prompt_tokens, usage.completion_tokens),
         (4, 40, 16)
+    );
+}
+
+fn draft_request() -> human::State {
+    human::State {
+        email: Some("Do you sell mangoes?".into()),
+        ..Default::default()
+    }
+}
+
+/// `human_input: true`: the person's feedback goes back to the agent, and an empty one accepts
+/// the answer.
+#[tokio::test]
+async fn human_feedback_goes_back_to_the_agent_until_the_person_accepts() {
+    let server = fake_server(vec![
+        completion(r#"{"reply": "Yes."}"#),
+        completion(r#"{"reply": "Yes, we sell mangoes: 3.50 EUR per kg."}"#),
+    ])
+    .await;
+    let reviewer = Arc::new(Reviewer {
+        feedback: vec!["Give the price.", ""],
+        shown: Default::default(),
+    });
+    let runner = Runner::new(human::Crew(Drafts))
+        .progress(false)
+        .llm(client(&server.url))
+        .human_input(reviewer.clone());
+    let run = runner.run(draft_request()).await.unwrap();
+    assert_eq!(
+        run.state.reply.as_deref(),
+        Some("Yes, we sell mangoes: 3.50 EUR per kg.")
+    );
+    assert_eq!(
+        *reviewer.shown.lock().unwrap(),
+        [
+            r#"draft_reply: {"reply": "Yes."}"#,
+            r#"draft_reply: {"reply": "Yes, we sell mangoes: 3.50 EUR per kg."}"#
+        ]
+    );
+    let seen = server.seen.lock().unwrap();
+    assert_eq!(
+        seen[1].1["messages"].as_array().unwrap().last().unwrap()["content"],
+        "Feedback on your answer: Give the price.\nAnswer again, following it."
+    );
+}
+
+/// With no one to ask, a crew with a `human_input` task fails at the start of the run, before
+/// any LLM call, naming the task.
+#[tokio::test]
+async fn human_input_without_anyone_to_ask_fails_at_the_start() {
+    let server = fake_server(vec![completion(r#"{"reply": "Yes."}"#)]).await;
+    let runner = Runner::new(human::Crew(Drafts))
+        .progress(false)
+        .llm(client(&server.url));
+    let err = runner.run(draft_request()).await.unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "task `draft_reply` asks for human input (`human_input: true`), but no one can give it: run on a terminal, or give the runner a reviewer in code (`Runner::human_input`)"
+    );
+    assert!(server.seen.lock().unwrap().is_empty());
+    assert!(
+        runner.log().runs().unwrap().is_empty(),
+        "no run was started"
     );
 }

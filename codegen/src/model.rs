@@ -151,6 +151,8 @@ pub struct Task {
     pub output_retries: Option<u32>,
     /// `guardrail` / `guardrails` rules, checked by an LLM after the code's own guardrail.
     pub guardrails: Vec<String>,
+    /// `human_input`: a person reviews the agent's answer.
+    pub human_input: bool,
     /// 1-based line and column of the task's key.
     pub line: usize,
     /// 1-based column of the task's key.

@@ -95,6 +95,8 @@ pub(crate) struct TaskDecl {
     pub output_retries: Option<u32>,
     /// `guardrail` and `guardrails` given as text: rules an LLM checks the answer against.
     pub guardrails: Vec<Text>,
+    /// `human_input`: a person reviews the agent's answer.
+    pub human_input: bool,
 }
 
 /// `retry: 3` or `retry: {attempts: 3, backoff: 500ms}`.
@@ -239,6 +241,7 @@ fn task_decl(key: &Key, node: &Node, diags: &mut Diagnostics) -> Option<TaskDecl
         retry: None,
         output_retries: None,
         guardrails: Vec::new(),
+        human_input: false,
     };
     let what = |k: &str| format!("`{k}` of task `{}`", key.name);
     let mut legacy_retries = None;
@@ -259,6 +262,7 @@ fn task_decl(key: &Key, node: &Node, diags: &mut Diagnostics) -> Option<TaskDecl
                 task.output_retries = retry_count(v, &what("guardrail_max_retries"), diags)
             }
             "max_retries" => legacy_retries = retry_count(v, &what("max_retries"), diags),
+            "human_input" => task.human_input = flag(v, &what("human_input"), diags),
             "guardrail" => task.guardrails.extend(text(v, &what("guardrail"), diags)),
             "guardrails" => task
                 .guardrails
@@ -284,6 +288,23 @@ fn retry_count(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<u32> 
                 ),
             );
             None
+        }
+    }
+}
+
+/// A boolean key: YAML 1.2's `true`/`false`, and YAML 1.1's `yes`/`no`/`on`/`off`, which
+/// PyYAML (so CrewAI) reads as booleans too.
+fn flag(node: &Node, what: &str, diags: &mut Diagnostics) -> bool {
+    match &node.value {
+        Value::Bool(b) => *b,
+        Value::Str(s) if ["yes", "on"].contains(&s.to_ascii_lowercase().as_str()) => true,
+        Value::Str(s) if ["no", "off"].contains(&s.to_ascii_lowercase().as_str()) => false,
+        _ => {
+            diags.push(
+                Diagnostic::error(format!("{what} must be `true` or `false`"))
+                    .at(node.span, "expected a boolean"),
+            );
+            false
         }
     }
 }
@@ -321,6 +342,7 @@ const USED_TASK_KEYS: &[&str] = &[
     "guardrail_max_retries",
     "guardrail",
     "guardrails",
+    "human_input",
 ];
 
 /// The key tasknet uses that `other` misspells, if it is one.

@@ -661,3 +661,17 @@ fn a_tool_name_must_be_a_name_and_max_iter_a_count() {
         ]
     );
 }
+
+#[test]
+fn human_input_is_read_as_a_boolean() {
+    let m = ok(
+        "a: {description: x, human_input: True}\nb: {description: y}\nc: {description: z, human_input: yes}\nd: {description: w, human_input: Off}\n",
+    );
+    let flags: Vec<bool> = m.tasks.iter().map(|t| t.human_input).collect();
+    assert_eq!(flags, [true, false, true, false]);
+    let errs = errors("a: {description: x, human_input: maybe}\n");
+    assert_eq!(
+        errs,
+        ["tasks.yaml:1:34: `human_input` of task `a` must be `true` or `false`"]
+    );
+}

@@ -370,7 +370,8 @@ impl<T: TaskSet> App<T> {
     }
 }
 
-/// `--llm` and `--model`, or the environment: the LLM the agents answer through, if any.
+/// `--llm` and `--model`, or the environment: the LLM the agents answer through, if any (and
+/// the terminal, when there is one, for `human_input` tasks).
 struct LlmChoice {
     url: Option<String>,
     model: Option<String>,
@@ -401,8 +402,13 @@ impl LlmChoice {
                 .or_else(|| std::env::var("OPENAI_BASE_URL").ok());
             Some(LlmConfig::for_model(&model, url))
         };
-        Ok(match config {
+        let runner = match config {
             Some(config) => runner.llm(std::sync::Arc::new(LlmClient::new(config)?)),
+            None => runner,
+        };
+        // `human_input` tasks are reviewed on the terminal, when there is one.
+        Ok(match crate::llm::TerminalFeedback::if_interactive() {
+            Some(terminal) => runner.human_input(std::sync::Arc::new(terminal)),
             None => runner,
         })
     }

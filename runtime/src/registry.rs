@@ -87,6 +87,8 @@ pub struct TaskSpec {
     pub output_retries: Option<u32>,
     /// `guardrail` / `guardrails`: rules an LLM checks an agent's answer against.
     pub guardrails: &'static [&'static str],
+    /// `human_input`: a person reviews the agent's answer, and may send it back with feedback.
+    pub human_input: bool,
     /// Where the task was written.
     pub location: SourceLocation,
 }

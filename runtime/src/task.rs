@@ -39,6 +39,11 @@ pub struct TaskContext {
     /// ([`crate::Runner::llm`]).
     #[cfg(feature = "llm")]
     pub llm: Option<Arc<crate::llm::LlmClient>>,
+    /// `human_input`: a person reviews the agent's answer.
+    pub human_input: bool,
+    /// Who reviews it, when the runner has someone ([`crate::Runner::human_input`]).
+    #[cfg(feature = "llm")]
+    pub human: Option<crate::llm::Reviewer>,
     /// What the task's LLM calls cost so far, for its record.
     pub(crate) usage: Arc<std::sync::Mutex<Option<crate::LlmUsage>>>,
 }

@@ -1,6 +1,9 @@
 //! The crews the agent tests run (tests/agents.rs against a scripted server,
-//! tests/llm_model.rs against a real model): one mixing agent tasks with code, and one of
-//! CrewAI's own files with no task code at all.
+//! tests/llm_model.rs against a real model): one mixing agent tasks with code, one of
+//! CrewAI's own files with no task code at all, and crews with tools, guardrails and human input.
+
+// Shared by tests/agents.rs and tests/llm_model.rs, each of which uses a part.
+#![allow(dead_code)]
 
 use tasknet::{TaskContext, TaskError};
 
@@ -156,5 +159,34 @@ impl one_tool::Tools for Warehouse {
 
     fn price_of(&self) -> tasknet::Tool {
         tool_crew::Tools::price_of(self)
+    }
+}
+
+pub mod human {
+    tasknet::task_registry!(
+        file = "tests/fixtures/human_crew.tasks.yaml",
+        agents = "tests/fixtures/mixed_crew.agents.yaml"
+    );
+}
+
+/// No task code: the answer goes to a person.
+pub struct Drafts;
+
+impl human::Tasks for Drafts {}
+
+/// A scripted person: gives each feedback in turn (the last one again when they run out) and
+/// keeps the answers it was shown.
+pub struct Reviewer {
+    pub feedback: Vec<&'static str>,
+    pub shown: std::sync::Mutex<Vec<String>>,
+}
+
+impl tasknet::llm::HumanFeedback for Reviewer {
+    fn feedback<'a>(&'a self, task: &'a str, answer: &'a str) -> tasknet::llm::FeedbackFuture<'a> {
+        let mut shown = self.shown.lock().unwrap();
+        shown.push(format!("{task}: {answer}"));
+        let n = shown.len().min(self.feedback.len()) - 1;
+        let feedback = self.feedback[n].to_owned();
+        Box::pin(async move { Ok(feedback) })
     }
 }

@@ -462,6 +462,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             retry: None,
             output_retries: None,
             guardrails: &[],
+            human_input: false,
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/crewai/lib__cli__src__crewai_cli__templates__crew__config__tasks.yaml",
                 line: 1u32,
@@ -489,6 +490,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             retry: None,
             output_retries: None,
             guardrails: &[],
+            human_input: false,
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/crewai/lib__cli__src__crewai_cli__templates__crew__config__tasks.yaml",
                 line: 10u32,

@@ -571,6 +571,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             retry: None,
             output_retries: None,
             guardrails: &[],
+            human_input: false,
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/fork_join.yaml",
                 line: 5u32,
@@ -598,6 +599,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             retry: None,
             output_retries: None,
             guardrails: &[],
+            human_input: false,
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/fork_join.yaml",
                 line: 12u32,
@@ -628,6 +630,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             }),
             output_retries: None,
             guardrails: &[],
+            human_input: false,
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/fork_join.yaml",
                 line: 19u32,
@@ -662,6 +665,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             }),
             output_retries: None,
             guardrails: &[],
+            human_input: false,
             location: __tasknet::SourceLocation {
                 file: "tests/fixtures/fork_join.yaml",
                 line: 33u32,

@@ -767,6 +767,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             retry: None,
             output_retries: None,
             guardrails: &[],
+            human_input: false,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
                 line: 8u32,
@@ -798,6 +799,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             retry: None,
             output_retries: None,
             guardrails: &[],
+            human_input: false,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
                 line: 21u32,
@@ -828,6 +830,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             }),
             output_retries: None,
             guardrails: &[],
+            human_input: false,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
                 line: 36u32,
@@ -859,6 +862,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             retry: None,
             output_retries: None,
             guardrails: &[],
+            human_input: false,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
                 line: 51u32,

@@ -715,6 +715,7 @@ error.",
                 None => quote!(None),
             };
             let guardrails = &t.guardrails;
+            let human_input = t.human_input;
             let line = t.line as u32;
             let column = t.column as u32;
             quote! {
@@ -734,6 +735,7 @@ error.",
                     retry: #retry,
                     output_retries: #output_retries,
                     guardrails: &[#(#guardrails),*],
+                    human_input: #human_input,
                     location: #rt::SourceLocation { file: #file, line: #line, column: #column },
                 }
             }

@@ -87,6 +87,7 @@ pub(crate) fn resolve(
             }),
             output_retries: decl.output_retries,
             guardrails: decl.guardrails.iter().map(|g| g.value.clone()).collect(),
+            human_input: decl.human_input,
             line: 0,
             column: 0,
         });

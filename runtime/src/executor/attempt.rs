@@ -98,6 +98,7 @@ impl<T: TaskSet> Runner<T> {
                 #[cfg(feature = "llm")]
                 let ctx = TaskContext {
                     llm: self.llm.clone(),
+                    human: self.human.clone(),
                     ..ctx
                 };
                 ctx
@@ -277,6 +278,7 @@ fn task_context<S>(
         output_retries: spec.output_retries,
         max_iter: agent.and_then(|a| a.max_iter),
         guardrails: spec.guardrails,
+        human_input: spec.human_input,
         ..TaskContext::default()
     }
 }

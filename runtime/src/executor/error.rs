@@ -57,6 +57,8 @@ pub enum RunError {
     },
     /// The state before the replayed task cannot be rebuilt from the log.
     NotRestorable { run_id: String, reason: String },
+    /// Tasks ask for human input (`human_input: true`) and no one can give it.
+    NoHumanInput { tasks: Vec<String> },
 }
 
 impl fmt::Display for RunError {
@@ -106,6 +108,13 @@ impl fmt::Display for RunError {
             RunError::NotRestorable { run_id, reason } => {
                 write!(f, "cannot rebuild the state of run {run_id}: {reason}")
             }
+            RunError::NoHumanInput { tasks } => write!(
+                f,
+                "{} `{}` ask{} for human input (`human_input: true`), but no one can give it: run on a terminal, or give the runner a reviewer in code (`Runner::human_input`)",
+                if tasks.len() == 1 { "task" } else { "tasks" },
+                tasks.join("`, `"),
+                if tasks.len() == 1 { "s" } else { "" },
+            ),
         }
     }
 }

@@ -60,6 +60,9 @@ pub struct Runner<T: TaskSet> {
     /// The LLM agents answer through.
     #[cfg(feature = "llm")]
     llm: Option<Arc<crate::llm::LlmClient>>,
+    /// Who reviews the answers of `human_input` tasks.
+    #[cfg(feature = "llm")]
+    human: Option<crate::llm::Reviewer>,
 }
 
 impl<T: TaskSet> Runner<T> {
@@ -84,6 +87,37 @@ impl<T: TaskSet> Runner<T> {
             browser_runs: browser::BrowserRuns::default(),
             #[cfg(feature = "llm")]
             llm: None,
+            #[cfg(feature = "llm")]
+            human: None,
+        }
+    }
+
+    /// Who reviews the answers of the tasks with `human_input: true` (the `App` binary uses
+    /// the terminal when it has one). Without one, a run of a crew with such a task fails at
+    /// its start.
+    #[cfg(feature = "llm")]
+    pub fn human_input(mut self, reviewer: Arc<dyn crate::llm::HumanFeedback>) -> Self {
+        self.human = Some(crate::llm::Reviewer(reviewer));
+        self
+    }
+
+    /// The tasks that ask for human input when no one can give it.
+    fn unanswerable_human_input(&self) -> Result<(), RunError> {
+        #[cfg(feature = "llm")]
+        if self.human.is_some() {
+            return Ok(());
+        }
+        let tasks: Vec<String> = self
+            .registry()
+            .tasks
+            .iter()
+            .filter(|t| t.human_input)
+            .map(|t| t.name.to_owned())
+            .collect();
+        if tasks.is_empty() {
+            Ok(())
+        } else {
+            Err(RunError::NoHumanInput { tasks })
         }
     }
 
@@ -199,6 +233,7 @@ impl<T: TaskSet> Runner<T> {
         if !missing.is_empty() {
             return Err(RunError::MissingInputs { inputs: missing });
         }
+        self.unanswerable_human_input()?;
         let record = self.run_record(run_id, kickoff_inputs(registry, &initial));
         let record = self
             .log_call(move |log| log.create_run(&record).map(|()| record))

@@ -52,6 +52,7 @@ impl<T: TaskSet> Runner<T> {
     /// after it) runs again, marked `was_replayed`. The stored run is never modified.
     pub async fn replay(&self, replay: &Replay) -> Result<Run<T::State>, RunError> {
         let registry = self.registry();
+        self.unanswerable_human_input()?;
         let wanted = replay.run_id.clone();
         let parent = self
             .log_call(move |log| log.run(&wanted))

@@ -256,7 +256,20 @@ impl<O: DeserializeOwned> AgentTask<'_, O> {
                 }
             };
             let problem = match self.accept(&raw, text_field, stats).await? {
-                Ok(output) => return Ok(output),
+                Ok(output) => {
+                    match self.human_feedback(&raw).await? {
+                        None => return Ok(output),
+                        Some(feedback) => {
+                            // The person's word is not a failed try: the retries start again.
+                            answers = 0;
+                            messages.push(Message::new(
+                            Role::User,
+                            format!("Feedback on your answer: {feedback}\nAnswer again, following it."),
+                        ));
+                            continue;
+                        }
+                    }
+                }
                 Err(problem) => problem,
             };
             tracing::info!(task = %site.task, %problem, "the answer is retried");
@@ -277,6 +290,33 @@ impl<O: DeserializeOwned> AgentTask<'_, O> {
             LlmErrorKind::InvalidOutput,
             format!("after {answers} answers, {last_problem}"),
         ))
+    }
+
+    /// For a `human_input` task, the person's feedback on an accepted answer (`None`: accepted).
+    async fn human_feedback(&self, raw: &str) -> Result<Option<String>, LlmError> {
+        if !self.ctx.human_input {
+            return Ok(None);
+        }
+        let fail = |why: String| {
+            LlmError::new(
+                self.site,
+                &self.client.config().model,
+                LlmErrorKind::HumanInput,
+                why,
+            )
+        };
+        let Some(reviewer) = &self.ctx.human else {
+            return Err(fail(
+                "the task asks for human input, and no one can give it (`Runner::human_input`)"
+                    .to_owned(),
+            ));
+        };
+        let feedback = reviewer
+            .0
+            .feedback(self.ctx.task, raw)
+            .await
+            .map_err(fail)?;
+        Ok(Some(feedback).filter(|f| !f.trim().is_empty()))
     }
 
     /// The output in `raw`, or why it cannot be used.

@@ -39,6 +39,8 @@ pub enum LlmErrorKind {
     MaxIterations,
     /// A `Retry-After` longer than the configured limit.
     RetryAfterTooLong,
+    /// Human input was asked for and could not be had.
+    HumanInput,
 }
 
 /// An LLM call that failed.
@@ -93,6 +95,7 @@ impl fmt::Display for LlmError {
             LlmErrorKind::InvalidOutput => f.write_str("the answer is not the task's output")?,
             LlmErrorKind::MaxIterations => f.write_str("too many tool calls")?,
             LlmErrorKind::RetryAfterTooLong => f.write_str("the server asks to wait too long")?,
+            LlmErrorKind::HumanInput => f.write_str("no human input")?,
         }
         if !self.message.is_empty() {
             write!(f, ": {}", self.message)?;

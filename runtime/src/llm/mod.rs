@@ -8,6 +8,7 @@ mod agent;
 mod client;
 mod config;
 mod error;
+mod human;
 mod schema;
 mod wire;
 
@@ -19,6 +20,7 @@ pub use agent::{Guard, NamedTool};
 pub use client::{LlmClient, OutputSchema, Reply};
 pub use config::{ApiKey, LlmConfig, MODEL_ENV, OutputMode, split_provider};
 pub use error::{CallSite, LlmError, LlmErrorKind};
+pub use human::{FeedbackFuture, HumanFeedback, Reviewer, TerminalFeedback};
 pub use schema::{object_schema, output_schema, schema_name, type_schema};
 
 /// The first `limit` characters of `text`, `...` marking a cut.
