@@ -240,6 +240,7 @@ impl<T: TaskSet> App<T> {
                     Runner::new(self.tasks)
                         .shared_storage(db.open()?)
                         .progress(false),
+                    false,
                 )?;
                 if let Some(configure) = &self.configure {
                     runner = configure(runner);
@@ -334,6 +335,7 @@ impl<T: TaskSet> App<T> {
             Runner::new(self.tasks)
                 .shared_storage(storage)
                 .progress(!quiet),
+            true,
         )?;
         if let Some(configure) = &self.configure {
             runner = configure(runner);
@@ -380,7 +382,11 @@ struct LlmChoice {
 impl LlmChoice {
     /// Gives `runner` the LLM chosen, or leaves it without one.
     #[cfg(feature = "llm")]
-    fn apply<T: TaskSet>(&self, runner: Runner<T>) -> Result<Runner<T>, BoxError> {
+    fn apply<T: TaskSet>(
+        &self,
+        runner: Runner<T>,
+        review_on_terminal: bool,
+    ) -> Result<Runner<T>, BoxError> {
         use crate::llm::{LlmClient, LlmConfig, MODEL_ENV};
         let config = if self.url.is_none() && self.model.is_none() {
             LlmConfig::from_env()
@@ -406,15 +412,22 @@ impl LlmChoice {
             Some(config) => runner.llm(std::sync::Arc::new(LlmClient::new(config)?)),
             None => runner,
         };
-        // `human_input` tasks are reviewed on the terminal, when there is one.
+        // `human_input` tasks are reviewed on the terminal, when there is one, except in a
+        // server, whose clients must not hold its terminal (or its tasks) waiting.
         Ok(match crate::llm::TerminalFeedback::if_interactive() {
-            Some(terminal) => runner.human_input(std::sync::Arc::new(terminal)),
-            None => runner,
+            Some(terminal) if review_on_terminal => {
+                runner.human_input(std::sync::Arc::new(terminal))
+            }
+            _ => runner,
         })
     }
 
     #[cfg(not(feature = "llm"))]
-    fn apply<T: TaskSet>(&self, runner: Runner<T>) -> Result<Runner<T>, BoxError> {
+    fn apply<T: TaskSet>(
+        &self,
+        runner: Runner<T>,
+        _review_on_terminal: bool,
+    ) -> Result<Runner<T>, BoxError> {
         if self.url.is_some() || self.model.is_some() {
             return Err("`--llm` and `--model` need tasknet's `llm` feature".into());
         }
