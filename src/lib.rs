@@ -39,8 +39,8 @@ pub use tasknet_runtime::{Replay, RetryPolicy, Run, RunError, Runner, TaskFailur
 // The execution log.
 pub use tasknet_runtime::storage;
 pub use tasknet_runtime::{
-    JsonText, MemoryStorage, ReplayMode, RunRecord, RunStatus, Storage, StorageError, TaskRecord,
-    TaskStatus,
+    JsonText, LlmUsage, MemoryStorage, ReplayMode, RunRecord, RunStatus, Storage, StorageError,
+    TaskRecord, TaskStatus,
 };
 #[cfg(feature = "sqlite")]
 pub use tasknet_runtime::{SqliteStorage, Synchronous};

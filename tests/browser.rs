@@ -19,7 +19,55 @@ use fantoccini::{ClientBuilder, Locator};
 use pipeline::{Crew, SalesTeam};
 use serde_json::json;
 use tasknet::server::{Server, ServerConfig};
-use tasknet::{RunStatus, Runner, SqliteStorage, Storage, TaskStatus};
+use tasknet::{
+    LlmUsage, RunStatus, Runner, SqliteStorage, Storage, TaskContext, TaskError, TaskStatus,
+};
+
+/// The seed's team, whose `classify_message` reports what an LLM call of its own cost (as a
+/// hand-written task that calls a model does, through `TaskContext::record_llm_usage`): the
+/// page shows it.
+struct MeteredTeam;
+
+impl pipeline::Tasks for MeteredTeam {
+    async fn read_email(
+        &self,
+        ctx: &TaskContext,
+        input: pipeline::ReadEmailInput,
+    ) -> Result<pipeline::ReadEmailOutput, TaskError> {
+        SalesTeam.read_email(ctx, input).await
+    }
+
+    async fn classify_message(
+        &self,
+        ctx: &TaskContext,
+        input: pipeline::ClassifyMessageInput,
+    ) -> Result<pipeline::ClassifyMessageOutput, TaskError> {
+        ctx.record_llm_usage(&LlmUsage {
+            model: "metered".into(),
+            calls: 1,
+            prompt_tokens: 120,
+            completion_tokens: 7,
+            llm_ms: 3.0,
+        });
+        SalesTeam.classify_message(ctx, input).await
+    }
+
+    async fn check_stock_availability(
+        &self,
+        ctx: &TaskContext,
+        input: pipeline::CheckStockAvailabilityInput,
+    ) -> Result<pipeline::CheckStockAvailabilityOutput, TaskError> {
+        SalesTeam.check_stock_availability(ctx, input).await
+    }
+
+    async fn generate_response(
+        &self,
+        ctx: &TaskContext,
+        input: pipeline::GenerateResponseInput,
+    ) -> Result<pipeline::GenerateResponseOutput, TaskError> {
+        SalesTeam.generate_response(ctx, input).await
+    }
+}
 
 struct Driver(Child);
 
@@ -71,7 +119,7 @@ async fn the_runner_page_plays_the_seed_net_in_chromium() {
     let out = tempfile::tempdir().unwrap();
     let db = out.path().join("log.db");
     let initial = pipeline::prepare(out.path()).unwrap();
-    let runner = Runner::new(Crew(SalesTeam))
+    let runner = Runner::new(Crew(MeteredTeam))
         .storage(SqliteStorage::open(&db).unwrap())
         .progress(false);
     let server = Server::bind(
@@ -149,16 +197,41 @@ async fn the_runner_page_plays_the_seed_net_in_chromium() {
             .as_str()
             .unwrap_or_default()
             .to_owned();
+        // The page shows the run's LLM use once the run is over, from the log.
+        while client
+            .execute("return document.body.dataset.llmCalls", vec![])
+            .await?
+            .is_null()
+        {
+            assert!(Instant::now() < deadline, "the page did not show the LLM use");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let usage = client.find(Locator::Css("#usage")).await?.text().await?;
+        let classify_row = client
+            .execute(
+                "return [...document.querySelectorAll('#places tbody tr')].find((r) => r.cells[0].textContent === 'classify_message').cells[3].textContent",
+                vec![],
+            )
+            .await?;
         if let Ok(path) = std::env::var("TASKNET_SCREENSHOT") {
             let png = client.screenshot().await?;
             std::fs::write(path, png).unwrap();
         }
-        Ok::<_, fantoccini::error::CmdError>((finished, text, final_state, run_id))
+        Ok::<_, fantoccini::error::CmdError>((
+            finished,
+            text,
+            final_state,
+            run_id,
+            usage,
+            classify_row,
+        ))
     }
     .await;
     let _ = client.close().await;
-    let (finished, text, final_state, run_id) = result.unwrap();
+    let (finished, text, final_state, run_id, usage, classify_row) = result.unwrap();
     assert_eq!(finished, "done", "{text}");
+    assert_eq!(usage, "LLM: 1 call, 120 prompt + 7 completion tokens");
+    assert_eq!(classify_row, "120/7 (1 call)");
     let final_state: serde_json::Value = serde_json::from_str(&final_state).unwrap();
     assert!(
         final_state["response"]
