@@ -12,8 +12,8 @@ use tasknet::Runner;
 use tasknet::llm::{LlmClient, LlmConfig};
 
 use crews::{
-    Drafts, Guarded, NoCode, Picky, Reviewer, Team, Warehouse, crewai_test_config, guarded, human,
-    mixed, tool_crew,
+    Drafts, Guarded, NoCode, OrderDesk, Picky, Reviewer, Team, Warehouse, crewai_test_config,
+    guarded, human, mixed, tool_crew, typed,
 };
 use tasknet_testkit::fake_llm::{completion, fake_server, tool_calls};
 
@@ -499,4 +499,32 @@ async fn human_input_without_anyone_to_ask_fails_at_the_start() {
         runner.log().runs().unwrap().is_empty(),
         "no run was started"
     );
+}
+
+/// A user's type in `produces` is described to the model by its own `JsonSchema` (doc comments
+/// included), and the answer parses into it.
+#[tokio::test]
+async fn a_users_output_type_is_asked_for_with_its_own_schema() {
+    let server = fake_server(vec![completion(
+        r#"{"order": {"products": ["mango"], "kg": 20}}"#,
+    )])
+    .await;
+    let runner = Runner::new(typed::Crew(OrderDesk))
+        .progress(false)
+        .llm(client(&server.url));
+    let state = typed::State {
+        email: Some("20 kg of mangoes, please.".into()),
+        ..Default::default()
+    };
+    let run = runner.run(state).await.unwrap();
+    let order = run.state.order.unwrap();
+    assert_eq!((order.products, order.kg), (vec!["mango".to_owned()], 20.0));
+    let seen = server.seen.lock().unwrap();
+    let schema = &seen[0].1["response_format"]["json_schema"]["schema"];
+    assert_eq!(schema["properties"]["order"]["$ref"], "#/$defs/Order");
+    assert_eq!(
+        schema["$defs"]["Order"]["properties"]["kg"]["description"],
+        "Kilograms in all."
+    );
+    assert_eq!(schema["required"], json!(["order"]));
 }

@@ -10,6 +10,7 @@ pub use std::string::String;
 pub use std::sync::LazyLock;
 pub use std::vec::Vec;
 
+pub use schemars;
 pub use serde;
 pub use serde_json;
 /// `json` in tasks.yaml.
@@ -181,7 +182,7 @@ pub fn agent_task<I, O, G>(
 ) -> impl Future<Output = Result<O, TaskError>> + Send
 where
     I: serde::Serialize,
-    O: serde::de::DeserializeOwned + Send,
+    O: serde::de::DeserializeOwned + schemars::JsonSchema + Send,
     // The guard borrows the crew (`self`), whose lifetime is not the context's: the future
     // captures both as they are (no single-lifetime bound, which would ask for one lifetime outliving both).
     G: Fn(&O) -> Result<(), String> + Send + Sync,
@@ -196,7 +197,7 @@ where
 }
 
 #[cfg(feature = "llm")]
-async fn agent_output<O: serde::de::DeserializeOwned>(
+async fn agent_output<O: serde::de::DeserializeOwned + schemars::JsonSchema>(
     ctx: &TaskContext,
     input: serde_json::Value,
     tools: Vec<(&'static str, Tool)>,

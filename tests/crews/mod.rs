@@ -190,3 +190,25 @@ impl tasknet::llm::HumanFeedback for Reviewer {
         Box::pin(async move { Ok(feedback) })
     }
 }
+
+/// An order, as the typed crew's agent must give it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, tasknet::schemars::JsonSchema)]
+#[schemars(crate = "tasknet::schemars")]
+pub struct Order {
+    /// The products ordered.
+    pub products: Vec<String>,
+    /// Kilograms in all.
+    pub kg: f64,
+}
+
+pub mod typed {
+    tasknet::task_registry!(
+        file = "tests/fixtures/typed_crew.tasks.yaml",
+        agents = "tests/fixtures/mixed_crew.agents.yaml"
+    );
+}
+
+/// No task code.
+pub struct OrderDesk;
+
+impl typed::Tasks for OrderDesk {}

@@ -243,6 +243,8 @@ pub struct ResearchTaskInput {
 /// Output of task `research_task`: the state fields it produces.
 #[derive(Debug, Clone, __tasknet::serde::Serialize, __tasknet::serde::Deserialize)]
 #[serde(crate = "__tasknet::serde")]
+#[derive(__tasknet::schemars::JsonSchema)]
+#[schemars(crate = "__tasknet::schemars")]
 #[allow(dead_code)]
 pub struct ResearchTaskOutput {
     /// State field `research_task_output`.
@@ -284,6 +286,8 @@ pub struct ReportingTaskInput {
 /// Output of task `reporting_task`: the state fields it produces.
 #[derive(Debug, Clone, __tasknet::serde::Serialize, __tasknet::serde::Deserialize)]
 #[serde(crate = "__tasknet::serde")]
+#[derive(__tasknet::schemars::JsonSchema)]
+#[schemars(crate = "__tasknet::schemars")]
 #[allow(dead_code)]
 pub struct ReportingTaskOutput {
     /// State field `reporting_task_output`.

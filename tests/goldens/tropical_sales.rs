@@ -315,6 +315,8 @@ pub struct ReadEmailInput {
 /// Output of task `read_email`: the state fields it produces.
 #[derive(Debug, Clone, __tasknet::serde::Serialize, __tasknet::serde::Deserialize)]
 #[serde(crate = "__tasknet::serde")]
+#[derive(__tasknet::schemars::JsonSchema)]
+#[schemars(crate = "__tasknet::schemars")]
 #[allow(dead_code)]
 pub struct ReadEmailOutput {
     /// State field `email`.
@@ -365,6 +367,8 @@ pub struct ClassifyMessageInput {
 /// Output of task `classify_message`: the state fields it produces.
 #[derive(Debug, Clone, __tasknet::serde::Serialize, __tasknet::serde::Deserialize)]
 #[serde(crate = "__tasknet::serde")]
+#[derive(__tasknet::schemars::JsonSchema)]
+#[schemars(crate = "__tasknet::schemars")]
 #[allow(dead_code)]
 pub struct ClassifyMessageOutput {
     /// State field `category`.
@@ -427,6 +431,8 @@ pub struct CheckStockAvailabilityInput {
 /// Output of task `check_stock_availability`: the state fields it produces.
 #[derive(Debug, Clone, __tasknet::serde::Serialize, __tasknet::serde::Deserialize)]
 #[serde(crate = "__tasknet::serde")]
+#[derive(__tasknet::schemars::JsonSchema)]
+#[schemars(crate = "__tasknet::schemars")]
 #[allow(dead_code)]
 pub struct CheckStockAvailabilityOutput {
     /// State field `stock`.
@@ -499,6 +505,8 @@ pub struct GenerateResponseInput {
 /// Output of task `generate_response`: the state fields it produces.
 #[derive(Debug, Clone, __tasknet::serde::Serialize, __tasknet::serde::Deserialize)]
 #[serde(crate = "__tasknet::serde")]
+#[derive(__tasknet::schemars::JsonSchema)]
+#[schemars(crate = "__tasknet::schemars")]
 #[allow(dead_code)]
 pub struct GenerateResponseOutput {
     /// State field `response`.

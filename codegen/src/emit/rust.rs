@@ -296,6 +296,16 @@ impl Emitter<'_> {
         let description = doc_lines(&task.description);
         let input_doc = format!(" Input of task `{name}`: the state fields it requires.");
         let output_doc = format!(" Output of task `{name}`: the state fields it produces.");
+        // An agent's answer is asked for with the Output's JSON Schema: a user's type in
+        // `produces` must implement `JsonSchema` (a compile error here otherwise).
+        let schema_derive = if self.by_agent(task).is_some() {
+            quote! {
+                #[derive(#rt::schemars::JsonSchema)]
+                #[schemars(crate = "__tasknet::schemars")]
+            }
+        } else {
+            TokenStream::new()
+        };
 
         let required: Vec<(FieldId, &Field)> = task
             .requires
@@ -408,6 +418,7 @@ impl Emitter<'_> {
             #[doc = #output_doc]
             #[derive(Debug, Clone, #rt::serde::Serialize, #rt::serde::Deserialize)]
             #[serde(crate = "__tasknet::serde")]
+            #schema_derive
             #[allow(dead_code)]
             pub struct #output_ty {
                 #(#output_fields)*
@@ -450,10 +461,7 @@ impl Emitter<'_> {
             if task.rust_name != task.name {
                 doc.push_str(&format!("\n\nTask `{}` in the yaml.", task.name));
             }
-            let by_agent = task
-                .agent
-                .as_deref()
-                .filter(|a| self.model.agents.iter().any(|defined| defined.name == *a));
+            let by_agent = self.by_agent(task);
             if let Some(agent) = by_agent {
                 doc.push_str(&format!(
                     "\n\nLeft to agent `{agent}` (through the runner's LLM) unless implemented here."
@@ -524,6 +532,13 @@ impl Emitter<'_> {
 
             #tools
         }
+    }
+
+    /// The agent a task is left to by default: its `agent`, when agents.yaml defines it.
+    fn by_agent<'m>(&'m self, task: &'m Task) -> Option<&'m str> {
+        task.agent
+            .as_deref()
+            .filter(|a| self.model.agents.iter().any(|defined| defined.name == *a))
     }
 
     /// Each task's guardrail method name, `<task>_guardrail`, suffixed when a task method has

@@ -157,7 +157,7 @@ pub type Guard<'a, O> = &'a (dyn Fn(&O) -> Result<(), String> + Sync);
 /// last call is the output when it is accepted. An answer is accepted when it parses, `guard`
 /// takes it and the LLM finds that it follows each of the task's `guardrail` rules; otherwise
 /// the reason goes back to the agent, up to `guardrail_max_retries` more answers.
-pub async fn answer_task<O: DeserializeOwned>(
+pub async fn answer_task<O: DeserializeOwned + schemars::JsonSchema>(
     ctx: &TaskContext,
     input: &Value,
     tools: &[NamedTool],
@@ -206,7 +206,7 @@ struct AgentTask<'a, O> {
     guard: Guard<'a, O>,
 }
 
-impl<O: DeserializeOwned> AgentTask<'_, O> {
+impl<O: DeserializeOwned + schemars::JsonSchema> AgentTask<'_, O> {
     /// The `<task>_output` field of a CrewAI task answered as text, if this is one.
     fn text_field(&self) -> Option<&'static str> {
         match self.ctx.produces {
@@ -228,7 +228,7 @@ impl<O: DeserializeOwned> AgentTask<'_, O> {
         let text_field = self.text_field();
         let schema = text_field.is_none().then(|| OutputSchema {
             name: super::schema::schema_name(ctx.task),
-            schema: super::schema::object_schema(ctx.produces),
+            schema: super::schema::output_type_schema::<O>(ctx.produces),
         });
         // The answer after the tools is a try of its own, made without the schema.
         let mut in_hand = if tools.is_empty() {

@@ -38,6 +38,30 @@ pub fn object_schema(fields: &[FieldSpec]) -> Value {
     })
 }
 
+/// [`object_schema`], with the fields whose type the registry's text cannot describe (`json`,
+/// a user's type) described by the Output type's own `JsonSchema` (its `$defs` carried along).
+pub fn output_type_schema<O: schemars::JsonSchema>(fields: &[FieldSpec]) -> Value {
+    let mut schema = object_schema(fields);
+    let open: Vec<&str> = fields
+        .iter()
+        .filter(|f| type_schema(f.ty).as_object().is_some_and(|o| o.is_empty()))
+        .map(|f| f.name)
+        .collect();
+    if open.is_empty() {
+        return schema;
+    }
+    let derived = schemars::schema_for!(O).to_value();
+    for name in open {
+        if let Some(property) = derived.get("properties").and_then(|p| p.get(name)) {
+            schema["properties"][name] = property.clone();
+        }
+    }
+    if let Some(defs) = derived.get("$defs") {
+        schema["$defs"] = defs.clone();
+    }
+    schema
+}
+
 /// The schema of a Rust type as the registry writes it: scalars, `Vec`, `Option`, maps with
 /// string keys; any other type (`json`, a user's type) is any JSON value, which the parse into
 /// the Output type then checks.
