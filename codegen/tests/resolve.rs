@@ -20,8 +20,13 @@ fn ok_with_agents(yaml: &str, agents: &str) -> Model {
 }
 
 fn errors(yaml: &str) -> Vec<String> {
+    errors_with(yaml, None)
+}
+
+fn errors_with(yaml: &str, agents: Option<&str>) -> Vec<String> {
+    let agents = agents.map(|a| SourceFile::new("agents.yaml", a));
     let failed: CheckFailed =
-        check(SourceFile::new("tasks.yaml", yaml), None, None).expect_err("expected errors");
+        check(SourceFile::new("tasks.yaml", yaml), agents, None).expect_err("expected errors");
     failed
         .diagnostics
         .iter()
@@ -355,18 +360,7 @@ fn agents_missing_from_agents_yaml_warn_unless_they_cannot_be_names() {
     );
     assert_eq!(checked.model.tasks[0].agent.as_deref(), Some("editor"));
     let yaml = "research:\n  description: Research.\n  expected_output: Notes.\n  agent: >\n    researcher\n";
-    let failed = check(
-        SourceFile::new("tasks.yaml", yaml),
-        Some(SourceFile::new("agents.yaml", agents)),
-        None,
-    )
-    .map(|_| ())
-    .expect_err("a name with a newline");
-    let errs: Vec<String> = failed
-        .diagnostics
-        .iter()
-        .map(|d| d.one_line(&failed.sources))
-        .collect();
+    let errs = errors_with(yaml, Some(agents));
     assert_eq!(
         errs,
         [
@@ -636,23 +630,10 @@ fn tools_are_named_once_each_where_first_named() {
 
 #[test]
 fn a_tool_name_must_be_a_name_and_max_iter_a_count() {
-    let failed = check(
-        SourceFile::new(
-            "tasks.yaml",
-            "a: {description: x, tools: [\"web search\"]}\n",
-        ),
-        Some(SourceFile::new(
-            "agents.yaml",
-            "clerk: {role: r, goal: g, backstory: b, max_iter: 0}\n",
-        )),
-        None,
-    )
-    .expect_err("expected errors");
-    let errs: Vec<String> = failed
-        .diagnostics
-        .iter()
-        .map(|d| d.one_line(&failed.sources))
-        .collect();
+    let errs = errors_with(
+        "a: {description: x, tools: [\"web search\"]}\n",
+        Some("clerk: {role: r, goal: g, backstory: b, max_iter: 0}\n"),
+    );
     assert_eq!(
         errs,
         [

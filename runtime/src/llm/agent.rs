@@ -209,12 +209,7 @@ struct AgentTask<'a, O> {
 impl<O: DeserializeOwned + schemars::JsonSchema> AgentTask<'_, O> {
     /// The `<task>_output` field of a CrewAI task answered as text, if this is one.
     fn text_field(&self) -> Option<&'static str> {
-        match self.ctx.produces {
-            [only] if only.ty == "String" && only.name == format!("{}_output", self.ctx.task) => {
-                Some(only.name)
-            }
-            _ => None,
-        }
+        super::schema::text_output(self.ctx.task, self.ctx.produces)
     }
 
     async fn answer(

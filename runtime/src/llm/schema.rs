@@ -10,16 +10,23 @@ use super::client::OutputSchema;
 /// The schema a typed answer of `task` must match, or `None` for a task whose output is one
 /// text (a CrewAI task's `<task>_output: String`), which is asked for as plain text.
 pub fn output_schema(task: &TaskSpec) -> Option<OutputSchema> {
-    let crewai_text = task.produces.len() == 1
-        && task.produces[0].ty == "String"
-        && task.produces[0].name == format!("{}_output", task.name);
-    if crewai_text || task.produces.is_empty() {
+    if text_output(task.name, task.produces).is_some() || task.produces.is_empty() {
         return None;
     }
     Some(OutputSchema {
         name: schema_name(task.name),
         schema: object_schema(task.produces),
     })
+}
+
+/// The one field of a task answered as plain text: a CrewAI task's `<task>_output: String`.
+pub fn text_output(task: &str, produces: &'static [FieldSpec]) -> Option<&'static str> {
+    match produces {
+        [only] if only.ty == "String" && only.name.strip_suffix("_output") == Some(task) => {
+            Some(only.name)
+        }
+        _ => None,
+    }
 }
 
 /// `{"type": "object", "properties": ..., "required": [every field], "additionalProperties":
