@@ -233,8 +233,14 @@ async fn the_runner_page_plays_the_seed_net_in_chromium() {
     assert_eq!(usage, "LLM: 1 call, 120 prompt + 7 completion tokens");
     assert_eq!(classify_row, "120/7 (1 call)");
     let final_state: serde_json::Value = serde_json::from_str(&final_state).unwrap();
+    let replies = final_state["replies"].as_object().unwrap();
+    assert_eq!(
+        replies.len(),
+        5,
+        "the run answered five emails: {replies:?}"
+    );
     assert!(
-        final_state["response"]
+        replies["001-order.eml"]["text"]
             .as_str()
             .unwrap()
             .starts_with("Dear Ana Souza")

@@ -9,6 +9,16 @@ use std::process::ExitCode;
 use pipeline::{Crew, SalesTeam};
 use tasknet::{Replay, Runner, SqliteStorage, Storage, TaskStatus};
 
+/// The files of the emails a run answered.
+fn answered(state: &pipeline::State) -> Vec<&str> {
+    state
+        .emails
+        .iter()
+        .flatten()
+        .map(|e| e.file.as_str())
+        .collect()
+}
+
 #[tokio::test]
 async fn seed_pipeline_end_to_end() {
     let out = tempfile::tempdir().unwrap();
@@ -33,20 +43,47 @@ async fn seed_pipeline_end_to_end() {
         ]
     );
     assert!(rows.iter().all(|r| r.status == TaskStatus::Succeeded));
-    let classified = rows[1].output.value();
-    let stock = rows[2].output.value();
-    assert_eq!(classified["category"], "order");
+    // `max_emails: 5` of the six shipped, oldest first, carried as lists through every task.
     assert_eq!(
-        classified["products"],
+        answered(&run.state),
+        [
+            "001-order.eml",
+            "002-stock-question.eml",
+            "003-complaint.eml",
+            "004-order.eml",
+            "005-invoice-address.eml"
+        ]
+    );
+    let classified = &rows[1].output.value()["classifications"];
+    assert_eq!(classified["001-order.eml"]["category"], "order");
+    assert_eq!(
+        classified["001-order.eml"]["products"],
         serde_json::json!(["mango", "passion fruit"])
     );
-    assert_eq!(stock["stock"]["passion fruit"]["kg_in_stock"], 8);
-    assert_eq!(stock["stock"]["passion fruit"]["low"], false);
+    assert_eq!(
+        classified["002-stock-question.eml"]["category"],
+        "stock_question"
+    );
+    assert_eq!(classified["003-complaint.eml"]["category"], "complaint");
+    assert_eq!(classified["005-invoice-address.eml"]["category"], "other");
+    let stock = &run.state.stock.as_ref().unwrap();
+    assert_eq!(stock["passion fruit"].kg_in_stock, 8);
+    assert!(!stock["passion fruit"].low);
+    assert_eq!(stock["pineapple"].kg_in_stock, 0);
+    let replies = run.state.replies.as_ref().unwrap();
+    assert_eq!(replies.len(), 5);
+    assert!(
+        replies["002-stock-question.eml"]
+            .text
+            .contains("- pineapple: out of stock this week")
+    );
+    assert!(!replies["005-invoice-address.eml"].text.contains("- "));
 
     let reply = std::fs::read_to_string(out.path().join("outbox/reply-to-001-order.eml")).unwrap();
     assert!(reply.contains("Subject: Re: Order for Friday: mangoes and passion fruit\r\n"));
     assert!(reply.contains("In-Reply-To: <001.order@mercado-verde.example>"));
     assert!(reply.contains("- mango: 120 kg available at EUR 2.40/kg"));
+    assert!(!reply.contains("papaya"), "only the email's own products");
     let parsed = mail_parser::MessageParser::default()
         .parse(reply.as_bytes())
         .unwrap();
@@ -60,27 +97,45 @@ async fn seed_pipeline_end_to_end() {
 
     let report = pipeline::write_report(out.path(), &run, runner.log().as_ref()).unwrap();
     let report = std::fs::read_to_string(report).unwrap();
-    assert!(report.contains("| category | order |"), "{report}");
+    assert!(
+        report.contains("| Order for Friday: mangoes and passion fruit | ana@mercado-verde.example | order | mango, passion fruit |"),
+        "{report}"
+    );
     assert!(report.contains("| mango | 120 | 2.40 |"), "{report}");
     assert_eq!(report.matches("| succeeded |").count(), 4, "{report}");
 
-    // The next run answers the next email; the stock table is not seeded twice.
+    // The next run answers the one email left; the stock table is not seeded twice.
     let second = runner
         .run(pipeline::prepare(out.path()).unwrap())
         .await
         .unwrap();
-    assert_eq!(second.state.category.as_deref(), Some("stock_question"));
-    let stock = second.state.stock.unwrap();
-    assert_eq!(stock["pineapple"]["kg_in_stock"], 0);
-    assert!(
-        second
-            .state
-            .response
-            .unwrap()
-            .contains("- pineapple: out of stock this week")
+    assert_eq!(answered(&second.state), ["006-stock-question.eml"]);
+    let stock = second.state.stock.as_ref().unwrap();
+    assert_eq!(
+        stock.keys().collect::<Vec<_>>(),
+        ["passion fruit"],
+        "the stock of this run's products only"
     );
 
-    // Replaying the first run from the classification re-runs the last three tasks.
+    // A run that finds no new email succeeds, and says so.
+    let third = runner
+        .run(pipeline::prepare(out.path()).unwrap())
+        .await
+        .unwrap();
+    assert!(answered(&third.state).is_empty());
+    assert_eq!(third.state.replies.as_ref().map(|r| r.len()), Some(0));
+    let summary = pipeline::summary(&third.state);
+    assert!(summary.starts_with("no new email in "), "{summary}");
+    assert!(
+        pipeline::summary(&second.state).starts_with(
+            "006-stock-question.eml: Passion fruit next week? (stock_question: passion fruit) -> "
+        ),
+        "{}",
+        pipeline::summary(&second.state)
+    );
+
+    // Replaying the first run from the classification re-runs the last three tasks, over the
+    // emails the first run read.
     let replay = runner
         .replay(&Replay::from(&run.id, "classify_message"))
         .await
@@ -93,7 +148,7 @@ async fn seed_pipeline_end_to_end() {
         .map(|r| r.was_replayed)
         .collect();
     assert_eq!(replayed, [false, true, true, true]);
-    assert_eq!(replay.state.response, run.state.response);
+    assert_eq!(replay.state.replies, run.state.replies);
 }
 
 #[test]
@@ -117,6 +172,7 @@ fn the_binary_helper_runs_logs_and_replays() {
     let storage = SqliteStorage::open(&db).unwrap();
     let runs = storage.runs().unwrap();
     assert_eq!(runs.len(), 1);
+    let first_run = runs[0].id.clone();
     assert_eq!(
         runs[0].registry, "tropical_sales",
         "the name given to the macro"
@@ -167,11 +223,35 @@ fn the_binary_helper_runs_logs_and_replays() {
     assert_eq!(runs.len(), 2, "the replay is the only new run");
     assert_eq!(runs[1].parent_run.as_deref(), Some(id.as_str()));
     assert_eq!(storage.tasks(&id).unwrap().len(), 4);
+
+    // Runs go on succeeding when the inbox has nothing new (the README's command run again).
+    for _ in 0..3 {
+        assert_eq!(
+            app().main_from(["tropical_sales", "--quiet"]),
+            ExitCode::SUCCESS
+        );
+    }
+    let runs = storage.runs().unwrap();
+    assert_eq!(runs.len(), 5);
+    assert!(
+        runs.iter()
+            .all(|r| r.status == tasknet::RunStatus::Succeeded)
+    );
+    let emails_read = |run: &str| {
+        storage.tasks(run).unwrap()[0].output.value()["emails"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(emails_read(&first_run), 5);
+    assert_eq!(emails_read(&runs[2].id), 1);
+    assert_eq!(emails_read(&runs[3].id), 0);
+    assert_eq!(emails_read(&runs[4].id), 0);
 }
 
-/// Eight runs started at once over the three shipped emails: each email is answered by one
-/// run exactly (the runs claim an email by creating its reply), the other five find nothing
-/// left to answer.
+/// Eight runs started at once over the six shipped emails: each email is answered by one run
+/// exactly (the runs claim an email by creating its reply), and every run succeeds, those that
+/// find nothing left with empty lists.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_at_once_answer_each_email_once() {
     let out = tempfile::tempdir().unwrap();
@@ -180,27 +260,23 @@ async fn runs_at_once_answer_each_email_once() {
         .progress(false);
     let inputs = pipeline::prepare(out.path()).unwrap();
     let runs = futures_util::future::join_all((0..8).map(|_| runner.run(inputs.clone()))).await;
-    let mut answered: Vec<String> = runs
-        .iter()
-        .filter_map(|r| r.as_ref().ok())
-        .map(|run| {
-            run.state.email.as_ref().unwrap()["file"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    answered.sort();
+    let runs: Vec<_> = runs.into_iter().map(Result::unwrap).collect();
+    let mut all: Vec<&str> = runs.iter().flat_map(|run| answered(&run.state)).collect();
+    all.sort();
     assert_eq!(
-        answered,
+        all,
         [
             "001-order.eml",
             "002-stock-question.eml",
-            "003-complaint.eml"
+            "003-complaint.eml",
+            "004-order.eml",
+            "005-invoice-address.eml",
+            "006-stock-question.eml"
         ]
     );
-    for failed in runs.iter().filter_map(|r| r.as_ref().err()) {
-        assert!(failed.to_string().contains("has a reply"), "{failed}");
+    for run in &runs {
+        let replies = run.state.replies.as_ref().unwrap();
+        assert_eq!(replies.len(), answered(&run.state).len());
     }
 }
 
@@ -214,10 +290,22 @@ async fn the_tasks_refuse_paths_outside_their_folders() {
     let inputs = pipeline::prepare(out.path()).unwrap();
     let index = |name: &str| pipeline::TASK_REGISTRY.task_index(name).unwrap();
     for file in ["../escape.eml", "/tmp/escape.eml", ".hidden.eml", "x.sh"] {
+        let email = pipeline::Email {
+            file: file.to_owned(),
+            message_id: "m@x".into(),
+            from: "x@example.com".into(),
+            name: Some("x".into()),
+            subject: "s".into(),
+            body: String::new(),
+        };
+        let classification = pipeline::Classification {
+            category: pipeline::Category::Other,
+            products: vec![],
+        };
         let state = pipeline::State {
-            email: Some(serde_json::json!({ "file": file, "name": "x", "subject": "s" })),
-            category: Some("other".into()),
-            stock: Some(serde_json::json!({})),
+            classifications: Some([(email.file.clone(), classification)].into()),
+            emails: Some(vec![email]),
+            stock: Some(Default::default()),
             ..inputs.clone()
         };
         let run = runner.start_browser_run();
@@ -257,7 +345,8 @@ async fn the_tasks_refuse_paths_outside_their_folders() {
     .await
     .expect("the FIFO is not read")
     .unwrap();
-    assert_eq!(read.email.unwrap()["file"], "001-order.eml");
+    let files: Vec<String> = read.emails.unwrap().into_iter().map(|e| e.file).collect();
+    assert_eq!(files, ["001-order.eml"]);
 }
 
 /// `log` reads an existing log and never makes one: a path that does not exist is an error,

@@ -30,7 +30,7 @@ fn clean_file_exits_zero_with_a_summary() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
-        "examples/tropical_sales/tasks.yaml: ok: 4 tasks, 9 fields (3 inputs), order: read_email -> classify_message -> check_stock_availability -> generate_response\n"
+        "examples/tropical_sales/tasks.yaml: ok: 4 tasks, 7 fields (3 inputs), order: read_email -> classify_message -> check_stock_availability -> generate_response\n"
     );
 }
 

@@ -328,7 +328,7 @@ fn seed_json_has_the_seed_fields() {
         assert!(read.get(key).is_some(), "{key}");
     }
     assert_eq!(read["agentId"], "email_reader");
-    assert_eq!(read["input_data"]["max_emails"], 10);
+    assert_eq!(read["input_data"]["max_emails"], 5);
     let arc = &json["arcos"][0];
     assert!(arc["origem"].is_string() && arc["destino"].is_string() && arc["peso"] == 1);
 }

@@ -429,12 +429,18 @@ fn every_mermaid_chart_is_well_formed() {
 fn the_task_graph_labels_edges_with_the_fields_that_flow() {
     let model = load("examples/tropical_sales/tasks.yaml", None);
     let chart = graph::to_mermaid(&model);
-    assert!(
-        chart.contains("t1 -->|\"products, category\"| t2"),
-        "{chart}"
-    );
+    assert!(chart.contains("t1 -->|\"classifications\"| t2"), "{chart}");
     let dot = graph::to_dot(&model);
     assert!(dot.contains("t2 -> t3 [label=\"stock\"];"), "{dot}");
+    // Several fields from one task to another: one edge, its label naming them all.
+    let model = model_of(
+        "classify:\n  produces: {category: String, products: Vec<String>}\nreply:\n  requires: [products, category]\n  produces: {text: String}\n",
+    );
+    let chart = graph::to_mermaid(&model);
+    assert!(
+        chart.contains("t0 -->|\"products, category\"| t1"),
+        "{chart}"
+    );
 }
 
 /// Readable at 200 tasks: no two nodes closer than a node's size, every arc drawn left to

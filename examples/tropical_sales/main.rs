@@ -1,11 +1,13 @@
-//! The seed's sales pipeline, end to end: read the oldest unanswered email of the shipped
-//! inbox, classify it, check the stock, write the reply to the outbox, log every task to
-//! SQLite, write a markdown report.
+//! The seed's sales pipeline, end to end: read the shipped inbox's unanswered emails (up to
+//! five a run), classify each, check the stock, write each reply to the outbox, log every task
+//! to SQLite, write a markdown report. Offline by default; with `--llm URL --model NAME` the
+//! classifier and the responder are agents answering through that server.
 //!
 //!     cargo run --example tropical_sales                      # run (the default)
 //!     cargo run --example tropical_sales -- log               # the runs
 //!     cargo run --example tropical_sales -- log --run ID      # one run's task outputs
 //!     cargo run --example tropical_sales -- replay --run ID --from classify_message
+//!     cargo run --example tropical_sales -- --llm http://127.0.0.1:8080/v1 --model NAME
 //!
 //! Everything goes to `./tropical_sales-out/` (or `$TROPICAL_SALES_OUT`).
 
@@ -38,21 +40,7 @@ fn main() -> ExitCode {
         .inputs(move || pipeline::prepare(&inputs_dir))
         .after_run(move |run, log| {
             let report = pipeline::write_report(&report_dir, run, log)?;
-            let s = &run.state;
-            println!(
-                "{}: {} ({}: {})",
-                s.email
-                    .as_ref()
-                    .and_then(|e| e["file"].as_str())
-                    .unwrap_or("?"),
-                s.email
-                    .as_ref()
-                    .and_then(|e| e["subject"].as_str())
-                    .unwrap_or(""),
-                s.category.as_deref().unwrap_or(""),
-                s.products.clone().unwrap_or_default().join(", ")
-            );
-            println!("reply:  {}", s.reply_file.as_deref().unwrap_or(""));
+            println!("{}", pipeline::summary(&run.state));
             println!("report: {}", report.display());
             Ok(())
         })

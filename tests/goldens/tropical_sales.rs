@@ -13,17 +13,13 @@ pub struct State {
     /// Kickoff input.
     pub stock_db: __tasknet::Option<String>,
     /// Produced by `read_email`.
-    pub email: __tasknet::Option<__tasknet::Json>,
+    pub emails: __tasknet::Option<Vec<Email>>,
     /// Produced by `classify_message`.
-    pub category: __tasknet::Option<String>,
-    /// Produced by `classify_message`.
-    pub products: __tasknet::Option<Vec<String>>,
+    pub classifications: __tasknet::Option<BTreeMap<String, Classification>>,
     /// Produced by `check_stock_availability`.
-    pub stock: __tasknet::Option<__tasknet::Json>,
+    pub stock: __tasknet::Option<BTreeMap<String, StockLevel>>,
     /// Produced by `generate_response`.
-    pub response: __tasknet::Option<String>,
-    /// Produced by `generate_response`.
-    pub reply_file: __tasknet::Option<String>,
+    pub replies: __tasknet::Option<BTreeMap<String, Reply>>,
     /// Run metadata: one entry per task whose output was merged, in order.
     pub execution_log: __tasknet::Vec<__tasknet::LogEntry>,
     /// Run metadata: the task that ran last.
@@ -43,12 +39,10 @@ impl __tasknet::serde::Serialize for State {
                     self.inbox_dir.is_some(),
                     self.outbox_dir.is_some(),
                     self.stock_db.is_some(),
-                    self.email.is_some(),
-                    self.category.is_some(),
-                    self.products.is_some(),
+                    self.emails.is_some(),
+                    self.classifications.is_some(),
                     self.stock.is_some(),
-                    self.response.is_some(),
-                    self.reply_file.is_some(),
+                    self.replies.is_some(),
                     self.current_task.is_some(),
                     self.timestamp.is_some(),
                 ],
@@ -57,12 +51,14 @@ impl __tasknet::serde::Serialize for State {
         __tasknet::serialize_optional(&mut state, "inbox_dir", &self.inbox_dir)?;
         __tasknet::serialize_optional(&mut state, "outbox_dir", &self.outbox_dir)?;
         __tasknet::serialize_optional(&mut state, "stock_db", &self.stock_db)?;
-        __tasknet::serialize_optional(&mut state, "email", &self.email)?;
-        __tasknet::serialize_optional(&mut state, "category", &self.category)?;
-        __tasknet::serialize_optional(&mut state, "products", &self.products)?;
+        __tasknet::serialize_optional(&mut state, "emails", &self.emails)?;
+        __tasknet::serialize_optional(
+            &mut state,
+            "classifications",
+            &self.classifications,
+        )?;
         __tasknet::serialize_optional(&mut state, "stock", &self.stock)?;
-        __tasknet::serialize_optional(&mut state, "response", &self.response)?;
-        __tasknet::serialize_optional(&mut state, "reply_file", &self.reply_file)?;
+        __tasknet::serialize_optional(&mut state, "replies", &self.replies)?;
         state.serialize_field("execution_log", &self.execution_log)?;
         __tasknet::serialize_optional(&mut state, "current_task", &self.current_task)?;
         __tasknet::serialize_optional(&mut state, "timestamp", &self.timestamp)?;
@@ -77,12 +73,10 @@ impl<'de> __tasknet::serde::Deserialize<'de> for State {
             "inbox_dir",
             "outbox_dir",
             "stock_db",
-            "email",
-            "category",
-            "products",
+            "emails",
+            "classifications",
             "stock",
-            "response",
-            "reply_file",
+            "replies",
             "execution_log",
             "current_task",
             "timestamp",
@@ -105,12 +99,10 @@ impl<'de> __tasknet::serde::Deserialize<'de> for State {
                         "inbox_dir" => state.inbox_dir = map.next_value()?,
                         "outbox_dir" => state.outbox_dir = map.next_value()?,
                         "stock_db" => state.stock_db = map.next_value()?,
-                        "email" => state.email = map.next_value()?,
-                        "category" => state.category = map.next_value()?,
-                        "products" => state.products = map.next_value()?,
+                        "emails" => state.emails = map.next_value()?,
+                        "classifications" => state.classifications = map.next_value()?,
                         "stock" => state.stock = map.next_value()?,
-                        "response" => state.response = map.next_value()?,
-                        "reply_file" => state.reply_file = map.next_value()?,
+                        "replies" => state.replies = map.next_value()?,
                         "current_task" => state.current_task = map.next_value()?,
                         "timestamp" => state.timestamp = map.next_value()?,
                         "execution_log" => state.execution_log = map.next_value()?,
@@ -148,33 +140,23 @@ impl __tasknet::TaskState for State {
             optional: true,
         },
         __tasknet::FieldInfo {
-            name: "email",
-            ty: "json",
+            name: "emails",
+            ty: "Vec<Email>",
             optional: true,
         },
         __tasknet::FieldInfo {
-            name: "category",
-            ty: "String",
-            optional: true,
-        },
-        __tasknet::FieldInfo {
-            name: "products",
-            ty: "Vec<String>",
+            name: "classifications",
+            ty: "BTreeMap<String, Classification>",
             optional: true,
         },
         __tasknet::FieldInfo {
             name: "stock",
-            ty: "json",
+            ty: "BTreeMap<String, StockLevel>",
             optional: true,
         },
         __tasknet::FieldInfo {
-            name: "response",
-            ty: "String",
-            optional: true,
-        },
-        __tasknet::FieldInfo {
-            name: "reply_file",
-            ty: "String",
+            name: "replies",
+            ty: "BTreeMap<String, Reply>",
             optional: true,
         },
     ];
@@ -186,12 +168,12 @@ impl __tasknet::TaskState for State {
             "inbox_dir" => __tasknet::to_json(&self.inbox_dir, "inbox_dir"),
             "outbox_dir" => __tasknet::to_json(&self.outbox_dir, "outbox_dir"),
             "stock_db" => __tasknet::to_json(&self.stock_db, "stock_db"),
-            "email" => __tasknet::to_json(&self.email, "email"),
-            "category" => __tasknet::to_json(&self.category, "category"),
-            "products" => __tasknet::to_json(&self.products, "products"),
+            "emails" => __tasknet::to_json(&self.emails, "emails"),
+            "classifications" => {
+                __tasknet::to_json(&self.classifications, "classifications")
+            }
             "stock" => __tasknet::to_json(&self.stock, "stock"),
-            "response" => __tasknet::to_json(&self.response, "response"),
-            "reply_file" => __tasknet::to_json(&self.reply_file, "reply_file"),
+            "replies" => __tasknet::to_json(&self.replies, "replies"),
             _ => Err(__tasknet::StateError::UnknownField(field.to_owned())),
         }
     }
@@ -204,12 +186,12 @@ impl __tasknet::TaskState for State {
             "inbox_dir" => self.inbox_dir = __tasknet::from_json(value, "inbox_dir")?,
             "outbox_dir" => self.outbox_dir = __tasknet::from_json(value, "outbox_dir")?,
             "stock_db" => self.stock_db = __tasknet::from_json(value, "stock_db")?,
-            "email" => self.email = __tasknet::from_json(value, "email")?,
-            "category" => self.category = __tasknet::from_json(value, "category")?,
-            "products" => self.products = __tasknet::from_json(value, "products")?,
+            "emails" => self.emails = __tasknet::from_json(value, "emails")?,
+            "classifications" => {
+                self.classifications = __tasknet::from_json(value, "classifications")?;
+            }
             "stock" => self.stock = __tasknet::from_json(value, "stock")?,
-            "response" => self.response = __tasknet::from_json(value, "response")?,
-            "reply_file" => self.reply_file = __tasknet::from_json(value, "reply_file")?,
+            "replies" => self.replies = __tasknet::from_json(value, "replies")?,
             _ => return Err(__tasknet::StateError::UnknownField(field.to_owned())),
         }
         Ok(())
@@ -219,12 +201,10 @@ impl __tasknet::TaskState for State {
             "inbox_dir" => Ok(self.inbox_dir.is_some()),
             "outbox_dir" => Ok(self.outbox_dir.is_some()),
             "stock_db" => Ok(self.stock_db.is_some()),
-            "email" => Ok(self.email.is_some()),
-            "category" => Ok(self.category.is_some()),
-            "products" => Ok(self.products.is_some()),
+            "emails" => Ok(self.emails.is_some()),
+            "classifications" => Ok(self.classifications.is_some()),
             "stock" => Ok(self.stock.is_some()),
-            "response" => Ok(self.response.is_some()),
-            "reply_file" => Ok(self.reply_file.is_some()),
+            "replies" => Ok(self.replies.is_some()),
             _ => Err(__tasknet::StateError::UnknownField(field.to_owned())),
         }
     }
@@ -233,12 +213,10 @@ impl __tasknet::TaskState for State {
             inbox_dir,
             outbox_dir,
             stock_db,
-            email,
-            category,
-            products,
+            emails,
+            classifications,
             stock,
-            response,
-            reply_file,
+            replies,
             execution_log,
             current_task,
             timestamp,
@@ -252,23 +230,17 @@ impl __tasknet::TaskState for State {
         if stock_db.is_some() {
             self.stock_db = stock_db;
         }
-        if email.is_some() {
-            self.email = email;
+        if emails.is_some() {
+            self.emails = emails;
         }
-        if category.is_some() {
-            self.category = category;
-        }
-        if products.is_some() {
-            self.products = products;
+        if classifications.is_some() {
+            self.classifications = classifications;
         }
         if stock.is_some() {
             self.stock = stock;
         }
-        if response.is_some() {
-            self.response = response;
-        }
-        if reply_file.is_some() {
-            self.reply_file = reply_file;
+        if replies.is_some() {
+            self.replies = replies;
         }
         self.execution_log.extend(execution_log);
         if current_task.is_some() {
@@ -300,7 +272,7 @@ pub struct ReadEmailInputData {
 }
 /// Input of task `read_email`: the state fields it requires.
 ///
-/// Read the oldest email in {inbox_dir} that has no reply in {outbox_dir} yet, and extract its sender, subject and body.
+/// Read the emails in {inbox_dir} that have no reply in {outbox_dir} yet, oldest first, and extract each one's sender, subject and body.
 #[derive(Debug, Clone, __tasknet::serde::Serialize)]
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
@@ -319,8 +291,8 @@ pub struct ReadEmailInput {
 #[schemars(crate = "__tasknet::schemars")]
 #[allow(dead_code)]
 pub struct ReadEmailOutput {
-    /// State field `email`.
-    pub email: __tasknet::Json,
+    /// State field `emails`.
+    pub emails: Vec<Email>,
 }
 /// Builds the input of `read_email` from the state: copies the fields it requires, nothing else.
 #[allow(dead_code)]
@@ -331,7 +303,7 @@ pub fn read_email_input(
         inbox_dir: __tasknet::required(&state.inbox_dir, "read_email", "inbox_dir")?,
         outbox_dir: __tasknet::required(&state.outbox_dir, "read_email", "outbox_dir")?,
         input_data: ReadEmailInputData {
-            max_emails: 10,
+            max_emails: 5,
         },
     })
 }
@@ -339,7 +311,7 @@ pub fn read_email_input(
 /// the task in the run metadata.
 #[allow(dead_code)]
 pub fn read_email_output(state: &mut State, output: ReadEmailOutput) {
-    state.email = Some(output.email);
+    state.emails = Some(output.emails);
     __tasknet::TaskState::record(state, "read_email");
 }
 /// The static `input_data` of task `classify_message`.
@@ -347,20 +319,18 @@ pub fn read_email_output(state: &mut State, output: ReadEmailOutput) {
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ClassifyMessageInputData {
-    /// `input_data.categories`.
-    pub categories: &'static [&'static str],
     /// `input_data.known_products`.
     pub known_products: &'static [&'static str],
 }
 /// Input of task `classify_message`: the state fields it requires.
 ///
-/// Classify the email as an order, a stock question, a complaint or something else, and list the products it mentions.
+/// Classify the customer's email as an order, a stock question, a complaint or something else, and list the products it mentions, choosing from the products we sell.
 #[derive(Debug, Clone, __tasknet::serde::Serialize)]
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct ClassifyMessageInput {
-    /// State field `email`.
-    pub email: __tasknet::Json,
+    /// State field `emails`.
+    pub emails: Vec<Email>,
     /// The task's static `input_data`.
     pub input_data: ClassifyMessageInputData,
 }
@@ -371,10 +341,8 @@ pub struct ClassifyMessageInput {
 #[schemars(crate = "__tasknet::schemars")]
 #[allow(dead_code)]
 pub struct ClassifyMessageOutput {
-    /// State field `category`.
-    pub category: String,
-    /// State field `products`.
-    pub products: Vec<String>,
+    /// State field `classifications`.
+    pub classifications: BTreeMap<String, Classification>,
 }
 /// Builds the input of `classify_message` from the state: copies the fields it requires, nothing else.
 #[allow(dead_code)]
@@ -382,9 +350,8 @@ pub fn classify_message_input(
     state: &State,
 ) -> __tasknet::Result<ClassifyMessageInput, __tasknet::MissingField> {
     Ok(ClassifyMessageInput {
-        email: __tasknet::required(&state.email, "classify_message", "email")?,
+        emails: __tasknet::required(&state.emails, "classify_message", "emails")?,
         input_data: ClassifyMessageInputData {
-            categories: &["order", "stock_question", "complaint", "other"],
             known_products: &[
                 "mango",
                 "passion fruit",
@@ -400,8 +367,7 @@ pub fn classify_message_input(
 /// the task in the run metadata.
 #[allow(dead_code)]
 pub fn classify_message_output(state: &mut State, output: ClassifyMessageOutput) {
-    state.category = Some(output.category);
-    state.products = Some(output.products);
+    state.classifications = Some(output.classifications);
     __tasknet::TaskState::record(state, "classify_message");
 }
 /// The static `input_data` of task `check_stock_availability`.
@@ -414,15 +380,13 @@ pub struct CheckStockAvailabilityInputData {
 }
 /// Input of task `check_stock_availability`: the state fields it requires.
 ///
-/// Look up each product of this {category} email in the stock database at {stock_db}.
+/// Look up each product the emails mention in the stock database at {stock_db}.
 #[derive(Debug, Clone, __tasknet::serde::Serialize)]
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct CheckStockAvailabilityInput {
-    /// State field `products`.
-    pub products: Vec<String>,
-    /// State field `category`.
-    pub category: String,
+    /// State field `classifications`.
+    pub classifications: BTreeMap<String, Classification>,
     /// State field `stock_db`.
     pub stock_db: String,
     /// The task's static `input_data`.
@@ -436,7 +400,7 @@ pub struct CheckStockAvailabilityInput {
 #[allow(dead_code)]
 pub struct CheckStockAvailabilityOutput {
     /// State field `stock`.
-    pub stock: __tasknet::Json,
+    pub stock: BTreeMap<String, StockLevel>,
 }
 /// Builds the input of `check_stock_availability` from the state: copies the fields it requires, nothing else.
 #[allow(dead_code)]
@@ -444,15 +408,10 @@ pub fn check_stock_availability_input(
     state: &State,
 ) -> __tasknet::Result<CheckStockAvailabilityInput, __tasknet::MissingField> {
     Ok(CheckStockAvailabilityInput {
-        products: __tasknet::required(
-            &state.products,
+        classifications: __tasknet::required(
+            &state.classifications,
             "check_stock_availability",
-            "products",
-        )?,
-        category: __tasknet::required(
-            &state.category,
-            "check_stock_availability",
-            "category",
+            "classifications",
         )?,
         stock_db: __tasknet::required(
             &state.stock_db,
@@ -486,17 +445,17 @@ pub struct GenerateResponseInputData {
 }
 /// Input of task `generate_response`: the state fields it requires.
 ///
-/// Write the reply to the email, given its category and the stock levels.
+/// Write the reply to the customer's email, given its category and the stock levels of the products it mentions.
 #[derive(Debug, Clone, __tasknet::serde::Serialize)]
 #[serde(crate = "__tasknet::serde")]
 #[allow(dead_code)]
 pub struct GenerateResponseInput {
-    /// State field `email`.
-    pub email: __tasknet::Json,
-    /// State field `category`.
-    pub category: String,
+    /// State field `emails`.
+    pub emails: Vec<Email>,
+    /// State field `classifications`.
+    pub classifications: BTreeMap<String, Classification>,
     /// State field `stock`.
-    pub stock: __tasknet::Json,
+    pub stock: BTreeMap<String, StockLevel>,
     /// State field `outbox_dir`.
     pub outbox_dir: String,
     /// The task's static `input_data`.
@@ -509,10 +468,8 @@ pub struct GenerateResponseInput {
 #[schemars(crate = "__tasknet::schemars")]
 #[allow(dead_code)]
 pub struct GenerateResponseOutput {
-    /// State field `response`.
-    pub response: String,
-    /// State field `reply_file`.
-    pub reply_file: String,
+    /// State field `replies`.
+    pub replies: BTreeMap<String, Reply>,
 }
 /// Builds the input of `generate_response` from the state: copies the fields it requires, nothing else.
 #[allow(dead_code)]
@@ -520,8 +477,12 @@ pub fn generate_response_input(
     state: &State,
 ) -> __tasknet::Result<GenerateResponseInput, __tasknet::MissingField> {
     Ok(GenerateResponseInput {
-        email: __tasknet::required(&state.email, "generate_response", "email")?,
-        category: __tasknet::required(&state.category, "generate_response", "category")?,
+        emails: __tasknet::required(&state.emails, "generate_response", "emails")?,
+        classifications: __tasknet::required(
+            &state.classifications,
+            "generate_response",
+            "classifications",
+        )?,
         stock: __tasknet::required(&state.stock, "generate_response", "stock")?,
         outbox_dir: __tasknet::required(
             &state.outbox_dir,
@@ -538,8 +499,7 @@ pub fn generate_response_input(
 /// the task in the run metadata.
 #[allow(dead_code)]
 pub fn generate_response_output(state: &mut State, output: GenerateResponseOutput) {
-    state.response = Some(output.response);
-    state.reply_file = Some(output.reply_file);
+    state.replies = Some(output.replies);
     __tasknet::TaskState::record(state, "generate_response");
 }
 /// The tasks of `examples/tropical_sales/tasks.yaml`: one method per task.
@@ -549,9 +509,9 @@ pub fn generate_response_output(state: &mut State, output: GenerateResponseOutpu
 /// implemented: a missing method is a compile error. `Crew(your_impl)` is what the runtime runs.
 #[allow(dead_code)]
 pub trait Tasks: Send + Sync + 'static {
-    /// Read the oldest email in {inbox_dir} that has no reply in {outbox_dir} yet, and extract its sender, subject and body.
+    /// Read the emails in {inbox_dir} that have no reply in {outbox_dir} yet, oldest first, and extract each one's sender, subject and body.
     ///
-    /// Expected output: The email as JSON: message_id, from, subject, body.
+    /// Expected output: The emails: file, message_id, from, name, subject, body.
     ///
     /// Left to agent `email_reader` (through the runner's LLM) unless implemented here.
     fn read_email(
@@ -578,9 +538,9 @@ pub trait Tasks: Send + Sync + 'static {
         let _ = output;
         Ok(())
     }
-    /// Classify the email as an order, a stock question, a complaint or something else, and list the products it mentions.
+    /// Classify the customer's email as an order, a stock question, a complaint or something else, and list the products it mentions, choosing from the products we sell.
     ///
-    /// Expected output: One category and the list of product names.
+    /// Expected output: The email's category and the names of the products it mentions (singular, lower case).
     ///
     /// Left to agent `classifier` (through the runner's LLM) unless implemented here.
     fn classify_message(
@@ -607,9 +567,9 @@ pub trait Tasks: Send + Sync + 'static {
         let _ = output;
         Ok(())
     }
-    /// Look up each product of this {category} email in the stock database at {stock_db}.
+    /// Look up each product the emails mention in the stock database at {stock_db}.
     ///
-    /// Expected output: For each product: the quantity in stock and whether the request can be served.
+    /// Expected output: For each product: the kilograms in stock, the price per kilogram and whether stock is low.
     ///
     /// Left to agent `stock_keeper` (through the runner's LLM) unless implemented here.
     fn check_stock_availability(
@@ -636,9 +596,9 @@ pub trait Tasks: Send + Sync + 'static {
         let _ = output;
         Ok(())
     }
-    /// Write the reply to the email, given its category and the stock levels.
+    /// Write the reply to the customer's email, given its category and the stock levels of the products it mentions.
     ///
-    /// Expected output: A polite reply with availability and prices, signed by the sales team, written to {outbox_dir} as an .eml file.
+    /// Expected output: The body of a polite reply with availability and prices, greeting the customer by name and signed by the sales team; each reply is written to {outbox_dir} as an .eml file.
     ///
     /// Left to agent `responder` (through the runner's LLM) unless implemented here.
     fn generate_response(
@@ -752,22 +712,22 @@ impl<A: Tasks> __tasknet::TaskSet for Crew<A> {
 #[allow(dead_code)]
 pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
     name: "tasks",
-    source_hash: "bd9ec0a65b25e59a",
+    source_hash: "b7f0ba2385597812",
     tasks: &[
         __tasknet::TaskSpec {
             name: "read_email",
-            description: "Read the oldest email in {inbox_dir} that has no reply in {outbox_dir} yet, and extract its sender, subject and body.\n",
-            expected_output: "The email as JSON: message_id, from, subject, body.\n",
+            description: "Read the emails in {inbox_dir} that have no reply in {outbox_dir} yet, oldest first, and extract each one's sender, subject and body.\n",
+            expected_output: "The emails: file, message_id, from, name, subject, body.\n",
             agent: Some("email_reader"),
             tools: &[],
             requires: &["inbox_dir", "outbox_dir"],
             produces: &[
                 __tasknet::FieldSpec {
-                    name: "email",
-                    ty: "json",
+                    name: "emails",
+                    ty: "Vec<Email>",
                 },
             ],
-            input_data: "{\"max_emails\":10}",
+            input_data: "{\"max_emails\":5}",
             context: &[],
             depends_on: &[],
             output_file: None,
@@ -778,28 +738,24 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             human_input: false,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
-                line: 8u32,
+                line: 10u32,
                 column: 1u32,
             },
         },
         __tasknet::TaskSpec {
             name: "classify_message",
-            description: "Classify the email as an order, a stock question, a complaint or something else, and list the products it mentions.\n",
-            expected_output: "One category and the list of product names.\n",
+            description: "Classify the customer's email as an order, a stock question, a complaint or something else, and list the products it mentions, choosing from the products we sell.\n",
+            expected_output: "The email's category and the names of the products it mentions (singular, lower case).\n",
             agent: Some("classifier"),
             tools: &[],
-            requires: &["email"],
+            requires: &["emails"],
             produces: &[
                 __tasknet::FieldSpec {
-                    name: "category",
-                    ty: "String",
-                },
-                __tasknet::FieldSpec {
-                    name: "products",
-                    ty: "Vec<String>",
+                    name: "classifications",
+                    ty: "BTreeMap<String, Classification>",
                 },
             ],
-            input_data: "{\"categories\":[\"order\",\"stock_question\",\"complaint\",\"other\"],\"known_products\":[\"mango\",\"passion fruit\",\"papaya\",\"pineapple\",\"banana\",\"coconut\"]}",
+            input_data: "{\"known_products\":[\"mango\",\"passion fruit\",\"papaya\",\"pineapple\",\"banana\",\"coconut\"]}",
             context: &[],
             depends_on: &[0usize],
             output_file: None,
@@ -810,21 +766,21 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             human_input: false,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
-                line: 21u32,
+                line: 23u32,
                 column: 1u32,
             },
         },
         __tasknet::TaskSpec {
             name: "check_stock_availability",
-            description: "Look up each product of this {category} email in the stock database at {stock_db}.\n",
-            expected_output: "For each product: the quantity in stock and whether the request can be served.\n",
+            description: "Look up each product the emails mention in the stock database at {stock_db}.\n",
+            expected_output: "For each product: the kilograms in stock, the price per kilogram and whether stock is low.\n",
             agent: Some("stock_keeper"),
             tools: &[],
-            requires: &["products", "category", "stock_db"],
+            requires: &["classifications", "stock_db"],
             produces: &[
                 __tasknet::FieldSpec {
                     name: "stock",
-                    ty: "json",
+                    ty: "BTreeMap<String, StockLevel>",
                 },
             ],
             input_data: "{\"low_stock_threshold\":5}",
@@ -847,19 +803,15 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
         },
         __tasknet::TaskSpec {
             name: "generate_response",
-            description: "Write the reply to the email, given its category and the stock levels.\n",
-            expected_output: "A polite reply with availability and prices, signed by the sales team, written to {outbox_dir} as an .eml file.\n",
+            description: "Write the reply to the customer's email, given its category and the stock levels of the products it mentions.\n",
+            expected_output: "The body of a polite reply with availability and prices, greeting the customer by name and signed by the sales team; each reply is written to {outbox_dir} as an .eml file.\n",
             agent: Some("responder"),
             tools: &[],
-            requires: &["email", "category", "stock", "outbox_dir"],
+            requires: &["emails", "classifications", "stock", "outbox_dir"],
             produces: &[
                 __tasknet::FieldSpec {
-                    name: "response",
-                    ty: "String",
-                },
-                __tasknet::FieldSpec {
-                    name: "reply_file",
-                    ty: "String",
+                    name: "replies",
+                    ty: "BTreeMap<String, Reply>",
                 },
             ],
             input_data: "{\"signature\":\"Tropical Fruits Sales Team\",\"tone\":\"friendly\"}",
@@ -873,7 +825,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             human_input: false,
             location: __tasknet::SourceLocation {
                 file: "examples/tropical_sales/tasks.yaml",
-                line: 51u32,
+                line: 50u32,
                 column: 1u32,
             },
         },
@@ -934,7 +886,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
 /// `arcos`, `agentes`): one place per task, whose `logica` runs the task on the tasknet
 /// server from a browser. Checked sound (a marked graph) when generated.
 #[allow(dead_code)]
-pub const PETRI_NET_JSON: &str = r#"{"nome":"tasks","version":"1.0","lugares":[{"id":"P0","nome":"start","tokens":1,"coordenadas":{"x":100.0,"y":80.0},"delay":0,"subnet":null,"agentId":null,"input_data":{},"output_data":{},"logica":""},{"id":"P1","nome":"end","tokens":0,"coordenadas":{"x":1700.0,"y":80.0},"delay":0,"subnet":null,"agentId":null,"input_data":{},"output_data":{},"logica":""},{"id":"P2","nome":"read_email","tokens":0,"coordenadas":{"x":300.0,"y":80.0},"delay":0,"subnet":null,"agentId":"email_reader","input_data":{"max_emails":10},"output_data":{},"logica":"const taskName = \"read_email\";\nconst data = JSON.parse(JSON.stringify(input ?? {}));\ndelete data.status;\nconst url = (utils && utils.wsUrl) || \"ws://localhost:6308\";\nconst timeoutMs = (utils && utils.timeoutMs) || 30000;\nreturn await new Promise((resolve, reject) => {\n  const id = taskName + \"-\" + Date.now().toString(36) + \"-\" + Math.random().toString(36).slice(2);\n  const ws = new WebSocket(url);\n  let settled = false;\n  const settle = (fn, value) => {\n    if (settled) return;\n    settled = true;\n    clearTimeout(timer);\n    try { ws.close(); } catch (e) {}\n    fn(value);\n  };\n  const timer = setTimeout(() => settle(reject, new Error(\"task \" + taskName + \" timed out after \" + timeoutMs + \" ms\")), timeoutMs);\n  ws.onopen = () => ws.send(JSON.stringify({ type: \"execute_task\", id, data: { task_name: taskName, input_data: data, run_id: (utils && utils.runId) || undefined } }));\n  ws.onmessage = (event) => {\n    let message;\n    try { message = JSON.parse(event.data); } catch (e) { return; }\n    if (message.id !== undefined && message.id !== id) return;\n    const body = message.data || {};\n    if (message.type === \"task_completed\") {\n      settle(resolve, Object.assign({}, data, body.result || {}, { status: \"completed\" }));\n    } else if (message.type === \"task_error\") {\n      const error = body.error || {};\n      settle(reject, new Error(\"task \" + taskName + \" failed (\" + (error.kind || \"error\") + \"): \" + (error.message || \"\")));\n    }\n  };\n  ws.onerror = () => settle(reject, new Error(\"WebSocket error talking to \" + url));\n  ws.onclose = () => settle(reject, new Error(\"the connection closed before task \" + taskName + \" finished\"));\n});\n"},{"id":"P3","nome":"classify_message","tokens":0,"coordenadas":{"x":700.0,"y":80.0},"delay":0,"subnet":null,"agentId":"classifier","input_data":{"categories":["order","stock_question","complaint","other"],"known_products":["mango","passion fruit","papaya","pineapple","banana","coconut"]},"output_data":{},"logica":"const taskName = \"classify_message\";\nconst data = JSON.parse(JSON.stringify(input ?? {}));\ndelete data.status;\nconst url = (utils && utils.wsUrl) || \"ws://localhost:6308\";\nconst timeoutMs = (utils && utils.timeoutMs) || 30000;\nreturn await new Promise((resolve, reject) => {\n  const id = taskName + \"-\" + Date.now().toString(36) + \"-\" + Math.random().toString(36).slice(2);\n  const ws = new WebSocket(url);\n  let settled = false;\n  const settle = (fn, value) => {\n    if (settled) return;\n    settled = true;\n    clearTimeout(timer);\n    try { ws.close(); } catch (e) {}\n    fn(value);\n  };\n  const timer = setTimeout(() => settle(reject, new Error(\"task \" + taskName + \" timed out after \" + timeoutMs + \" ms\")), timeoutMs);\n  ws.onopen = () => ws.send(JSON.stringify({ type: \"execute_task\", id, data: { task_name: taskName, input_data: data, run_id: (utils && utils.runId) || undefined } }));\n  ws.onmessage = (event) => {\n    let message;\n    try { message = JSON.parse(event.data); } catch (e) { return; }\n    if (message.id !== undefined && message.id !== id) return;\n    const body = message.data || {};\n    if (message.type === \"task_completed\") {\n      settle(resolve, Object.assign({}, data, body.result || {}, { status: \"completed\" }));\n    } else if (message.type === \"task_error\") {\n      const error = body.error || {};\n      settle(reject, new Error(\"task \" + taskName + \" failed (\" + (error.kind || \"error\") + \"): \" + (error.message || \"\")));\n    }\n  };\n  ws.onerror = () => settle(reject, new Error(\"WebSocket error talking to \" + url));\n  ws.onclose = () => settle(reject, new Error(\"the connection closed before task \" + taskName + \" finished\"));\n});\n"},{"id":"P4","nome":"check_stock_availability","tokens":0,"coordenadas":{"x":1100.0,"y":80.0},"delay":0,"subnet":null,"agentId":"stock_keeper","input_data":{"low_stock_threshold":5},"output_data":{},"logica":"const taskName = \"check_stock_availability\";\nconst data = JSON.parse(JSON.stringify(input ?? {}));\ndelete data.status;\nconst url = (utils && utils.wsUrl) || \"ws://localhost:6308\";\nconst timeoutMs = (utils && utils.timeoutMs) || 30000;\nreturn await new Promise((resolve, reject) => {\n  const id = taskName + \"-\" + Date.now().toString(36) + \"-\" + Math.random().toString(36).slice(2);\n  const ws = new WebSocket(url);\n  let settled = false;\n  const settle = (fn, value) => {\n    if (settled) return;\n    settled = true;\n    clearTimeout(timer);\n    try { ws.close(); } catch (e) {}\n    fn(value);\n  };\n  const timer = setTimeout(() => settle(reject, new Error(\"task \" + taskName + \" timed out after \" + timeoutMs + \" ms\")), timeoutMs);\n  ws.onopen = () => ws.send(JSON.stringify({ type: \"execute_task\", id, data: { task_name: taskName, input_data: data, run_id: (utils && utils.runId) || undefined } }));\n  ws.onmessage = (event) => {\n    let message;\n    try { message = JSON.parse(event.data); } catch (e) { return; }\n    if (message.id !== undefined && message.id !== id) return;\n    const body = message.data || {};\n    if (message.type === \"task_completed\") {\n      settle(resolve, Object.assign({}, data, body.result || {}, { status: \"completed\" }));\n    } else if (message.type === \"task_error\") {\n      const error = body.error || {};\n      settle(reject, new Error(\"task \" + taskName + \" failed (\" + (error.kind || \"error\") + \"): \" + (error.message || \"\")));\n    }\n  };\n  ws.onerror = () => settle(reject, new Error(\"WebSocket error talking to \" + url));\n  ws.onclose = () => settle(reject, new Error(\"the connection closed before task \" + taskName + \" finished\"));\n});\n"},{"id":"P5","nome":"generate_response","tokens":0,"coordenadas":{"x":1500.0,"y":80.0},"delay":0,"subnet":null,"agentId":"responder","input_data":{"signature":"Tropical Fruits Sales Team","tone":"friendly"},"output_data":{},"logica":"const taskName = \"generate_response\";\nconst data = JSON.parse(JSON.stringify(input ?? {}));\ndelete data.status;\nconst url = (utils && utils.wsUrl) || \"ws://localhost:6308\";\nconst timeoutMs = (utils && utils.timeoutMs) || 30000;\nreturn await new Promise((resolve, reject) => {\n  const id = taskName + \"-\" + Date.now().toString(36) + \"-\" + Math.random().toString(36).slice(2);\n  const ws = new WebSocket(url);\n  let settled = false;\n  const settle = (fn, value) => {\n    if (settled) return;\n    settled = true;\n    clearTimeout(timer);\n    try { ws.close(); } catch (e) {}\n    fn(value);\n  };\n  const timer = setTimeout(() => settle(reject, new Error(\"task \" + taskName + \" timed out after \" + timeoutMs + \" ms\")), timeoutMs);\n  ws.onopen = () => ws.send(JSON.stringify({ type: \"execute_task\", id, data: { task_name: taskName, input_data: data, run_id: (utils && utils.runId) || undefined } }));\n  ws.onmessage = (event) => {\n    let message;\n    try { message = JSON.parse(event.data); } catch (e) { return; }\n    if (message.id !== undefined && message.id !== id) return;\n    const body = message.data || {};\n    if (message.type === \"task_completed\") {\n      settle(resolve, Object.assign({}, data, body.result || {}, { status: \"completed\" }));\n    } else if (message.type === \"task_error\") {\n      const error = body.error || {};\n      settle(reject, new Error(\"task \" + taskName + \" failed (\" + (error.kind || \"error\") + \"): \" + (error.message || \"\")));\n    }\n  };\n  ws.onerror = () => settle(reject, new Error(\"WebSocket error talking to \" + url));\n  ws.onclose = () => settle(reject, new Error(\"the connection closed before task \" + taskName + \" finished\"));\n});\n"},{"id":"P6","nome":"read_email done for classify_message","tokens":0,"coordenadas":{"x":500.0,"y":80.0},"delay":0,"subnet":null,"agentId":null,"input_data":{},"output_data":{},"logica":""},{"id":"P7","nome":"classify_message done for check_stock_availability","tokens":0,"coordenadas":{"x":900.0,"y":80.0},"delay":0,"subnet":null,"agentId":null,"input_data":{},"output_data":{},"logica":""},{"id":"P8","nome":"read_email done for generate_response","tokens":0,"coordenadas":{"x":500.0,"y":190.0},"delay":0,"subnet":null,"agentId":null,"input_data":{},"output_data":{},"logica":""},{"id":"P9","nome":"classify_message done for generate_response","tokens":0,"coordenadas":{"x":900.0,"y":190.0},"delay":0,"subnet":null,"agentId":null,"input_data":{},"output_data":{},"logica":""},{"id":"P10","nome":"check_stock_availability done for generate_response","tokens":0,"coordenadas":{"x":1300.0,"y":80.0},"delay":0,"subnet":null,"agentId":null,"input_data":{},"output_data":{},"logica":""}],"transicoes":[{"id":"T0","nome":"start read_email / begin","coordenadas":{"x":200.0,"y":80.0}},{"id":"T1","nome":"start classify_message","coordenadas":{"x":600.0,"y":80.0}},{"id":"T2","nome":"start check_stock_availability","coordenadas":{"x":1000.0,"y":80.0}},{"id":"T3","nome":"start generate_response","coordenadas":{"x":1400.0,"y":80.0}},{"id":"T4","nome":"end read_email","coordenadas":{"x":400.0,"y":80.0}},{"id":"T5","nome":"end classify_message","coordenadas":{"x":800.0,"y":80.0}},{"id":"T6","nome":"end check_stock_availability","coordenadas":{"x":1200.0,"y":80.0}},{"id":"T7","nome":"end generate_response / finish","coordenadas":{"x":1600.0,"y":80.0}}],"arcos":[{"id":"A0","origem":"T0","destino":"P2","peso":1},{"id":"A1","origem":"P2","destino":"T4","peso":1},{"id":"A2","origem":"T1","destino":"P3","peso":1},{"id":"A3","origem":"P3","destino":"T5","peso":1},{"id":"A4","origem":"T2","destino":"P4","peso":1},{"id":"A5","origem":"P4","destino":"T6","peso":1},{"id":"A6","origem":"T3","destino":"P5","peso":1},{"id":"A7","origem":"P5","destino":"T7","peso":1},{"id":"A8","origem":"T4","destino":"P6","peso":1},{"id":"A9","origem":"P6","destino":"T1","peso":1},{"id":"A10","origem":"T5","destino":"P7","peso":1},{"id":"A11","origem":"P7","destino":"T2","peso":1},{"id":"A12","origem":"T4","destino":"P8","peso":1},{"id":"A13","origem":"P8","destino":"T3","peso":1},{"id":"A14","origem":"T5","destino":"P9","peso":1},{"id":"A15","origem":"P9","destino":"T3","peso":1},{"id":"A16","origem":"T6","destino":"P10","peso":1},{"id":"A17","origem":"P10","destino":"T3","peso":1},{"id":"A18","origem":"P0","destino":"T0","peso":1},{"id":"A19","origem":"T7","destino":"P1","peso":1}],"agentes":[{"id":"email_reader","role":"Inbox Reader","goal":"Turn each incoming email into structured data","backstory":"You read every message that reaches the sales inbox and never miss a detail.\n","tools":[]},{"id":"classifier","role":"Sales Triage Specialist","goal":"Route each email to the right kind of answer","backstory":"You have sorted customer emails for years and know an order from a complaint at a glance.\n","tools":[]},{"id":"stock_keeper","role":"Warehouse Stock Keeper","goal":"Know what is in stock, to the crate","backstory":"You keep the stock database of a tropical fruit wholesaler up to date.\n","tools":[]},{"id":"responder","role":"Customer Sales Representative","goal":"Answer every customer quickly, politely and accurately","backstory":"You write replies that customers trust, with exact quantities and prices.\n","tools":[]}]}"#;
+pub const PETRI_NET_JSON: &str = r#"{"nome":"tasks","version":"1.0","lugares":[{"id":"P0","nome":"start","tokens":1,"coordenadas":{"x":100.0,"y":80.0},"delay":0,"subnet":null,"agentId":null,"input_data":{},"output_data":{},"logica":""},{"id":"P1","nome":"end","tokens":0,"coordenadas":{"x":1700.0,"y":80.0},"delay":0,"subnet":null,"agentId":null,"input_data":{},"output_data":{},"logica":""},{"id":"P2","nome":"read_email","tokens":0,"coordenadas":{"x":300.0,"y":80.0},"delay":0,"subnet":null,"agentId":"email_reader","input_data":{"max_emails":5},"output_data":{},"logica":"const taskName = \"read_email\";\nconst data = JSON.parse(JSON.stringify(input ?? {}));\ndelete data.status;\nconst url = (utils && utils.wsUrl) || \"ws://localhost:6308\";\nconst timeoutMs = (utils && utils.timeoutMs) || 30000;\nreturn await new Promise((resolve, reject) => {\n  const id = taskName + \"-\" + Date.now().toString(36) + \"-\" + Math.random().toString(36).slice(2);\n  const ws = new WebSocket(url);\n  let settled = false;\n  const settle = (fn, value) => {\n    if (settled) return;\n    settled = true;\n    clearTimeout(timer);\n    try { ws.close(); } catch (e) {}\n    fn(value);\n  };\n  const timer = setTimeout(() => settle(reject, new Error(\"task \" + taskName + \" timed out after \" + timeoutMs + \" ms\")), timeoutMs);\n  ws.onopen = () => ws.send(JSON.stringify({ type: \"execute_task\", id, data: { task_name: taskName, input_data: data, run_id: (utils && utils.runId) || undefined } }));\n  ws.onmessage = (event) => {\n    let message;\n    try { message = JSON.parse(event.data); } catch (e) { return; }\n    if (message.id !== undefined && message.id !== id) return;\n    const body = message.data || {};\n    if (message.type === \"task_completed\") {\n      settle(resolve, Object.assign({}, data, body.result || {}, { status: \"completed\" }));\n    } else if (message.type === \"task_error\") {\n      const error = body.error || {};\n      settle(reject, new Error(\"task \" + taskName + \" failed (\" + (error.kind || \"error\") + \"): \" + (error.message || \"\")));\n    }\n  };\n  ws.onerror = () => settle(reject, new Error(\"WebSocket error talking to \" + url));\n  ws.onclose = () => settle(reject, new Error(\"the connection closed before task \" + taskName + \" finished\"));\n});\n"},{"id":"P3","nome":"classify_message","tokens":0,"coordenadas":{"x":700.0,"y":80.0},"delay":0,"subnet":null,"agentId":"classifier","input_data":{"known_products":["mango","passion fruit","papaya","pineapple","banana","coconut"]},"output_data":{},"logica":"const taskName = \"classify_message\";\nconst data = JSON.parse(JSON.stringify(input ?? {}));\ndelete data.status;\nconst url = (utils && utils.wsUrl) || \"ws://localhost:6308\";\nconst timeoutMs = (utils && utils.timeoutMs) || 30000;\nreturn await new Promise((resolve, reject) => {\n  const id = taskName + \"-\" + Date.now().toString(36) + \"-\" + Math.random().toString(36).slice(2);\n  const ws = new WebSocket(url);\n  let settled = false;\n  const settle = (fn, value) => {\n    if (settled) return;\n    settled = true;\n    clearTimeout(timer);\n    try { ws.close(); } catch (e) {}\n    fn(value);\n  };\n  const timer = setTimeout(() => settle(reject, new Error(\"task \" + taskName + \" timed out after \" + timeoutMs + \" ms\")), timeoutMs);\n  ws.onopen = () => ws.send(JSON.stringify({ type: \"execute_task\", id, data: { task_name: taskName, input_data: data, run_id: (utils && utils.runId) || undefined } }));\n  ws.onmessage = (event) => {\n    let message;\n    try { message = JSON.parse(event.data); } catch (e) { return; }\n    if (message.id !== undefined && message.id !== id) return;\n    const body = message.data || {};\n    if (message.type === \"task_completed\") {\n      settle(resolve, Object.assign({}, data, body.result || {}, { status: \"completed\" }));\n    } else if (message.type === \"task_error\") {\n      const error = body.error || {};\n      settle(reject, new Error(\"task \" + taskName + \" failed (\" + (error.kind || \"error\") + \"): \" + (error.message || \"\")));\n    }\n  };\n  ws.onerror = () => settle(reject, new Error(\"WebSocket error talking to \" + url));\n  ws.onclose = () => settle(reject, new Error(\"the connection closed before task \" + taskName + \" finished\"));\n});\n"},{"id":"P4","nome":"check_stock_availability","tokens":0,"coordenadas":{"x":1100.0,"y":80.0},"delay":0,"subnet":null,"agentId":"stock_keeper","input_data":{"low_stock_threshold":5},"output_data":{},"logica":"const taskName = \"check_stock_availability\";\nconst data = JSON.parse(JSON.stringify(input ?? {}));\ndelete data.status;\nconst url = (utils && utils.wsUrl) || \"ws://localhost:6308\";\nconst timeoutMs = (utils && utils.timeoutMs) || 30000;\nreturn await new Promise((resolve, reject) => {\n  const id = taskName + \"-\" + Date.now().toString(36) + \"-\" + Math.random().toString(36).slice(2);\n  const ws = new WebSocket(url);\n  let settled = false;\n  const settle = (fn, value) => {\n    if (settled) return;\n    settled = true;\n    clearTimeout(timer);\n    try { ws.close(); } catch (e) {}\n    fn(value);\n  };\n  const timer = setTimeout(() => settle(reject, new Error(\"task \" + taskName + \" timed out after \" + timeoutMs + \" ms\")), timeoutMs);\n  ws.onopen = () => ws.send(JSON.stringify({ type: \"execute_task\", id, data: { task_name: taskName, input_data: data, run_id: (utils && utils.runId) || undefined } }));\n  ws.onmessage = (event) => {\n    let message;\n    try { message = JSON.parse(event.data); } catch (e) { return; }\n    if (message.id !== undefined && message.id !== id) return;\n    const body = message.data || {};\n    if (message.type === \"task_completed\") {\n      settle(resolve, Object.assign({}, data, body.result || {}, { status: \"completed\" }));\n    } else if (message.type === \"task_error\") {\n      const error = body.error || {};\n      settle(reject, new Error(\"task \" + taskName + \" failed (\" + (error.kind || \"error\") + \"): \" + (error.message || \"\")));\n    }\n  };\n  ws.onerror = () => settle(reject, new Error(\"WebSocket error talking to \" + url));\n  ws.onclose = () => settle(reject, new Error(\"the connection closed before task \" + taskName + \" finished\"));\n});\n"},{"id":"P5","nome":"generate_response","tokens":0,"coordenadas":{"x":1500.0,"y":80.0},"delay":0,"subnet":null,"agentId":"responder","input_data":{"signature":"Tropical Fruits Sales Team","tone":"friendly"},"output_data":{},"logica":"const taskName = \"generate_response\";\nconst data = JSON.parse(JSON.stringify(input ?? {}));\ndelete data.status;\nconst url = (utils && utils.wsUrl) || \"ws://localhost:6308\";\nconst timeoutMs = (utils && utils.timeoutMs) || 30000;\nreturn await new Promise((resolve, reject) => {\n  const id = taskName + \"-\" + Date.now().toString(36) + \"-\" + Math.random().toString(36).slice(2);\n  const ws = new WebSocket(url);\n  let settled = false;\n  const settle = (fn, value) => {\n    if (settled) return;\n    settled = true;\n    clearTimeout(timer);\n    try { ws.close(); } catch (e) {}\n    fn(value);\n  };\n  const timer = setTimeout(() => settle(reject, new Error(\"task \" + taskName + \" timed out after \" + timeoutMs + \" ms\")), timeoutMs);\n  ws.onopen = () => ws.send(JSON.stringify({ type: \"execute_task\", id, data: { task_name: taskName, input_data: data, run_id: (utils && utils.runId) || undefined } }));\n  ws.onmessage = (event) => {\n    let message;\n    try { message = JSON.parse(event.data); } catch (e) { return; }\n    if (message.id !== undefined && message.id !== id) return;\n    const body = message.data || {};\n    if (message.type === \"task_completed\") {\n      settle(resolve, Object.assign({}, data, body.result || {}, { status: \"completed\" }));\n    } else if (message.type === \"task_error\") {\n      const error = body.error || {};\n      settle(reject, new Error(\"task \" + taskName + \" failed (\" + (error.kind || \"error\") + \"): \" + (error.message || \"\")));\n    }\n  };\n  ws.onerror = () => settle(reject, new Error(\"WebSocket error talking to \" + url));\n  ws.onclose = () => settle(reject, new Error(\"the connection closed before task \" + taskName + \" finished\"));\n});\n"},{"id":"P6","nome":"read_email done for classify_message","tokens":0,"coordenadas":{"x":500.0,"y":80.0},"delay":0,"subnet":null,"agentId":null,"input_data":{},"output_data":{},"logica":""},{"id":"P7","nome":"classify_message done for check_stock_availability","tokens":0,"coordenadas":{"x":900.0,"y":80.0},"delay":0,"subnet":null,"agentId":null,"input_data":{},"output_data":{},"logica":""},{"id":"P8","nome":"read_email done for generate_response","tokens":0,"coordenadas":{"x":500.0,"y":190.0},"delay":0,"subnet":null,"agentId":null,"input_data":{},"output_data":{},"logica":""},{"id":"P9","nome":"classify_message done for generate_response","tokens":0,"coordenadas":{"x":900.0,"y":190.0},"delay":0,"subnet":null,"agentId":null,"input_data":{},"output_data":{},"logica":""},{"id":"P10","nome":"check_stock_availability done for generate_response","tokens":0,"coordenadas":{"x":1300.0,"y":80.0},"delay":0,"subnet":null,"agentId":null,"input_data":{},"output_data":{},"logica":""}],"transicoes":[{"id":"T0","nome":"start read_email / begin","coordenadas":{"x":200.0,"y":80.0}},{"id":"T1","nome":"start classify_message","coordenadas":{"x":600.0,"y":80.0}},{"id":"T2","nome":"start check_stock_availability","coordenadas":{"x":1000.0,"y":80.0}},{"id":"T3","nome":"start generate_response","coordenadas":{"x":1400.0,"y":80.0}},{"id":"T4","nome":"end read_email","coordenadas":{"x":400.0,"y":80.0}},{"id":"T5","nome":"end classify_message","coordenadas":{"x":800.0,"y":80.0}},{"id":"T6","nome":"end check_stock_availability","coordenadas":{"x":1200.0,"y":80.0}},{"id":"T7","nome":"end generate_response / finish","coordenadas":{"x":1600.0,"y":80.0}}],"arcos":[{"id":"A0","origem":"T0","destino":"P2","peso":1},{"id":"A1","origem":"P2","destino":"T4","peso":1},{"id":"A2","origem":"T1","destino":"P3","peso":1},{"id":"A3","origem":"P3","destino":"T5","peso":1},{"id":"A4","origem":"T2","destino":"P4","peso":1},{"id":"A5","origem":"P4","destino":"T6","peso":1},{"id":"A6","origem":"T3","destino":"P5","peso":1},{"id":"A7","origem":"P5","destino":"T7","peso":1},{"id":"A8","origem":"T4","destino":"P6","peso":1},{"id":"A9","origem":"P6","destino":"T1","peso":1},{"id":"A10","origem":"T5","destino":"P7","peso":1},{"id":"A11","origem":"P7","destino":"T2","peso":1},{"id":"A12","origem":"T4","destino":"P8","peso":1},{"id":"A13","origem":"P8","destino":"T3","peso":1},{"id":"A14","origem":"T5","destino":"P9","peso":1},{"id":"A15","origem":"P9","destino":"T3","peso":1},{"id":"A16","origem":"T6","destino":"P10","peso":1},{"id":"A17","origem":"P10","destino":"T3","peso":1},{"id":"A18","origem":"P0","destino":"T0","peso":1},{"id":"A19","origem":"T7","destino":"P1","peso":1}],"agentes":[{"id":"email_reader","role":"Inbox Reader","goal":"Turn each incoming email into structured data","backstory":"You read every message that reaches the sales inbox and never miss a detail.\n","tools":[]},{"id":"classifier","role":"Sales Triage Specialist","goal":"Route each email to the right kind of answer","backstory":"You have sorted customer emails for years and know an order from a complaint at a glance.\n","tools":[]},{"id":"stock_keeper","role":"Warehouse Stock Keeper","goal":"Know what is in stock, to the crate","backstory":"You keep the stock database of a tropical fruit wholesaler up to date.\n","tools":[]},{"id":"responder","role":"Customer Sales Representative","goal":"Answer every customer quickly, politely and accurately","backstory":"You write replies that customers trust, with exact quantities and prices.\n","tools":[]}]}"#;
 /// [`PETRI_NET_JSON`] as a typed value, parsed on first use.
 #[allow(dead_code)]
 pub static PETRI_NET: __tasknet::LazyLock<__tasknet::PetriNet> = __tasknet::LazyLock::new(||

@@ -163,6 +163,39 @@ pub async fn answer_task<O: DeserializeOwned + schemars::JsonSchema>(
     tools: &[NamedTool],
     guard: Guard<'_, O>,
 ) -> Result<(O, CallStats), crate::TaskError> {
+    answer(ctx, input, tools, guard, Shape::TaskOutput).await
+}
+
+/// Asks the task's agent for one value of the code's own type `T` (its JSON Schema, doc
+/// comments included, is what the model must follow), rather than for the task's whole
+/// output: for a task whose code asks its agent several questions, one per item of a list (the
+/// example pipeline classifies each email this way). The prompt, retries, guardrails, human
+/// input and token accounting are [`answer_task`]'s; the calls add to the task's record.
+pub async fn answer_as<T: DeserializeOwned + schemars::JsonSchema>(
+    ctx: &TaskContext,
+    input: &Value,
+    guard: Guard<'_, T>,
+) -> Result<(T, CallStats), crate::TaskError> {
+    answer(ctx, input, &[], guard, Shape::Whole).await
+}
+
+/// What an answer must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// The task's output: an object with exactly the fields it `produces` (or its text, for a
+    /// CrewAI task answered as text).
+    TaskOutput,
+    /// One value of the type asked for, as its own schema describes it.
+    Whole,
+}
+
+async fn answer<O: DeserializeOwned + schemars::JsonSchema>(
+    ctx: &TaskContext,
+    input: &Value,
+    tools: &[NamedTool],
+    guard: Guard<'_, O>,
+    shape: Shape,
+) -> Result<(O, CallStats), crate::TaskError> {
     let agent = ctx.agent.unwrap_or("-");
     let Some(client) = ctx.llm.as_deref() else {
         return Err(crate::TaskError::msg(format!(
@@ -184,6 +217,7 @@ pub async fn answer_task<O: DeserializeOwned + schemars::JsonSchema>(
         site: &site,
         ctx,
         guard,
+        shape,
     };
     let outcome = task.answer(input, tools, &mut stats).await;
     // Spent whatever the outcome: the record shows it either way.
@@ -204,12 +238,16 @@ struct AgentTask<'a, O> {
     site: &'a CallSite,
     ctx: &'a TaskContext,
     guard: Guard<'a, O>,
+    shape: Shape,
 }
 
 impl<O: DeserializeOwned + schemars::JsonSchema> AgentTask<'_, O> {
     /// The `<task>_output` field of a CrewAI task answered as text, if this is one.
     fn text_field(&self) -> Option<&'static str> {
-        super::schema::text_output(self.ctx.task, self.ctx.produces)
+        match self.shape {
+            Shape::TaskOutput => super::schema::text_output(self.ctx.task, self.ctx.produces),
+            Shape::Whole => None,
+        }
     }
 
     async fn answer(
@@ -223,7 +261,10 @@ impl<O: DeserializeOwned + schemars::JsonSchema> AgentTask<'_, O> {
         let text_field = self.text_field();
         let schema = text_field.is_none().then(|| OutputSchema {
             name: super::schema::schema_name(ctx.task),
-            schema: super::schema::output_type_schema::<O>(ctx.produces),
+            schema: match self.shape {
+                Shape::TaskOutput => super::schema::output_type_schema::<O>(ctx.produces),
+                Shape::Whole => super::schema::whole_type_schema::<O>(),
+            },
         });
         // The answer after the tools is a try of its own, made without the schema.
         let mut in_hand = if tools.is_empty() {
@@ -324,8 +365,10 @@ impl<O: DeserializeOwned + schemars::JsonSchema> AgentTask<'_, O> {
         let value = match text_field {
             Some(field) => serde_json::json!({ field: raw }),
             None => {
-                let checked = parse_json::<Value>(raw)
-                    .and_then(|v| check_fields(&v, self.ctx.produces).map(|()| v));
+                let checked = parse_json::<Value>(raw).and_then(|v| match self.shape {
+                    Shape::TaskOutput => check_fields(&v, self.ctx.produces).map(|()| v),
+                    Shape::Whole => Ok(v),
+                });
                 match checked {
                     Ok(value) => value,
                     Err(why) => {

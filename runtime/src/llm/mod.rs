@@ -13,15 +13,17 @@ mod schema;
 mod wire;
 
 pub use agent::{
-    CallStats, DEFAULT_MAX_ITER, DEFAULT_OUTPUT_RETRIES, answer_task, task_messages, text_answer,
-    typed_answer,
+    CallStats, DEFAULT_MAX_ITER, DEFAULT_OUTPUT_RETRIES, answer_as, answer_task, task_messages,
+    text_answer, typed_answer,
 };
 pub use agent::{Guard, NamedTool};
 pub use client::{LlmClient, OutputSchema, Reply};
 pub use config::{ApiKey, LlmConfig, MODEL_ENV, OutputMode, split_provider};
 pub use error::{CallSite, LlmError, LlmErrorKind};
 pub use human::{FeedbackFuture, HumanFeedback, Reviewer, TerminalFeedback};
-pub use schema::{object_schema, output_schema, schema_name, type_schema};
+pub use schema::{
+    object_schema, output_schema, output_type_schema, schema_name, type_schema, whole_type_schema,
+};
 
 /// The first `limit` characters of `text`, `...` marking a cut.
 pub(crate) fn excerpt(text: &str, limit: usize) -> String {

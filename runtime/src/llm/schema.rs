@@ -45,19 +45,20 @@ pub fn object_schema(fields: &[FieldSpec]) -> Value {
     })
 }
 
-/// [`object_schema`], with the fields whose type the registry's text cannot describe (`json`,
-/// a user's type) described by the Output type's own `JsonSchema` (its `$defs` carried along).
+/// [`object_schema`], with the fields whose type the registry's text cannot describe in full
+/// (`json`, a user's type, a `Vec` or map of one) described by the Output type's own
+/// `JsonSchema` (its `$defs` carried along, made strict).
 pub fn output_type_schema<O: schemars::JsonSchema>(fields: &[FieldSpec]) -> Value {
     let mut schema = object_schema(fields);
     let open: Vec<&str> = fields
         .iter()
-        .filter(|f| type_schema(f.ty).as_object().is_some_and(|o| o.is_empty()))
+        .filter(|f| is_open(&type_schema(f.ty)))
         .map(|f| f.name)
         .collect();
     if open.is_empty() {
         return schema;
     }
-    let derived = schemars::schema_for!(O).to_value();
+    let derived = whole_type_schema::<O>();
     for name in open {
         if let Some(property) = derived.get("properties").and_then(|p| p.get(name)) {
             schema["properties"][name] = property.clone();
@@ -67,6 +68,53 @@ pub fn output_type_schema<O: schemars::JsonSchema>(fields: &[FieldSpec]) -> Valu
         schema["$defs"] = defs.clone();
     }
     schema
+}
+
+/// The schema of `T` as schemars derives it, made strict as OpenAI's structured outputs ask
+/// (every object closed, every property required: an `Option` field is answered `null`),
+/// without the `$schema` and `title` keys, which servers have no use for.
+pub fn whole_type_schema<T: schemars::JsonSchema>() -> Value {
+    let mut schema = schemars::schema_for!(T).to_value();
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("$schema");
+        object.remove("title");
+    }
+    make_strict(&mut schema);
+    schema
+}
+
+fn make_strict(schema: &mut Value) {
+    let Value::Object(object) = schema else {
+        return;
+    };
+    if let Some(Value::Object(properties)) = object.get_mut("properties") {
+        let required: Vec<Value> = properties.keys().cloned().map(Value::from).collect();
+        properties.values_mut().for_each(make_strict);
+        object.insert("required".to_owned(), Value::Array(required));
+        object.insert("additionalProperties".to_owned(), Value::Bool(false));
+    }
+    for (key, sub) in object.iter_mut() {
+        match (key.as_str(), sub) {
+            ("$defs" | "definitions", Value::Object(defs)) => {
+                defs.values_mut().for_each(make_strict)
+            }
+            ("anyOf" | "oneOf" | "allOf" | "prefixItems", Value::Array(schemas)) => {
+                schemas.iter_mut().for_each(make_strict)
+            }
+            ("items" | "additionalProperties", sub) => make_strict(sub),
+            _ => {}
+        }
+    }
+}
+
+/// Whether a schema written by [`type_schema`] leaves some part open (`{}`: any value).
+fn is_open(schema: &Value) -> bool {
+    match schema {
+        Value::Object(object) if object.is_empty() => true,
+        Value::Object(object) => object.values().any(is_open),
+        Value::Array(items) => items.iter().any(is_open),
+        _ => false,
+    }
 }
 
 /// The schema of a Rust type as the registry writes it: scalars, `Vec`, `Option`, maps with
