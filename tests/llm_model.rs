@@ -8,6 +8,10 @@
 //! so replies are capped and never run in parallel.
 
 mod crews;
+// The example's pipeline; this test runs its tasks, not its report writer.
+#[allow(dead_code)]
+#[path = "../examples/tropical_sales/pipeline.rs"]
+mod pipeline;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -182,6 +186,10 @@ fn agents_run_through_a_real_model() {
                 .as_deref()
                 .is_some_and(|t| !t.trim().is_empty())
         );
+
+        // The seed pipeline with an LLM: its classifier and responder ask their agents, one
+        // typed answer per email (two emails here, to keep the model's time short).
+        seed_pipeline_through_its_agents(&server.url).await;
     });
     drop(server);
 
@@ -213,4 +221,51 @@ fn agents_run_through_a_real_model() {
         let usage = rows[0].llm.as_ref().unwrap();
         assert!(usage.calls >= 2, "the tool turn and the answer: {usage:?}");
     });
+}
+
+async fn seed_pipeline_through_its_agents(url: &str) {
+    let out = tempfile::tempdir().unwrap();
+    let inbox = out.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    for email in ["001-order.eml", "003-complaint.eml"] {
+        std::fs::copy(
+            pipeline::data_dir().join("inbox").join(email),
+            inbox.join(email),
+        )
+        .unwrap();
+    }
+    let state = pipeline::State {
+        inbox_dir: Some(inbox.display().to_string()),
+        ..pipeline::prepare(out.path()).unwrap()
+    };
+    let mut config = client(url).config().clone();
+    // A reply's text takes more than the other scenarios' 64 tokens; cut short, it is no JSON.
+    config.max_tokens = Some(160);
+    let runner = Runner::new(pipeline::Crew(pipeline::SalesTeam))
+        .progress(false)
+        .llm(Arc::new(LlmClient::new(config).unwrap()));
+    let run = runner
+        .run(state)
+        .await
+        .expect("the seed pipeline runs through its agents on the real model");
+    let classifications = run.state.classifications.as_ref().unwrap();
+    assert_eq!(
+        classifications.keys().collect::<Vec<_>>(),
+        ["001-order.eml", "003-complaint.eml"]
+    );
+    let replies = run.state.replies.as_ref().unwrap();
+    for (email, reply) in replies {
+        assert!(!reply.text.trim().is_empty(), "{email}");
+        let written = std::fs::read_to_string(&reply.file).unwrap();
+        assert!(written.contains("Subject: Re: "), "{written}");
+    }
+    let rows = runner.log().tasks(&run.id).unwrap();
+    for task in ["classify_message", "generate_response"] {
+        let row = rows.iter().find(|r| r.task_name == task).unwrap();
+        let usage = row.llm.as_ref().expect("an agent's answers are counted");
+        assert!(
+            usage.calls >= 2 && usage.prompt_tokens > 40 && usage.completion_tokens > 0,
+            "{task}: {usage:?}"
+        );
+    }
 }

@@ -5,9 +5,13 @@
 mod pipeline;
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pipeline::{Crew, SalesTeam};
+use serde_json::json;
 use tasknet::{Replay, Runner, SqliteStorage, Storage, TaskStatus};
+use tasknet_testkit::fake_llm::{Step, answer_each, completion, fake_server};
 
 /// The files of the emails a run answered.
 fn answered(state: &pipeline::State) -> Vec<&str> {
@@ -363,4 +367,134 @@ fn the_binary_helper_refuses_to_log_a_missing_file() {
     );
     assert!(!typo.exists());
     assert!(!out.path().join("typo").exists());
+}
+
+/// The fake model's answer to one of the seed's agent requests: a classification, by the
+/// email's words (its first answer for the complaint names a category outside the fixed set),
+/// or a reply draft.
+fn seed_agent_answer(request: &serde_json::Value, complaints: &AtomicUsize) -> Step {
+    let schema = &request["response_format"]["json_schema"]["schema"];
+    let asked = request["messages"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["role"] == "user"))
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    if schema["properties"].get("text").is_some() {
+        let subject = asked.split("\"subject\":\"").nth(1).unwrap_or_default();
+        let subject = subject.split('"').next().unwrap_or_default();
+        return completion(&json!({ "text": format!("About {subject}: thank you!") }).to_string());
+    }
+    let answer = if asked.contains("Bananas arrived damaged") {
+        if complaints.fetch_add(1, Ordering::SeqCst) == 0 {
+            json!({"category": "urgent", "products": ["banana"]})
+        } else {
+            json!({"category": "complaint", "products": ["Bananas"]})
+        }
+    } else if asked.contains("Order for Friday") {
+        json!({"category": "order", "products": ["Mangoes", "passion fruit"]})
+    } else if asked.contains("Coconuts and papaya") {
+        json!({"category": "order", "products": ["coconut", "papaya", "kiwi"]})
+    } else if asked.contains("Do you have papayas") {
+        json!({"category": "stock_question", "products": ["papaya", "pineapple"]})
+    } else {
+        json!({"category": "other", "products": []})
+    };
+    completion(&answer.to_string())
+}
+
+/// With `--llm`, the classifier and the responder are agents: one typed answer per email
+/// (the category from the fixed set the schema enumerates, a category outside it sent back
+/// with the error), product names mapped to the catalogue's, the replies the agent's text,
+/// and the log holds each task's calls and tokens.
+#[test]
+fn with_an_llm_the_classifier_and_the_responder_are_agents() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let complaints = Arc::new(AtomicUsize::new(0));
+    let counter = complaints.clone();
+    // Five emails: 5 classifications (one retried), 5 replies.
+    let server = rt.block_on(fake_server(answer_each(11, move |request| {
+        seed_agent_answer(request, &counter)
+    })));
+    let out = tempfile::tempdir().unwrap();
+    let db = out.path().join("app.db");
+    let dir = out.path().to_path_buf();
+    let code = tasknet::App::new("tropical_sales", Crew(SalesTeam))
+        .db(&db)
+        .inputs(move || pipeline::prepare(&dir))
+        .main_from([
+            "tropical_sales",
+            "--quiet",
+            "--llm",
+            &server.url,
+            "--model",
+            "fake-model",
+        ]);
+    assert_eq!(code, ExitCode::SUCCESS);
+
+    let storage = SqliteStorage::open(&db).unwrap();
+    let run = &storage.runs().unwrap()[0];
+    let records = storage.tasks(&run.id).unwrap();
+    let usage = |task: usize| records[task].llm.clone();
+    assert_eq!(usage(0), None, "read_email is code");
+    let classify = usage(1).unwrap();
+    assert_eq!(
+        (
+            classify.calls,
+            classify.prompt_tokens,
+            classify.completion_tokens
+        ),
+        (6, 60, 24)
+    );
+    assert_eq!(classify.model, "fake-model");
+    assert_eq!(usage(2), None, "check_stock_availability is code");
+    let respond = usage(3).unwrap();
+    assert_eq!((respond.calls, respond.prompt_tokens), (5, 50));
+
+    let classified = &records[1].output.value()["classifications"];
+    assert_eq!(classified["003-complaint.eml"]["category"], "complaint");
+    assert_eq!(
+        classified["003-complaint.eml"]["products"],
+        json!(["banana"])
+    );
+    assert_eq!(
+        classified["001-order.eml"]["products"],
+        json!(["mango", "passion fruit"])
+    );
+    assert_eq!(
+        classified["004-order.eml"]["products"],
+        json!(["coconut", "papaya", "kiwi"])
+    );
+    let reply = std::fs::read_to_string(out.path().join("outbox/reply-to-004-order.eml")).unwrap();
+    assert!(
+        reply.contains("\r\n\r\nAbout Coconuts and papaya for the juice bar: thank you!\r\n"),
+        "{reply}"
+    );
+
+    let seen = server.seen.lock().unwrap();
+    let classify_request = seen
+        .iter()
+        .map(|(_, body)| body)
+        .find(|body| {
+            body["messages"][1]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Order for Friday")
+        })
+        .unwrap();
+    assert_eq!(
+        classify_request["messages"][0]["content"],
+        "You are Sales Triage Specialist. You have sorted customer emails for years and know an order from a complaint at a glance.\nYour goal: Route each email to the right kind of answer"
+    );
+    let schema = classify_request["response_format"]["json_schema"]["schema"].to_string();
+    for category in ["order", "stock_question", "complaint", "other"] {
+        assert!(schema.contains(&format!("\"{category}\"")), "{schema}");
+    }
+    let retried = seen
+        .iter()
+        .filter_map(|(_, body)| body["messages"].as_array())
+        .find(|m| m.len() > 2)
+        .expect("the answer `urgent` was sent back");
+    let feedback = retried.last().unwrap()["content"].as_str().unwrap();
+    assert!(feedback.contains("unknown variant `urgent`"), "{feedback}");
 }

@@ -18,6 +18,18 @@ pub enum Step {
     Hang,
     /// Promises a longer body than it sends, then closes.
     Truncate,
+    /// The step this function makes of the request's JSON body: for requests sent at once,
+    /// which reach the server in no fixed order.
+    By(Arc<dyn Fn(&Value) -> Step + Send + Sync>),
+}
+
+/// `n` steps answering each request with `respond`'s step for it.
+pub fn answer_each(
+    n: usize,
+    respond: impl Fn(&Value) -> Step + Send + Sync + 'static,
+) -> Vec<Step> {
+    let respond: Arc<dyn Fn(&Value) -> Step + Send + Sync> = Arc::new(respond);
+    vec![Step::By(respond); n]
 }
 
 /// A chat completion answering `content`, with usage 10 + 4 tokens.
@@ -78,9 +90,12 @@ pub async fn fake_server(script: Vec<Step>) -> FakeServer {
                 return;
             };
             let (head, body) = read_request(&mut socket).await;
-            log.lock()
-                .unwrap()
-                .push((head, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+            let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let step = match step {
+                Step::By(respond) => respond(&body),
+                step => step,
+            };
+            log.lock().unwrap().push((head, body));
             let reply = match step {
                 Step::Reply(status, headers, body) => format!(
                     "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{headers}\r\n{body}",
@@ -91,6 +106,7 @@ pub async fn fake_server(script: Vec<Step>) -> FakeServer {
                     continue;
                 }
                 Step::Truncate => "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{\"choices\": [".to_owned(),
+                Step::By(_) => panic!("a `Step::By` function made another `Step::By`"),
             };
             let _ = socket.write_all(reply.as_bytes()).await;
             let _ = socket.shutdown().await;
