@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use serde_json::json;
+use tasknet_testkit::fake_llm::{answer_each, completion, fake_server};
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -76,8 +79,10 @@ fn cargo(project: &Path, args: &[&str]) -> Output {
     std::fs::copy(workspace().join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(project)
-        .args(args)
+        // Right after the subcommand: what follows a `--` is the program's.
+        .arg(args[0])
         .arg("--offline")
+        .args(&args[1..])
         .env(
             "CARGO_TARGET_DIR",
             Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffold"),
@@ -261,11 +266,52 @@ fn builds_tests_and_locates_a_missing_field(project: &Path) {
     assert!(message.contains("tasks.yaml:32:28"), "{message}");
 }
 
+/// The new crew runs offline with its stand-ins and says how to give it an LLM; given one
+/// (`--llm`, a scripted server here), every task asks its agent and the article is the
+/// agent's.
+fn runs_offline_and_through_an_llm(project: &Path) {
+    let out = cargo(project, &["run", "-q"]);
+    assert!(out.status.success(), "cargo run: {}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no LLM configured"), "{stderr}");
+    assert!(
+        stderr.contains("--llm http://127.0.0.1:11434/v1 --model llama3.2"),
+        "{stderr}"
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(fake_server(answer_each(3, |request| {
+        let schema = &request["response_format"]["json_schema"]["schema"]["properties"];
+        let answer = if schema.get("facts").is_some() {
+            json!({"facts": ["tea is a leaf"]})
+        } else if schema.get("angles").is_some() {
+            json!({"angles": ["the leaf"]})
+        } else {
+            json!({"article": "# Mangoes, by the writer agent"})
+        };
+        completion(&answer.to_string())
+    })));
+    let out = cargo(
+        project,
+        &["run", "-q", "--", "--llm", &server.url, "--model", "fake"],
+    );
+    assert!(out.status.success(), "cargo run --llm: {}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "# Mangoes, by the writer agent"
+    );
+    assert!(!text(&out).contains("no LLM configured"), "{}", text(&out));
+    assert_eq!(server.seen.lock().unwrap().len(), 3, "one request per task");
+}
+
 #[test]
 fn new_projects_build_pass_their_test_and_locate_a_yaml_error() {
     let dir = tempfile::tempdir().unwrap();
-    builds_tests_and_locates_a_missing_field(&tasknet_new(dir.path(), "macro-crew", false));
-    builds_tests_and_locates_a_missing_field(&tasknet_new(dir.path(), "build-rs-crew", true));
+    for (name, build_rs) in [("macro-crew", false), ("build-rs-crew", true)] {
+        let project = tasknet_new(dir.path(), name, build_rs);
+        runs_offline_and_through_an_llm(&project);
+        builds_tests_and_locates_a_missing_field(&project);
+    }
 }
 
 /// The real cargo-generate (skipped when it is not installed; `.ci/run` installs it and sets

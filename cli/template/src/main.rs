@@ -1,7 +1,9 @@
 //! {{project-name}}: a crew of three tasks. `tasks.yaml` says what each task reads and
-//! produces, `agents.yaml` who does it, and this file how: one method per task.
+//! produces, `agents.yaml` who does it, and this file how: one method per task. With an LLM
+//! each task asks its agent; without one, it runs the offline stand-in written here.
 //!
 //!     cargo run                                 # run the crew, log it to {{crate_name}}.db
+//!     cargo run -- --llm http://127.0.0.1:11434/v1 --model llama3.2   # through an LLM
 //!     cargo run -- --set topic='"tea"'          # with another topic
 //!     cargo run -- log                          # the runs; `log --run ID` for one
 //!     cargo run -- replay --run ID --from write_article
@@ -27,7 +29,8 @@ tasknet::task_registry!(file = "tasks.yaml", agents = "agents.yaml");
 {% endif %}
 /// The crew's implementation. Each method gets exactly the fields its task `requires` and
 /// returns the fields it `produces`; a task added to tasks.yaml is a missing method here until
-/// you write it. Call your model, tools or services from these methods.
+/// you write it (or, left out, runs through its agent only). Call your model, tools or
+/// services from these methods.
 struct Team;
 
 impl Tasks for Team {
@@ -36,6 +39,12 @@ impl Tasks for Team {
         ctx: &TaskContext,
         input: ResearchInput,
     ) -> Result<ResearchOutput, TaskError> {
+        // With an LLM (`--llm URL --model NAME`, or TASKNET_LLM_MODEL), the task asks its
+        // agent: role, goal, backstory, the description and this input go to the model, and
+        // the answer must parse into `ResearchOutput` (it is sent back with the error if not).
+        if ctx.llm.is_some() {
+            return tasknet::llm::ask_agent(ctx, &input).await;
+        }
         // `ctx` holds the task's description and expected_output with {topic} filled in, and
         // its agent's role, goal and backstory: what a model call needs (see `prompt`).
         eprintln!("{}", prompt(ctx));
@@ -51,6 +60,9 @@ impl Tasks for Team {
         ctx: &TaskContext,
         input: FindAnglesInput,
     ) -> Result<FindAnglesOutput, TaskError> {
+        if ctx.llm.is_some() {
+            return tasknet::llm::ask_agent(ctx, &input).await;
+        }
         eprintln!("{}", prompt(ctx));
         let angles = vec![
             format!("where {} comes from", input.topic),
@@ -64,6 +76,9 @@ impl Tasks for Team {
         ctx: &TaskContext,
         input: WriteArticleInput,
     ) -> Result<WriteArticleOutput, TaskError> {
+        if ctx.llm.is_some() {
+            return tasknet::llm::ask_agent(ctx, &input).await;
+        }
         eprintln!("{}", prompt(ctx));
         let angle = input
             .angles
@@ -101,8 +116,13 @@ fn main() -> ExitCode {
                 ..State::default()
             })
         })
-        .after_run(|run, _log| {
+        .after_run(|run, log| {
             println!("{}", run.state.article.as_deref().unwrap_or_default());
+            if log.tasks(&run.id)?.iter().all(|task| task.llm.is_none()) {
+                eprintln!(
+                    "(no LLM configured: the tasks ran their offline stand-ins. To run them through their agents, give a server and a model: `cargo run -- --llm http://127.0.0.1:11434/v1 --model llama3.2` for Ollama, `OPENAI_API_KEY=... cargo run -- --model gpt-4o-mini` for OpenAI, or set TASKNET_LLM_MODEL and OPENAI_BASE_URL.)"
+                );
+            }
             Ok(())
         })
         .main()

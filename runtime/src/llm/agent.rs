@@ -166,6 +166,22 @@ pub async fn answer_task<O: DeserializeOwned + schemars::JsonSchema>(
     answer(ctx, input, tools, guard, Shape::TaskOutput).await
 }
 
+/// The task's output from its agent, as a task left to its agent gets it (no tools, no code
+/// guardrail): for a hand-written method that asks the agent only sometimes, when the run has
+/// an LLM (`ctx.llm`) and runs code otherwise.
+pub async fn ask_agent<I, O>(ctx: &TaskContext, input: &I) -> Result<O, crate::TaskError>
+where
+    I: serde::Serialize,
+    O: DeserializeOwned + schemars::JsonSchema,
+{
+    let input = serde_json::to_value(input).map_err(|e| {
+        crate::TaskError::msg(format!("task `{}`: its input is not JSON: {e}", ctx.task))
+    })?;
+    answer_task(ctx, &input, &[], &|_| Ok(()))
+        .await
+        .map(|(output, _)| output)
+}
+
 /// Asks the task's agent for one value of the code's own type `T` (its JSON Schema, doc
 /// comments included, is what the model must follow), rather than for the task's whole
 /// output: for a task whose code asks its agent several questions, one per item of a list (the

@@ -13,8 +13,8 @@ mod schema;
 mod wire;
 
 pub use agent::{
-    CallStats, DEFAULT_MAX_ITER, DEFAULT_OUTPUT_RETRIES, answer_as, answer_task, task_messages,
-    text_answer, typed_answer,
+    CallStats, DEFAULT_MAX_ITER, DEFAULT_OUTPUT_RETRIES, answer_as, answer_task, ask_agent,
+    task_messages, text_answer, typed_answer,
 };
 pub use agent::{Guard, NamedTool};
 pub use client::{LlmClient, OutputSchema, Reply};
