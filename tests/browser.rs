@@ -11,6 +11,8 @@
 #[allow(dead_code)]
 #[path = "../examples/tropical_sales/pipeline.rs"]
 mod pipeline;
+// The crews of the agent tests; this test uses the human-input one.
+mod crews;
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -18,10 +20,12 @@ use std::time::{Duration, Instant};
 use fantoccini::{ClientBuilder, Locator};
 use pipeline::{Crew, SalesTeam};
 use serde_json::json;
+use tasknet::llm::{LlmClient, LlmConfig};
 use tasknet::server::{Server, ServerConfig};
 use tasknet::{
     LlmUsage, RunStatus, Runner, SqliteStorage, Storage, TaskContext, TaskError, TaskStatus,
 };
+use tasknet_testkit::fake_llm::{completion, fake_server};
 
 /// The seed's team, whose `classify_message` reports what an LLM call of its own cost (as a
 /// hand-written task that calls a model does, through `TaskContext::record_llm_usage`): the
@@ -107,13 +111,69 @@ async fn start_chromedriver(chromedriver: &tasknet_testkit::Tool) -> (Driver, u1
     (driver, port)
 }
 
+/// A headless Chromium session through chromedriver, or `None` (after saying why) when they
+/// are not installed. The driver and the profile live as long as the session.
+async fn chromium_session() -> Option<(Driver, tempfile::TempDir, fantoccini::Client)> {
+    const INSTALL: &str = "Debian: chromium and chromium-driver; .ci/run installs them";
+    let chromium = tasknet_testkit::tool("chromium", INSTALL)?;
+    let chromedriver = tasknet_testkit::tool("chromedriver", INSTALL)?;
+    let (driver, port) = start_chromedriver(&chromedriver).await;
+    let profile = tempfile::tempdir().unwrap();
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        json!({
+            "binary": chromium.path(),
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1400,900",
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session");
+    Some((driver, profile, client))
+}
+
+/// The value of the page's `document.body.dataset[key]` (`""` when unset).
+async fn dataset(
+    client: &fantoccini::Client,
+    key: &str,
+) -> Result<String, fantoccini::error::CmdError> {
+    let value = client
+        .execute(&format!("return document.body.dataset.{key} || ''"), vec![])
+        .await?;
+    Ok(value.as_str().unwrap_or_default().to_owned())
+}
+
+/// Waits (at most until `deadline`) for `dataset(key)` to be one of `values`; returns it.
+async fn wait_for(
+    client: &fantoccini::Client,
+    key: &str,
+    values: &[&str],
+    deadline: Instant,
+) -> Result<String, fantoccini::error::CmdError> {
+    loop {
+        let now = dataset(client, key).await?;
+        if values.contains(&now.as_str()) {
+            return Ok(now);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page's {key} is `{now}`, not one of {values:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runner_page_plays_the_seed_net_in_chromium() {
-    const INSTALL: &str = "Debian: chromium and chromium-driver; .ci/run installs them";
-    let Some(chromium) = tasknet_testkit::tool("chromium", INSTALL) else {
-        return;
-    };
-    let Some(chromedriver) = tasknet_testkit::tool("chromedriver", INSTALL) else {
+    let Some((_driver, _profile, client)) = chromium_session().await else {
         return;
     };
     let out = tempfile::tempdir().unwrap();
@@ -142,26 +202,6 @@ async fn the_runner_page_plays_the_seed_net_in_chromium() {
         let _ = stopped.await;
     }));
 
-    let (_driver, port) = start_chromedriver(&chromedriver).await;
-    let profile = tempfile::tempdir().unwrap();
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".to_owned(),
-        json!({
-            "binary": chromium.path(),
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1400,900",
-                format!("--user-data-dir={}", profile.path().display()),
-            ],
-        }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a Chromium session");
     let result = async {
         client
             .goto(&format!("http://{addr}/?token=browser-token"))
@@ -272,4 +312,92 @@ async fn the_runner_page_plays_the_seed_net_in_chromium() {
         ]
     );
     assert!(tasks.iter().all(|t| t.status == TaskStatus::Succeeded));
+}
+
+/// A `human_input` task run from the page: the page shows the agent's answer in its feedback
+/// box; feedback typed there goes back to the agent, and Accept lets the run go on with the
+/// answer accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runner_page_asks_a_person_for_human_input() {
+    let Some((_driver, _profile, client)) = chromium_session().await else {
+        return;
+    };
+    let llm = fake_server(vec![
+        completion(r#"{"reply": "Yes."}"#),
+        completion(r#"{"reply": "Yes, at 3.50 EUR per kg."}"#),
+    ])
+    .await;
+    let log: std::sync::Arc<dyn Storage> = std::sync::Arc::new(tasknet::MemoryStorage::new());
+    let runner = Runner::new(crews::human::Crew(crews::Drafts))
+        .shared_storage(log.clone())
+        .progress(false)
+        .llm(std::sync::Arc::new(
+            LlmClient::new(LlmConfig::new(&llm.url, "fake-model")).unwrap(),
+        ));
+    let config = ServerConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    };
+    let server = Server::bind(runner, config).await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run_until(std::future::pending()));
+
+    let result = async {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        client.goto(&format!("http://{addr}/")).await?;
+        wait_for(&client, "status", &["ready"], deadline).await?;
+        client
+            .execute(
+                "document.getElementById('initial').value = JSON.stringify({email: 'Do you sell mangoes?'})",
+                vec![],
+            )
+            .await?;
+        client.find(Locator::Css("#run")).await?.click().await?;
+        wait_for(&client, "review", &["draft_reply"], deadline).await?;
+        let first = client.find(Locator::Css("#review-answer")).await?.text().await?;
+        client
+            .find(Locator::Css("#review-feedback"))
+            .await?
+            .send_keys("Give the price.")
+            .await?;
+        client.find(Locator::Css("#review-send")).await?.click().await?;
+        // The box shows the next answer when the agent has given it.
+        let second = loop {
+            let shown = client
+                .execute(
+                    "return document.getElementById('review').hidden ? '' : document.getElementById('review-answer').textContent",
+                    vec![],
+                )
+                .await?;
+            let shown = shown.as_str().unwrap_or_default();
+            if !shown.is_empty() && shown != first {
+                break shown.to_owned();
+            }
+            assert!(Instant::now() < deadline, "no second answer to review");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        client.find(Locator::Css("#review-accept")).await?.click().await?;
+        let finished = wait_for(&client, "status", &["done", "error"], deadline).await?;
+        let text = client.find(Locator::Css("#status")).await?.text().await?;
+        let hidden = client
+            .execute("return document.getElementById('review').hidden", vec![])
+            .await?;
+        let final_state = client.find(Locator::Css("#final")).await?.text().await?;
+        Ok::<_, fantoccini::error::CmdError>((first, second, finished, text, hidden, final_state))
+    }
+    .await;
+    let _ = client.close().await;
+    let (first, second, finished, text, hidden, final_state) = result.unwrap();
+    assert_eq!(first, r#"{"reply": "Yes."}"#);
+    assert_eq!(second, r#"{"reply": "Yes, at 3.50 EUR per kg."}"#);
+    assert_eq!(finished, "done", "{text}");
+    assert_eq!(hidden, json!(true), "the box goes away once answered");
+    let final_state: serde_json::Value = serde_json::from_str(&final_state).unwrap();
+    assert_eq!(final_state["reply"], "Yes, at 3.50 EUR per kg.");
+    let seen = llm.seen.lock().unwrap();
+    let last = seen[1].1["messages"].as_array().unwrap().last().unwrap();
+    assert_eq!(
+        last["content"],
+        "Feedback on your answer: Give the price.\nAnswer again, following it."
+    );
 }

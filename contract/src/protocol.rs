@@ -48,6 +48,9 @@ pub enum ErrorKind {
     RunNotOpen,
     /// A value is over the server's limit for what one request may store in the log.
     TooLarge,
+    /// `human_feedback` names a request no task of this connection is waiting on (it was
+    /// answered already, or its task ended).
+    UnknownRequest,
 }
 
 impl ErrorKind {
@@ -70,6 +73,7 @@ impl ErrorKind {
             ErrorKind::ServerOwned => "server_owned",
             ErrorKind::RunNotOpen => "run_not_open",
             ErrorKind::TooLarge => "too_large",
+            ErrorKind::UnknownRequest => "unknown_request",
         }
     }
 }
@@ -129,6 +133,14 @@ pub enum Request {
         /// The token given (`token`, or `data.token`).
         token: Option<String>,
     },
+    /// `human_feedback {request_id, feedback}`: a person's word on an agent's answer, for
+    /// the task that sent `human_input_request`; empty feedback accepts the answer.
+    HumanFeedback {
+        /// The `request_id` of the `human_input_request`.
+        request_id: String,
+        /// The feedback; `""` accepts.
+        feedback: String,
+    },
 }
 
 /// `execute_task`'s data.
@@ -185,10 +197,25 @@ impl Envelope {
                 };
                 Ok(Request::Auth { token })
             }
+            "human_feedback" => {
+                let mut take = |key: &str| self.data.get_mut(key).map(Value::take);
+                match (take("request_id"), take("feedback")) {
+                    (Some(Value::String(request_id)), Some(Value::String(feedback))) => {
+                        Ok(Request::HumanFeedback {
+                            request_id,
+                            feedback,
+                        })
+                    }
+                    _ => Err(ProtocolError::new(
+                        ErrorKind::BadMessage,
+                        "human_feedback needs `data.request_id` and `data.feedback` (strings; \"\" accepts the answer)",
+                    )),
+                }
+            }
             other => Err(ProtocolError::new(
                 ErrorKind::UnknownType,
                 format!(
-                    "unknown message type `{other}`: expected execute_task, list_tasks or ping"
+                    "unknown message type `{other}`: expected execute_task, list_tasks, start_run, human_feedback or ping"
                 ),
             )),
         }
@@ -257,6 +284,24 @@ pub enum Reply<'a> {
     },
     /// `authenticated {}`.
     Authenticated,
+    /// `human_input_request {task_name, run_id, request_id, answer}`, with the `execute_task`
+    /// request's id: the task asks for human input (`human_input: true`) on its agent's
+    /// answer; a `human_feedback` with this `request_id` gives it.
+    HumanInputRequest {
+        /// The task.
+        task_name: &'a str,
+        /// The browser run it belongs to.
+        run_id: &'a str,
+        /// What `human_feedback` names.
+        request_id: &'a str,
+        /// The agent's answer, as it gave it.
+        answer: &'a str,
+    },
+    /// `feedback_received {request_id}`: the feedback reached the waiting task.
+    FeedbackReceived {
+        /// The request answered.
+        request_id: &'a str,
+    },
 }
 
 /// An error's kind and message.
@@ -280,6 +325,8 @@ impl Reply<'_> {
             Reply::Pong => "pong",
             Reply::RunStarted { .. } => "run_started",
             Reply::Authenticated => "authenticated",
+            Reply::HumanInputRequest { .. } => "human_input_request",
+            Reply::FeedbackReceived { .. } => "feedback_received",
         }
     }
 }
@@ -354,6 +401,20 @@ impl Serialize for Data<'_, '_> {
                 }
             }
             Reply::RunStarted { run_id } => map.serialize_entry("run_id", run_id)?,
+            Reply::HumanInputRequest {
+                task_name,
+                run_id,
+                request_id,
+                answer,
+            } => {
+                map.serialize_entry("task_name", task_name)?;
+                map.serialize_entry("run_id", run_id)?;
+                map.serialize_entry("request_id", request_id)?;
+                map.serialize_entry("answer", answer)?;
+            }
+            Reply::FeedbackReceived { request_id } => {
+                map.serialize_entry("request_id", request_id)?
+            }
             Reply::Pong | Reply::Authenticated => {}
         }
         map.end()
@@ -390,6 +451,13 @@ mod tests {
         assert_eq!((task.run_id, task.input_data), (None, json!({})));
         assert_eq!(request(r#"{"type":"ping"}"#), Ok(Request::Ping));
         assert_eq!(
+            request(r#"{"type":"human_feedback","data":{"request_id":"h0","feedback":""}}"#),
+            Ok(Request::HumanFeedback {
+                request_id: "h0".into(),
+                feedback: String::new(),
+            })
+        );
+        assert_eq!(
             request(r#"{"type":"auth","data":{"token":"t"}}"#),
             Ok(Request::Auth {
                 token: Some("t".into())
@@ -405,6 +473,10 @@ mod tests {
                 ErrorKind::BadMessage,
             ),
             (r#"{"type":"dance"}"#, ErrorKind::UnknownType),
+            (
+                r#"{"type":"human_feedback","data":{"request_id":"h0"}}"#,
+                ErrorKind::BadMessage,
+            ),
         ] {
             assert_eq!(request(text).unwrap_err().kind, kind, "{text}");
         }

@@ -52,6 +52,17 @@ impl RetryPolicy {
     }
 }
 
+/// What a caller sets for one task over the runner's own settings (the task server, for the
+/// tasks its clients ask for).
+#[derive(Default)]
+pub(crate) struct TaskOverrides {
+    /// A limit on the whole task, tries and waits included.
+    pub(crate) overall: Option<Duration>,
+    /// Who reviews the answers of a `human_input` task (the client that asked for the task).
+    #[cfg(feature = "llm")]
+    pub(crate) human: Option<crate::llm::Reviewer>,
+}
+
 impl<T: TaskSet> Runner<T> {
     /// One task, with its retries and time limit: input -> method -> output (not yet merged).
     ///
@@ -64,8 +75,13 @@ impl<T: TaskSet> Runner<T> {
         context: &'a OnceLock<TaskContext>,
         run_id: &'a Arc<str>,
         clock: &ClockAnchor,
-        overall: Option<Duration>,
+        overrides: TaskOverrides,
     ) -> impl Future<Output = Finished<T::State>> + Send + 'a {
+        let TaskOverrides {
+            overall,
+            #[cfg(feature = "llm")]
+            human,
+        } = overrides;
         let started = Instant::now();
         let started_at = clock.rfc3339(started);
         let registry = self.registry();
@@ -98,7 +114,7 @@ impl<T: TaskSet> Runner<T> {
                 #[cfg(feature = "llm")]
                 let ctx = TaskContext {
                     llm: self.llm.clone(),
-                    human: self.human.clone(),
+                    human: human.or_else(|| self.human.clone()),
                     ..ctx
                 };
                 ctx

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use super::{Runner, TaskFailure, kickoff_inputs, lock, new_run_id};
+use super::{Runner, TaskFailure, TaskOverrides, kickoff_inputs, lock, new_run_id};
 use crate::log::RunStatus;
 use crate::time::ClockAnchor;
 use crate::{TaskErrorKind, TaskSet, now_rfc3339};
@@ -313,7 +313,11 @@ impl<T: TaskSet> Runner<T> {
         state: T::State,
         limit: Option<Duration>,
     ) -> Result<T::State, TaskFailure> {
-        self.run_task_settled(run_id, task, state, limit, &AtomicBool::new(false))
+        let overrides = TaskOverrides {
+            overall: limit,
+            ..TaskOverrides::default()
+        };
+        self.run_task_settled(run_id, task, state, overrides, &AtomicBool::new(false))
             .await
     }
 
@@ -325,7 +329,7 @@ impl<T: TaskSet> Runner<T> {
         run_id: &str,
         task: usize,
         state: T::State,
-        limit: Option<Duration>,
+        overrides: TaskOverrides,
         settled: &AtomicBool,
     ) -> Result<T::State, TaskFailure> {
         let registry = self.registry();
@@ -357,7 +361,7 @@ impl<T: TaskSet> Runner<T> {
         let context = OnceLock::new();
         let clock = ClockAnchor::now();
         let done = self
-            .attempt(task, &state, &context, &shared_run_id, &clock, limit)
+            .attempt(task, &state, &context, &shared_run_id, &clock, overrides)
             .await;
         let (record, outcome) = done.settle(run_id.to_owned(), spec, false, &state);
         if settled.swap(true, Ordering::AcqRel) {

@@ -25,6 +25,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{Map, Value};
 
 pub use attempt::RetryPolicy;
+pub(crate) use attempt::TaskOverrides;
 pub use error::{RunError, TaskFailure};
 pub use replay::Replay;
 
@@ -308,7 +309,14 @@ impl<T: TaskSet> Runner<T> {
         loop {
             while let Some(i) = ready.pop_front() {
                 progress.started(i);
-                running.push(self.attempt(i, &state, &contexts[i], &shared_run_id, &clock, None));
+                running.push(self.attempt(
+                    i,
+                    &state,
+                    &contexts[i],
+                    &shared_run_id,
+                    &clock,
+                    TaskOverrides::default(),
+                ));
             }
             let Some(done) = running.next().await else {
                 break;

@@ -42,6 +42,8 @@ pub(super) async fn connection<T: TaskSet>(
         transport,
         running: tokio::task::JoinSet::new(),
         late_replies,
+        #[cfg(feature = "llm")]
+        feedback: Default::default(),
     };
     let mut stopping = session.shared.stopping.clone();
     let mut outbox: Vec<Message> = Vec::with_capacity(BATCH);
@@ -107,6 +109,10 @@ pub(super) async fn connection<T: TaskSet>(
     // what they answer; the channel ends when the last of them is done.
     // Dropping the JoinSet would abort them: it is kept until they are all done, even when the
     // client has gone (their records still go to the log).
+    // Tasks waiting for this client's human input can no longer get it: they fail now rather
+    // than at their time limit.
+    #[cfg(feature = "llm")]
+    session.feedback.abandon();
     let Session {
         late_replies,
         mut running,
@@ -164,4 +170,7 @@ pub(super) struct Session<T: TaskSet> {
     pub(super) running: tokio::task::JoinSet<()>,
     /// Where those tasks send their replies.
     pub(super) late_replies: mpsc::Sender<Message>,
+    /// This connection's tasks waiting for human input.
+    #[cfg(feature = "llm")]
+    pub(super) feedback: Arc<super::review::PendingFeedback>,
 }

@@ -16,6 +16,7 @@ use super::Shared;
 use super::connection::{Session, close, close_for};
 use super::state_json;
 use crate::TaskSet;
+use crate::executor::TaskOverrides;
 
 fn send(id: &Value, reply: Reply<'_>) -> Message {
     Message::Text(Frame { id, reply }.to_text().into())
@@ -108,9 +109,10 @@ impl<T: TaskSet> Session<T> {
                     Ok((task, started)) => {
                         outbox.push(started);
                         let late_replies = self.late_replies.clone();
+                        let overrides = self.overrides(&id, &task.run_id);
                         let shared = shared.clone();
                         self.running.spawn(async move {
-                            let reply = execute(shared, id, task).await;
+                            let reply = execute(shared, id, task, overrides).await;
                             let _ = late_replies.send(reply).await;
                         });
                         return ControlFlow::Continue(());
@@ -118,10 +120,57 @@ impl<T: TaskSet> Session<T> {
                     Err(reply) => reply,
                 }
             }
+            Ok(Request::HumanFeedback {
+                request_id,
+                feedback,
+            }) => {
+                #[cfg(feature = "llm")]
+                let given = self.feedback.answer(&request_id, feedback);
+                #[cfg(not(feature = "llm"))]
+                let given = {
+                    drop(feedback);
+                    false
+                };
+                if given {
+                    send(
+                        &id,
+                        Reply::FeedbackReceived {
+                            request_id: &request_id,
+                        },
+                    )
+                } else {
+                    let message = format!(
+                        "no task of this connection waits for human input `{}`",
+                        request_id.escape_debug()
+                    );
+                    error_frame(&id, ErrorKind::UnknownRequest, &message)
+                }
+            }
             Err(ProtocolError { kind, message }) => error_frame(&id, kind, &message),
         };
         outbox.push(reply);
         ControlFlow::Continue(())
+    }
+}
+
+impl<T: TaskSet> Session<T> {
+    /// What a task asked for on this connection runs with: the server's time limit, and this
+    /// client as the reviewer of a `human_input` task's answers.
+    fn overrides(&self, id: &Value, run_id: &str) -> TaskOverrides {
+        #[cfg(not(feature = "llm"))]
+        let _ = (id, run_id);
+        TaskOverrides {
+            overall: Some(self.shared.config.task_timeout),
+            #[cfg(feature = "llm")]
+            human: Some(crate::llm::Reviewer(Arc::new(
+                super::review::ClientReviewer {
+                    id: id.clone(),
+                    run_id: run_id.to_owned(),
+                    pending: self.feedback.clone(),
+                    replies: self.late_replies.clone(),
+                },
+            ))),
+        }
     }
 }
 
@@ -240,6 +289,7 @@ async fn execute<T: TaskSet>(
     shared: Arc<Shared<T>>,
     id: Value,
     task: Started<T::State>,
+    overrides: TaskOverrides,
 ) -> Message {
     let registry = shared.runner.task_set().registry();
     let spec = &registry.tasks[task.index];
@@ -266,7 +316,7 @@ async fn execute<T: TaskSet>(
             // cutting the runner's future off here would lose both.
             let result = shared
                 .runner
-                .run_task_settled(&run_id, index, state, Some(limit), &settled)
+                .run_task_settled(&run_id, index, state, overrides, &settled)
                 .await;
             match result {
                 Ok(state) => {

@@ -7,8 +7,10 @@
 //! `task_completed {task_name, result}` or `task_error {task_name, error:{kind, message}}`;
 //! `start_run` -> `run_started {run_id}` (a task may only be logged under a run the server
 //! started and that is still running); `list_tasks` -> `tasks`; `ping` -> `pong`; `auth
-//! {token}` when a token is required and not given in the URL. Anything else gets an `error`
-//! frame and the connection stays up.
+//! {token}` when a token is required and not given in the URL; a `human_input` task sends
+//! `human_input_request {request_id, answer}` and waits for `human_feedback {request_id,
+//! feedback}` from the same client. Anything else gets an `error` frame and the connection
+//! stays up.
 
 //!
 //! Split by job: [`config`] holds the settings and the policy every request goes through
@@ -22,6 +24,8 @@ mod dispatch;
 mod http;
 mod listen;
 mod page;
+#[cfg(feature = "llm")]
+mod review;
 pub mod state_json;
 
 use std::future::Future;

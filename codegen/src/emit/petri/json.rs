@@ -99,6 +99,15 @@ return await new Promise((resolve, reject) => {{
     }} else if (message.type === "task_error") {{
       const error = body.error || {{}};
       settle(reject, new Error("task " + taskName + " failed (" + (error.kind || "error") + "): " + (error.message || "")));
+    }} else if (message.type === "human_input_request") {{
+      const ask = utils && utils.humanInput;
+      if (typeof ask !== "function") {{
+        settle(reject, new Error("task " + taskName + " asks for human input, and nothing here can ask a person (utils.humanInput)"));
+        return;
+      }}
+      Promise.resolve(ask(taskName, body.answer)).then(
+        (feedback) => ws.send(JSON.stringify({{ type: "human_feedback", id, data: {{ request_id: body.request_id, feedback: String(feedback ?? "") }} }})),
+        (e) => settle(reject, e instanceof Error ? e : new Error(String(e))));
     }}
   }};
   ws.onerror = () => settle(reject, new Error("WebSocket error talking to " + url));
