@@ -7,7 +7,7 @@ mod crews;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tasknet::Runner;
 use tasknet::llm::{LlmClient, LlmConfig};
 
@@ -527,4 +527,36 @@ async fn a_users_output_type_is_asked_for_with_its_own_schema() {
         "Kilograms in all."
     );
     assert_eq!(schema["required"], json!(["order"]));
+}
+
+/// An agent whose agents.yaml entry names a model (`llm: openai/classifier-model`) is asked
+/// for that model, on the runner's server; the others get the runner's model. Each record
+/// names the model its task used.
+#[tokio::test]
+async fn an_agent_asks_for_the_model_its_agents_yaml_names() {
+    let server = fake_server(vec![
+        completion(r#"{"category": "order", "products": ["mango"]}"#),
+        completion(r#"{"summary": "One mango."}"#),
+    ])
+    .await;
+    let runner = Runner::new(crews::models::Crew(Team))
+        .progress(false)
+        .llm(client(&server.url));
+    let state = crews::models::State {
+        email: Some("One mango, please.".into()),
+        ..Default::default()
+    };
+    let run = runner.run(state).await.unwrap();
+    let seen = server.seen.lock().unwrap();
+    let models: Vec<&Value> = seen.iter().map(|(_, body)| &body["model"]).collect();
+    assert_eq!(models, [&json!("classifier-model"), &json!("fake-model")]);
+    let rows = runner.log().tasks(&run.id).unwrap();
+    let recorded: Vec<Option<&str>> = rows
+        .iter()
+        .map(|r| r.llm.as_ref().map(|u| u.model.as_str()))
+        .collect();
+    assert_eq!(
+        recorded,
+        [Some("classifier-model"), None, Some("fake-model")]
+    );
 }

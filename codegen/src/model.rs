@@ -238,6 +238,8 @@ pub struct Agent {
     pub tools: Vec<String>,
     /// `max_iter`, when given.
     pub max_iter: Option<u32>,
+    /// `llm`, the agent's model (`openai/gpt-4o-mini`), when given.
+    pub llm: Option<String>,
 }
 
 /// A tool the yaml names (an agent's or a task's `tools`): the crew's code provides it.

@@ -135,6 +135,8 @@ pub(crate) struct AgentDecl {
     pub tools: Vec<Text>,
     /// `max_iter`: the tool-calling turns the agent gets.
     pub max_iter: Option<u32>,
+    /// `llm`: the agent's model, CrewAI's `provider/model` form.
+    pub llm: Option<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -651,6 +653,7 @@ pub(crate) fn agents_file(root: &Node, diags: &mut Diagnostics) -> AgentsFile {
             backstory: None,
             tools: Vec::new(),
             max_iter: None,
+            llm: None,
         };
         let what = |k: &str| format!("`{k}` of agent `{}`", key.name);
         for (k, v) in fields {
@@ -660,6 +663,7 @@ pub(crate) fn agents_file(root: &Node, diags: &mut Diagnostics) -> AgentsFile {
                 "backstory" => agent.backstory = text(v, &what("backstory"), diags),
                 "tools" => agent.tools = text_list(v, &what("tools"), diags),
                 "max_iter" => agent.max_iter = max_iter(v, &what("max_iter"), diags),
+                "llm" => agent.llm = text(v, &what("llm"), diags),
                 _ => {}
             }
         }

@@ -597,7 +597,7 @@ fn guardrail_max_retries_is_read() {
 fn tools_are_named_once_each_where_first_named() {
     let m = ok_with_agents(
         "a: {description: x, agent: clerk, tools: [price_of, check_stock]}\nb: {description: y, tools: [price_of]}\n",
-        "clerk:\n  role: r\n  goal: g\n  backstory: b\n  tools: [check_stock, Büro]\n  max_iter: 3\nother: {role: r, goal: g, backstory: b}\n",
+        "clerk:\n  role: r\n  goal: g\n  backstory: b\n  tools: [check_stock, Büro]\n  max_iter: 3\nother: {role: r, goal: g, backstory: b, llm: ollama/llama3.2}\n",
     );
     let tools: Vec<(&str, &str, &str, &str)> = m
         .tools
@@ -626,18 +626,23 @@ fn tools_are_named_once_each_where_first_named() {
     );
     let max_iter: Vec<Option<u32>> = m.agents.iter().map(|a| a.max_iter).collect();
     assert_eq!(max_iter, [Some(3), None]);
+    let llm: Vec<Option<&str>> = m.agents.iter().map(|a| a.llm.as_deref()).collect();
+    assert_eq!(llm, [None, Some("ollama/llama3.2")]);
 }
 
 #[test]
 fn a_tool_name_must_be_a_name_and_max_iter_a_count() {
     let errs = errors_with(
         "a: {description: x, tools: [\"web search\"]}\n",
-        Some("clerk: {role: r, goal: g, backstory: b, max_iter: 0}\n"),
+        Some(
+            "clerk: {role: r, goal: g, backstory: b, max_iter: 0}\nother: {role: r, goal: g, backstory: b, llm: [gpt]}\n",
+        ),
     );
     assert_eq!(
         errs,
         [
             "agents.yaml:1:51: `max_iter` of agent `clerk` must be an integer from 1 to 1000",
+            "agents.yaml:2:46: `llm` of agent `other` must be a string, found a list",
             "tasks.yaml:1:29: tool name `web search` is not a valid name",
         ]
     );

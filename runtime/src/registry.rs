@@ -42,6 +42,9 @@ pub struct AgentSpec {
     pub tools: &'static [&'static str],
     /// `max_iter`, when given.
     pub max_iter: Option<u32>,
+    /// `llm`: the agent's model, as CrewAI writes it (`openai/gpt-4o-mini`, `ollama/llama3.2`),
+    /// when given.
+    pub llm: Option<&'static str>,
 }
 
 /// A task's `retry` setting.

@@ -14,6 +14,14 @@ pub mod mixed {
     );
 }
 
+/// The mixed crew with agents.yaml naming the classifier's model.
+pub mod models {
+    tasknet::task_registry!(
+        file = "tests/fixtures/mixed_crew.tasks.yaml",
+        agents = "tests/fixtures/models_crew.agents.yaml"
+    );
+}
+
 pub mod crewai_test_config {
     tasknet::task_registry!(
         file = "tests/fixtures/crewai/lib__crewai__tests__config__tasks.yaml",
@@ -31,6 +39,18 @@ impl mixed::Tasks for Team {
         input: mixed::CountProductsInput,
     ) -> Result<mixed::CountProductsOutput, TaskError> {
         Ok(mixed::CountProductsOutput {
+            count: input.products.len() as u64,
+        })
+    }
+}
+
+impl models::Tasks for Team {
+    async fn count_products(
+        &self,
+        _ctx: &TaskContext,
+        input: models::CountProductsInput,
+    ) -> Result<models::CountProductsOutput, TaskError> {
+        Ok(models::CountProductsOutput {
             count: input.products.len() as u64,
         })
     }

@@ -521,6 +521,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             backstory: "You're a seasoned researcher with a knack for uncovering the latest developments in {topic}. Known for your ability to find the most relevant information and present it in a clear and concise manner.\n",
             tools: &[],
             max_iter: None,
+            llm: None,
         },
         __tasknet::AgentSpec {
             name: "reporting_analyst",
@@ -529,6 +530,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             backstory: "You're a meticulous analyst with a keen eye for detail. You're known for your ability to turn complex data into clear and concise reports, making it easy for others to understand and act on the information you provide.\n",
             tools: &[],
             max_iter: None,
+            llm: None,
         },
     ],
     petri_net_json: PETRI_NET_JSON,

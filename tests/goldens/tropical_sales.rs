@@ -853,6 +853,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             backstory: "You read every message that reaches the sales inbox and never miss a detail.\n",
             tools: &[],
             max_iter: None,
+            llm: None,
         },
         __tasknet::AgentSpec {
             name: "classifier",
@@ -861,6 +862,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             backstory: "You have sorted customer emails for years and know an order from a complaint at a glance.\n",
             tools: &[],
             max_iter: None,
+            llm: None,
         },
         __tasknet::AgentSpec {
             name: "stock_keeper",
@@ -869,6 +871,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             backstory: "You keep the stock database of a tropical fruit wholesaler up to date.\n",
             tools: &[],
             max_iter: None,
+            llm: None,
         },
         __tasknet::AgentSpec {
             name: "responder",
@@ -877,6 +880,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             backstory: "You write replies that customers trust, with exact quantities and prices.\n",
             tools: &[],
             max_iter: None,
+            llm: None,
         },
     ],
     petri_net_json: PETRI_NET_JSON,

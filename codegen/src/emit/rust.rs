@@ -763,8 +763,12 @@ error.",
                 Some(n) => quote!(Some(#n)),
                 None => quote!(None),
             };
+            let llm = match &a.llm {
+                Some(model) => quote!(Some(#model)),
+                None => quote!(None),
+            };
             quote! {
-                #rt::AgentSpec { name: #name, role: #role, goal: #goal, backstory: #backstory, tools: &[#(#tools),*], max_iter: #max_iter }
+                #rt::AgentSpec { name: #name, role: #role, goal: #goal, backstory: #backstory, tools: &[#(#tools),*], max_iter: #max_iter, llm: #llm }
             }
         });
         let name = &m.name;

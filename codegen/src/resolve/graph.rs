@@ -62,6 +62,11 @@ impl Resolver<'_, '_> {
                 backstory: value_or_empty(&a.backstory),
                 tools: a.tools.iter().map(|t| t.value.clone()).collect(),
                 max_iter: a.max_iter,
+                llm: a
+                    .llm
+                    .as_ref()
+                    .map(|l| l.value.trim().to_owned())
+                    .filter(|l| !l.is_empty()),
             })
             .collect()
     }

@@ -113,7 +113,7 @@ impl<T: TaskSet> Runner<T> {
                 let ctx = task_context(registry, spec, run_id, &inputs);
                 #[cfg(feature = "llm")]
                 let ctx = TaskContext {
-                    llm: self.llm.clone(),
+                    llm: self.llm_for(spec),
                     human: human.or_else(|| self.human.clone()),
                     ..ctx
                 };

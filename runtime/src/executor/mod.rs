@@ -61,9 +61,43 @@ pub struct Runner<T: TaskSet> {
     /// The LLM agents answer through.
     #[cfg(feature = "llm")]
     llm: Option<Arc<crate::llm::LlmClient>>,
+    /// The clients of the agents whose agents.yaml entry names a model (`llm`), by agent.
+    #[cfg(feature = "llm")]
+    agent_llms: HashMap<&'static str, Arc<crate::llm::LlmClient>>,
     /// Who reviews the answers of `human_input` tasks.
     #[cfg(feature = "llm")]
     human: Option<crate::llm::Reviewer>,
+}
+
+/// A client per agent that names its model in agents.yaml (`llm: ollama/llama3.2`): on the
+/// runner's server when it has one (`default`), as CrewAI asks each agent's model of the
+/// configured endpoint; otherwise on the provider's own (Ollama on localhost, OpenAI's API, or
+/// `OPENAI_BASE_URL`), with `OPENAI_API_KEY`.
+#[cfg(feature = "llm")]
+fn agent_llms<S>(
+    registry: &'static Registry<S>,
+    default: Option<&Arc<crate::llm::LlmClient>>,
+) -> HashMap<&'static str, Arc<crate::llm::LlmClient>> {
+    let mut clients = HashMap::new();
+    for agent in registry.agents {
+        let Some(model) = agent.llm else { continue };
+        let client = match default {
+            Some(default) => default.with_model(model),
+            None => {
+                let base_url = std::env::var("OPENAI_BASE_URL").ok();
+                match crate::llm::LlmClient::new(crate::llm::LlmConfig::for_model(model, base_url))
+                {
+                    Ok(client) => client,
+                    Err(why) => {
+                        tracing::warn!(agent = agent.name, %why, "no client for the agent's model");
+                        continue;
+                    }
+                }
+            }
+        };
+        clients.insert(agent.name, Arc::new(client));
+    }
+    clients
 }
 
 impl<T: TaskSet> Runner<T> {
@@ -88,6 +122,8 @@ impl<T: TaskSet> Runner<T> {
             browser_runs: browser::BrowserRuns::default(),
             #[cfg(feature = "llm")]
             llm: None,
+            #[cfg(feature = "llm")]
+            agent_llms: agent_llms(registry, None),
             #[cfg(feature = "llm")]
             human: None,
         }
@@ -126,8 +162,19 @@ impl<T: TaskSet> Runner<T> {
     /// generated default) calls it, and a hand-written one finds it in `ctx.llm`.
     #[cfg(feature = "llm")]
     pub fn llm(mut self, client: Arc<crate::llm::LlmClient>) -> Self {
+        self.agent_llms = agent_llms(self.registry(), Some(&client));
         self.llm = Some(client);
         self
+    }
+
+    /// The LLM `task`'s agent answers through: its own model (agents.yaml's `llm`), or the
+    /// runner's.
+    #[cfg(feature = "llm")]
+    pub(crate) fn llm_for(&self, task: &TaskSpec) -> Option<Arc<crate::llm::LlmClient>> {
+        task.agent
+            .and_then(|agent| self.agent_llms.get(agent))
+            .or(self.llm.as_ref())
+            .cloned()
     }
 
     /// Where the execution log goes (e.g. `SqliteStorage::open("runs.db")?`).

@@ -77,6 +77,18 @@ impl LlmClient {
         })
     }
 
+    /// A client for the same server, key and settings asking for another model (an agent's
+    /// `llm`: `openai/gpt-4o-mini`, the provider prefix dropped), sharing the connections.
+    pub fn with_model(&self, model: &str) -> Self {
+        let mut config = self.config.clone();
+        config.model = super::split_provider(model).1.to_owned();
+        LlmClient {
+            http: self.http.clone(),
+            config,
+            refused: AtomicU8::new(0),
+        }
+    }
+
     /// Its settings.
     pub fn config(&self) -> &LlmConfig {
         &self.config
