@@ -531,12 +531,13 @@ async fn a_users_output_type_is_asked_for_with_its_own_schema() {
 
 /// An agent whose agents.yaml entry names a model (`llm: openai/classifier-model`) is asked
 /// for that model, on the runner's server; the others get the runner's model. Each record
-/// names the model its task used.
+/// names the model its task used. An agent with `output_mode: tool` is asked for its typed
+/// answer as the arguments of one function it must call.
 #[tokio::test]
 async fn an_agent_asks_for_the_model_its_agents_yaml_names() {
     let server = fake_server(vec![
         completion(r#"{"category": "order", "products": ["mango"]}"#),
-        completion(r#"{"summary": "One mango."}"#),
+        tool_calls(&[("write_summary_output", json!({"summary": "One mango."}))]),
     ])
     .await;
     let runner = Runner::new(crews::models::Crew(Team))
@@ -547,9 +548,24 @@ async fn an_agent_asks_for_the_model_its_agents_yaml_names() {
         ..Default::default()
     };
     let run = runner.run(state).await.unwrap();
+    assert_eq!(run.state.summary.as_deref(), Some("One mango."));
     let seen = server.seen.lock().unwrap();
     let models: Vec<&Value> = seen.iter().map(|(_, body)| &body["model"]).collect();
     assert_eq!(models, [&json!("classifier-model"), &json!("fake-model")]);
+    let by_tool = &seen[1].1;
+    assert!(by_tool.get("response_format").is_none(), "{by_tool}");
+    assert_eq!(
+        by_tool["tools"][0]["function"]["name"],
+        "write_summary_output"
+    );
+    assert_eq!(
+        by_tool["tools"][0]["function"]["parameters"]["required"],
+        json!(["summary"])
+    );
+    assert_eq!(
+        by_tool["tool_choice"],
+        json!({"type": "function", "function": {"name": "write_summary_output"}})
+    );
     let rows = runner.log().tasks(&run.id).unwrap();
     let recorded: Vec<Option<&str>> = rows
         .iter()

@@ -240,6 +240,8 @@ pub struct Agent {
     pub max_iter: Option<u32>,
     /// `llm`, the agent's model (`openai/gpt-4o-mini`), when given.
     pub llm: Option<String>,
+    /// `output_mode` (`json_schema`, `json_object`, `tool`, `prompted`, `auto`), when given.
+    pub output_mode: Option<String>,
 }
 
 /// A tool the yaml names (an agent's or a task's `tools`): the crew's code provides it.

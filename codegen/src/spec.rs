@@ -137,6 +137,8 @@ pub(crate) struct AgentDecl {
     pub max_iter: Option<u32>,
     /// `llm`: the agent's model, CrewAI's `provider/model` form.
     pub llm: Option<Text>,
+    /// `output_mode` (tasknet): how the agent's typed outputs are asked for.
+    pub output_mode: Option<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -325,6 +327,27 @@ fn max_iter(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<u32> {
             None
         }
     }
+}
+
+/// The ways a typed output can be asked for (the runtime's `OutputMode`, by name).
+const OUTPUT_MODES: &[&str] = &["auto", "json_schema", "json_object", "tool", "prompted"];
+
+/// An agent's `output_mode`: one of [`OUTPUT_MODES`].
+fn output_mode(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<Text> {
+    let mode = text(node, what, diags)?;
+    if OUTPUT_MODES.contains(&mode.value.as_str()) {
+        return Some(mode);
+    }
+    let suggestion = crate::suggest::did_you_mean(&mode.value, OUTPUT_MODES.iter().copied());
+    diags.push(
+        Diagnostic::error(format!(
+            "{what} is `{}`, not one of {}{suggestion}",
+            mode.value.escape_debug(),
+            OUTPUT_MODES.join(", ")
+        ))
+        .at(node.span, "how the agent's typed answers are asked for"),
+    );
+    None
 }
 
 /// The task keys tasknet reads: a near-miss of one is a typo that would silently change the
@@ -654,6 +677,7 @@ pub(crate) fn agents_file(root: &Node, diags: &mut Diagnostics) -> AgentsFile {
             tools: Vec::new(),
             max_iter: None,
             llm: None,
+            output_mode: None,
         };
         let what = |k: &str| format!("`{k}` of agent `{}`", key.name);
         for (k, v) in fields {
@@ -664,6 +688,9 @@ pub(crate) fn agents_file(root: &Node, diags: &mut Diagnostics) -> AgentsFile {
                 "tools" => agent.tools = text_list(v, &what("tools"), diags),
                 "max_iter" => agent.max_iter = max_iter(v, &what("max_iter"), diags),
                 "llm" => agent.llm = text(v, &what("llm"), diags),
+                "output_mode" => {
+                    agent.output_mode = output_mode(v, &what("output_mode"), diags);
+                }
                 _ => {}
             }
         }

@@ -635,7 +635,7 @@ fn a_tool_name_must_be_a_name_and_max_iter_a_count() {
     let errs = errors_with(
         "a: {description: x, tools: [\"web search\"]}\n",
         Some(
-            "clerk: {role: r, goal: g, backstory: b, max_iter: 0}\nother: {role: r, goal: g, backstory: b, llm: [gpt]}\n",
+            "clerk: {role: r, goal: g, backstory: b, max_iter: 0}\nother: {role: r, goal: g, backstory: b, llm: [gpt]}\nthird: {role: r, goal: g, backstory: b, output_mode: json_shema}\n",
         ),
     );
     assert_eq!(
@@ -643,6 +643,7 @@ fn a_tool_name_must_be_a_name_and_max_iter_a_count() {
         [
             "agents.yaml:1:51: `max_iter` of agent `clerk` must be an integer from 1 to 1000",
             "agents.yaml:2:46: `llm` of agent `other` must be a string, found a list",
+            "agents.yaml:3:54: `output_mode` of agent `third` is `json_shema`, not one of auto, json_schema, json_object, tool, prompted (did you mean `json_schema`?)",
             "tasks.yaml:1:29: tool name `web search` is not a valid name",
         ]
     );

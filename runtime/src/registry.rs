@@ -45,6 +45,9 @@ pub struct AgentSpec {
     /// `llm`: the agent's model, as CrewAI writes it (`openai/gpt-4o-mini`, `ollama/llama3.2`),
     /// when given.
     pub llm: Option<&'static str>,
+    /// `output_mode` (tasknet): how the agent's typed answers are asked for (`json_schema`,
+    /// `json_object`, `tool`, `prompted`, `auto`; checked at compile time), when given.
+    pub output_mode: Option<&'static str>,
 }
 
 /// A task's `retry` setting.

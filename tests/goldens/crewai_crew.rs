@@ -522,6 +522,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             tools: &[],
             max_iter: None,
             llm: None,
+            output_mode: None,
         },
         __tasknet::AgentSpec {
             name: "reporting_analyst",
@@ -531,6 +532,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             tools: &[],
             max_iter: None,
             llm: None,
+            output_mode: None,
         },
     ],
     petri_net_json: PETRI_NET_JSON,

@@ -854,6 +854,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             tools: &[],
             max_iter: None,
             llm: None,
+            output_mode: None,
         },
         __tasknet::AgentSpec {
             name: "classifier",
@@ -863,6 +864,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             tools: &[],
             max_iter: None,
             llm: None,
+            output_mode: None,
         },
         __tasknet::AgentSpec {
             name: "stock_keeper",
@@ -872,6 +874,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             tools: &[],
             max_iter: None,
             llm: None,
+            output_mode: None,
         },
         __tasknet::AgentSpec {
             name: "responder",
@@ -881,6 +884,7 @@ pub static TASK_REGISTRY: __tasknet::Registry<State> = __tasknet::Registry {
             tools: &[],
             max_iter: None,
             llm: None,
+            output_mode: None,
         },
     ],
     petri_net_json: PETRI_NET_JSON,

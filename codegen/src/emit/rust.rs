@@ -763,12 +763,13 @@ error.",
                 Some(n) => quote!(Some(#n)),
                 None => quote!(None),
             };
-            let llm = match &a.llm {
-                Some(model) => quote!(Some(#model)),
+            let some_str = |text: &Option<String>| match text {
+                Some(text) => quote!(Some(#text)),
                 None => quote!(None),
             };
+            let (llm, output_mode) = (some_str(&a.llm), some_str(&a.output_mode));
             quote! {
-                #rt::AgentSpec { name: #name, role: #role, goal: #goal, backstory: #backstory, tools: &[#(#tools),*], max_iter: #max_iter, llm: #llm }
+                #rt::AgentSpec { name: #name, role: #role, goal: #goal, backstory: #backstory, tools: &[#(#tools),*], max_iter: #max_iter, llm: #llm, output_mode: #output_mode }
             }
         });
         let name = &m.name;

@@ -67,6 +67,7 @@ impl Resolver<'_, '_> {
                     .as_ref()
                     .map(|l| l.value.trim().to_owned())
                     .filter(|l| !l.is_empty()),
+                output_mode: a.output_mode.as_ref().map(|m| m.value.clone()),
             })
             .collect()
     }

@@ -78,12 +78,16 @@ fn agent_llms<S>(
     registry: &'static Registry<S>,
     default: Option<&Arc<crate::llm::LlmClient>>,
 ) -> HashMap<&'static str, Arc<crate::llm::LlmClient>> {
+    use crate::llm::OutputMode;
     let mut clients = HashMap::new();
     for agent in registry.agents {
-        let Some(model) = agent.llm else { continue };
-        let client = match default {
-            Some(default) => default.with_model(model),
-            None => {
+        let mode = agent.output_mode.and_then(OutputMode::from_name);
+        let client = match (agent.llm, default) {
+            (None, None) => continue,
+            (None, Some(default)) if mode.is_some() => default.with_model(&default.config().model),
+            (None, Some(_)) => continue,
+            (Some(model), Some(default)) => default.with_model(model),
+            (Some(model), None) => {
                 let base_url = std::env::var("OPENAI_BASE_URL").ok();
                 match crate::llm::LlmClient::new(crate::llm::LlmConfig::for_model(model, base_url))
                 {
@@ -94,6 +98,10 @@ fn agent_llms<S>(
                     }
                 }
             }
+        };
+        let client = match mode {
+            Some(mode) => client.with_output_mode(mode),
+            None => client,
         };
         clients.insert(agent.name, Arc::new(client));
     }

@@ -55,7 +55,7 @@ fn mode_bit(mode: OutputMode) -> u8 {
     match mode {
         OutputMode::JsonSchema => 1,
         OutputMode::JsonObject => 2,
-        OutputMode::Auto | OutputMode::Prompted => 4,
+        OutputMode::Auto | OutputMode::Prompted | OutputMode::Tool => 4,
     }
 }
 
@@ -148,7 +148,9 @@ impl LlmClient {
         loop {
             let mode = self.output_mode();
             let mut request = self.request(messages, tools, schema.map(|s| (s, mode)));
-            request.tool_choice = tool_choice.cloned();
+            if tool_choice.is_some() {
+                request.tool_choice = tool_choice.cloned();
+            }
             let outcome = self.send(site, &request, &mut requests).await;
             match outcome {
                 Err(e) if schema.is_some() && self.refuses_mode(&e, mode) => {
@@ -167,8 +169,12 @@ impl LlmClient {
                     if let Some(reason) = &choice.finish_reason {
                         span.record("gen_ai.response.finish_reasons", reason.as_str());
                     }
+                    let mut message = choice.message;
+                    if let (Some(schema), OutputMode::Tool) = (schema, mode) {
+                        answer_from_tool_call(&mut message, &schema.name);
+                    }
                     return Ok(Reply {
-                        message: choice.message,
+                        message,
                         finish_reason: choice.finish_reason,
                         usage,
                         elapsed: started.elapsed(),
@@ -176,6 +182,18 @@ impl LlmClient {
                     });
                 }
             }
+        }
+    }
+
+    /// A client like this one whose typed outputs are asked for in `mode` (an agent's
+    /// `output_mode`), sharing the connections.
+    pub fn with_output_mode(&self, mode: OutputMode) -> Self {
+        let mut config = self.config.clone();
+        config.output_mode = mode;
+        LlmClient {
+            http: self.http.clone(),
+            config,
+            refused: AtomicU8::new(0),
         }
     }
 
@@ -205,8 +223,14 @@ impl LlmClient {
                 "json_schema": {"name": schema.name, "strict": true, "schema": schema.schema},
             })),
             OutputMode::JsonObject => Some(json!({"type": "json_object", "schema": schema.schema})),
-            OutputMode::Prompted => None,
+            OutputMode::Prompted | OutputMode::Tool => None,
         });
+        let mut tools = tools.to_vec();
+        let mut tool_choice = None;
+        if let Some((schema, OutputMode::Tool)) = typed {
+            tools.push(answer_tool(schema));
+            tool_choice = Some(json!({"type": "function", "function": {"name": schema.name}}));
+        }
         if let Some((schema, mode)) = typed
             && matches!(mode, OutputMode::JsonObject | OutputMode::Prompted)
         {
@@ -222,8 +246,8 @@ impl LlmClient {
         ChatRequest {
             model: self.config.model.clone(),
             messages,
-            tools: tools.to_vec(),
-            tool_choice: None,
+            tools,
+            tool_choice,
             response_format,
             temperature: self.config.temperature,
             seed: self.config.seed,
@@ -376,6 +400,32 @@ fn server_message(body: &str) -> String {
 
 fn excerpt(text: &str) -> String {
     super::excerpt(text.trim(), BODY_EXCERPT)
+}
+
+/// The one function of [`OutputMode::Tool`]: its parameters are the output's schema.
+fn answer_tool(schema: &OutputSchema) -> super::wire::ToolDef {
+    super::wire::ToolDef {
+        kind: "function",
+        function: super::wire::FunctionDef {
+            name: schema.name.clone(),
+            description: "Give your final answer, as this function's arguments.".to_owned(),
+            parameters: schema.schema.clone(),
+        },
+    }
+}
+
+/// In [`OutputMode::Tool`], the answer is the arguments of the call to the answer function:
+/// they become the message's text (a reply without that call is left as it came, and fails to
+/// parse as any other wrong answer does).
+fn answer_from_tool_call(message: &mut Message, name: &str) {
+    let at = message
+        .tool_calls
+        .iter()
+        .position(|call| call.function.name == name);
+    if let Some(at) = at {
+        let call = message.tool_calls.remove(at);
+        message.content = Some(call.function.arguments);
+    }
 }
 
 #[cfg(test)]

@@ -48,6 +48,25 @@ pub enum OutputMode {
     JsonObject,
     /// The schema in the prompt only, the reply parsed and validated as any other.
     Prompted,
+    /// The schema as the parameters of one function the model must call (`tool_choice` names
+    /// it), its arguments taken as the answer: for servers with function calling and no
+    /// structured outputs. Chosen explicitly, never by [`OutputMode::Auto`].
+    Tool,
+}
+
+impl OutputMode {
+    /// The mode named as agents.yaml's `output_mode` spells it (`auto`, `json_schema`,
+    /// `json_object`, `tool`, `prompted`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "auto" => OutputMode::Auto,
+            "json_schema" => OutputMode::JsonSchema,
+            "json_object" => OutputMode::JsonObject,
+            "tool" => OutputMode::Tool,
+            "prompted" => OutputMode::Prompted,
+            _ => return None,
+        })
+    }
 }
 
 /// One OpenAI-compatible chat-completions server and model: OpenAI, Ollama, vLLM, llama.cpp's
