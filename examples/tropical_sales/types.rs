@@ -51,7 +51,10 @@ impl Category {
 #[schemars(crate = "tasknet::schemars")]
 pub struct Classification {
     pub category: Category,
-    /// The products the email mentions, by the names of the products we sell.
+    /// The products the email mentions, by the names of the products we sell, each once.
+    // Bounded so that a small model that repeats itself is cut off by the schema, not by
+    // `max_tokens` in the middle of its JSON.
+    #[schemars(length(max = 6))]
     pub products: Vec<String>,
 }
 
@@ -81,5 +84,6 @@ pub struct Reply {
 #[schemars(crate = "tasknet::schemars")]
 pub struct Draft {
     /// The reply's text, from the greeting to the signature.
+    #[schemars(length(max = 500))]
     pub text: String,
 }
