@@ -302,6 +302,10 @@ def render(results, args, started, finished, profiled):
         add(f"The profiles under \"Why the missed targets are missed\" were taken when the page was "
             f"written again from `bench/last-run.json`, on "
             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.")
+    add("")
+    add("The LLM pair (CrewAI and tasknet running one crew against the same local model, on a server "
+        "that takes only `json_object` and on one that speaks `json_schema`) has a page of its own, "
+        "[BENCHMARKS-llm.md](BENCHMARKS-llm.md), written by `bench/compare --llm`.")
     if quick:
         add("")
         add("**Quick run (`--quick`): smaller sizes and fewer rounds than the targets ask for; "

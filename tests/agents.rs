@@ -85,7 +85,8 @@ async fn a_mixed_crew_runs_its_agents_through_the_llm_and_its_code_as_code() {
     );
     assert_eq!(
         classify["messages"][1]["content"],
-        "Classify this email: Please send 20 kg of mangoes and 5 of papayas.\n\nExpected output: One category and the products it names.\n\nInput: {\"email\":\"Please send 20 kg of mangoes and 5 of papayas.\"}"
+        "Classify this email: Please send 20 kg of mangoes and 5 of papayas.\n\nExpected output: One category and the products it names.",
+        "the email is in the description already: it is not sent again as input"
     );
     assert_eq!(
         classify["response_format"]["json_schema"]["schema"]["required"],

@@ -20,7 +20,9 @@ pub const DEFAULT_OUTPUT_RETRIES: u32 = 3;
 
 /// The agent's system message and the task's user message, as docs/agents.md shows them:
 /// the agent's rendered role, goal and backstory; the rendered description, the expected
-/// output, and the task's input (the fields it reads) as JSON.
+/// output, and the task's input (the fields it reads) as JSON, less the text fields whose
+/// value the description already holds (a `{placeholder}` filled in): the model reads each
+/// once, and the prompt is that much shorter.
 pub fn task_messages(ctx: &TaskContext, input: &Value) -> Vec<Message> {
     let mut messages = Vec::with_capacity(2);
     if let Some(role) = ctx.role.as_deref() {
@@ -40,6 +42,25 @@ pub fn task_messages(ctx: &TaskContext, input: &Value) -> Vec<Message> {
         user.push_str("\n\nExpected output: ");
         user.push_str(ctx.expected_output.trim());
     }
+    let unread;
+    let input = match input {
+        Value::Object(fields) => {
+            let shown = |value: &Value| {
+                value
+                    .as_str()
+                    .is_some_and(|text| !text.is_empty() && ctx.description.contains(text))
+            };
+            unread = Value::Object(
+                fields
+                    .iter()
+                    .filter(|(_, value)| !shown(value))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            );
+            &unread
+        }
+        other => other,
+    };
     let has_input = match input {
         Value::Object(fields) => !fields.is_empty(),
         Value::Null => false,
