@@ -26,6 +26,7 @@ use tasknet::Runner;
 use tasknet::llm::{LlmClient, LlmConfig, OutputMode};
 
 use crews::{NoCode, Team, Warehouse, crewai_test_config, mixed, one_tool};
+use tasknet_testkit::fake_llm::recording_proxy;
 
 /// Where `.ci/run` puts the model; `TASKNET_TEST_GGUF` names another file.
 fn model_file() -> PathBuf {
@@ -40,6 +41,7 @@ fn model_file() -> PathBuf {
 struct ModelServer {
     child: Child,
     url: String,
+    addr: std::net::SocketAddr,
 }
 
 impl Drop for ModelServer {
@@ -103,6 +105,7 @@ fn wait_until_listening(child: Child, port: u16) -> ModelServer {
     let server = ModelServer {
         child,
         url: format!("http://127.0.0.1:{port}/v1"),
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
     };
     let deadline = Instant::now() + Duration::from_secs(120);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -136,7 +139,9 @@ fn agents_run_through_a_real_model() {
     runtime.block_on(async {
         // Typed outputs on a server that refuses json_schema: the crew completes, each typed
         // answer parses into its Output struct, and the client remembers the server's mode.
-        let llm = client(&server.url);
+        // Through a proxy that keeps the server's own token counts, which the log must hold.
+        let proxy = recording_proxy(server.addr).await;
+        let llm = client(&proxy.url);
         let runner = Runner::new(mixed::Crew(Team))
             .progress(false)
             .llm(llm.clone());
@@ -173,6 +178,41 @@ fn agents_run_through_a_real_model() {
                 "{usage:?}"
             );
         }
+        let served: (u64, u64) = proxy
+            .usage
+            .lock()
+            .unwrap()
+            .iter()
+            .fold((0, 0), |(p, c), (dp, dc)| (p + dp, c + dc));
+        let logged = rows
+            .iter()
+            .filter_map(|r| r.llm.as_ref())
+            .fold((0, 0), |(p, c), u| {
+                (p + u.prompt_tokens, c + u.completion_tokens)
+            });
+        assert_eq!(logged, served, "the log holds the server's own counts");
+
+        // A code guardrail's rejection goes back to the model, and its next answer is taken.
+        let guard = RejectsFirst::default();
+        let checks = guard.0.clone();
+        let runner = Runner::new(mixed::Crew(guard))
+            .progress(false)
+            .llm(client(&server.url));
+        let state = mixed::State {
+            email: Some("Please send 10 kg of papayas. Bruno".into()),
+            ..Default::default()
+        };
+        let run = runner
+            .run(state)
+            .await
+            .expect("the rejected answer is answered again");
+        assert_eq!(checks.load(std::sync::atomic::Ordering::Relaxed), 2);
+        let rows = runner.log().tasks(&run.id).unwrap();
+        assert!(
+            rows[0].llm.as_ref().unwrap().calls >= 2,
+            "{:?}",
+            rows[0].llm
+        );
 
         // A CrewAI file with no task code: each output is the agent's text.
         let runner = Runner::new(crewai_test_config::Crew(NoCode))
@@ -338,6 +378,31 @@ fn start_front() -> Option<ModelServer> {
         .spawn()
         .expect("start the node-llama-cpp front");
     Some(wait_until_listening(child, port))
+}
+
+/// `count_products` in code; `classify_message`'s first answer rejected by its code guardrail,
+/// whatever it says, the second taken.
+#[derive(Default)]
+struct RejectsFirst(Arc<std::sync::atomic::AtomicU32>);
+
+impl mixed::Tasks for RejectsFirst {
+    async fn count_products(
+        &self,
+        ctx: &tasknet::TaskContext,
+        input: mixed::CountProductsInput,
+    ) -> Result<mixed::CountProductsOutput, tasknet::TaskError> {
+        mixed::Tasks::count_products(&Team, ctx, input).await
+    }
+
+    fn classify_message_guardrail(
+        &self,
+        _output: &mixed::ClassifyMessageOutput,
+    ) -> Result<(), String> {
+        match self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
+            0 => Err("name the products in lower case".to_owned()),
+            _ => Ok(()),
+        }
+    }
 }
 
 async fn seed_pipeline_through_its_agents(url: &str) {

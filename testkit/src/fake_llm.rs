@@ -116,6 +116,12 @@ pub async fn fake_server(script: Vec<Step>) -> FakeServer {
 }
 
 async fn read_request(socket: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
+    let (head, body) = read_message(socket).await;
+    (head.to_lowercase(), body)
+}
+
+/// One HTTP message's head (as sent) and body (by its `content-length`).
+async fn read_message(socket: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
     let mut data = Vec::new();
     let mut buf = [0u8; 8192];
     loop {
@@ -125,10 +131,13 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
         }
         data.extend_from_slice(&buf[..n]);
         if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&data[..end]).to_lowercase();
+            let head = String::from_utf8_lossy(&data[..end]).into_owned();
             let length: usize = head
                 .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length").then_some(value)
+                })
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(0);
             while data.len() < end + 4 + length {
@@ -141,4 +150,62 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
             return (head, data[end + 4..].to_vec());
         }
     }
+}
+
+/// A head with its `connection` header replaced by `connection: close` (one exchange per
+/// connection, so that a message ends where its body does).
+fn closing(head: &str) -> String {
+    let mut lines: Vec<&str> = head
+        .split("\r\n")
+        .filter(|l| {
+            !l.split_once(':')
+                .is_some_and(|(name, _)| name.eq_ignore_ascii_case("connection"))
+        })
+        .collect();
+    lines.push("connection: close");
+    lines.join("\r\n") + "\r\n\r\n"
+}
+
+/// A proxy in front of a real server that keeps the `usage` of each reply it passes on (the
+/// server's own token counts, to check the execution log against).
+pub struct RecordingProxy {
+    /// The proxy's `/v1` base URL.
+    pub url: String,
+    /// Each successful reply's (prompt, completion) tokens, in order.
+    pub usage: Arc<Mutex<Vec<(u64, u64)>>>,
+}
+
+/// Starts a [`RecordingProxy`] on a free loopback port for the server at `upstream`
+/// (`127.0.0.1:PORT`).
+pub async fn recording_proxy(upstream: std::net::SocketAddr) -> RecordingProxy {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let usage = Arc::new(Mutex::new(Vec::new()));
+    let log = usage.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let (head, body) = read_message(&mut client).await;
+                let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let _ = server.write_all(closing(&head).as_bytes()).await;
+                let _ = server.write_all(&body).await;
+                let (reply_head, reply) = read_message(&mut server).await;
+                if reply_head.starts_with("HTTP/1.1 200")
+                    && let Ok(json) = serde_json::from_slice::<Value>(&reply)
+                {
+                    let count = |key: &str| json["usage"][key].as_u64().unwrap_or(0);
+                    log.lock()
+                        .unwrap()
+                        .push((count("prompt_tokens"), count("completion_tokens")));
+                }
+                let _ = client.write_all(closing(&reply_head).as_bytes()).await;
+                let _ = client.write_all(&reply).await;
+                let _ = client.shutdown().await;
+            });
+        }
+    });
+    RecordingProxy { url, usage }
 }
