@@ -9,21 +9,25 @@ mod client;
 mod config;
 mod error;
 mod human;
+mod parse;
+mod prompt;
 mod schema;
+mod tool_loop;
 mod wire;
 
 pub use agent::{
-    CallStats, DEFAULT_MAX_ITER, DEFAULT_OUTPUT_RETRIES, answer_as, answer_task, ask_agent,
-    task_messages, text_answer, typed_answer,
+    CallStats, DEFAULT_OUTPUT_RETRIES, Guard, answer_as, answer_task, ask_agent, text_answer,
+    typed_answer,
 };
-pub use agent::{Guard, NamedTool};
 pub use client::{LlmClient, OutputSchema, Reply};
 pub use config::{ApiKey, LlmConfig, MODEL_ENV, OutputMode, split_provider};
 pub use error::{CallSite, LlmError, LlmErrorKind};
 pub use human::{FeedbackFuture, HumanFeedback, Reviewer, TerminalFeedback};
+pub use prompt::task_messages;
 pub use schema::{
     object_schema, output_schema, output_type_schema, schema_name, type_schema, whole_type_schema,
 };
+pub use tool_loop::{DEFAULT_MAX_ITER, NamedTool};
 
 /// The first `limit` characters of `text`, `...` marking a cut.
 pub(crate) fn excerpt(text: &str, limit: usize) -> String {
