@@ -123,6 +123,9 @@ pub struct Task {
     pub rust_name: String,
     /// The stem of its Rust type names: `<type_name>Input`, `Output`, `InputData`.
     pub type_name: String,
+    /// Its code guardrail's method, `<rust_name>_guardrail` (suffixed `_2`, ... when a task
+    /// method has that name).
+    pub guardrail_method: String,
     /// `description`, as written (placeholders are filled at run time).
     pub description: String,
     /// `expected_output`, as written.

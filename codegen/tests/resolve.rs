@@ -662,3 +662,20 @@ fn human_input_is_read_as_a_boolean() {
         ["tasks.yaml:1:34: `human_input` of task `a` must be `true` or `false`"]
     );
 }
+
+#[test]
+fn a_guardrail_method_never_takes_a_task_methods_name() {
+    let m = ok("a: {description: x}\na_guardrail: {description: y}\n");
+    let names: Vec<(&str, &str)> = m
+        .tasks
+        .iter()
+        .map(|t| (t.rust_name.as_str(), t.guardrail_method.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("a", "a_guardrail_2"),
+            ("a_guardrail", "a_guardrail_guardrail")
+        ]
+    );
+}

@@ -444,8 +444,7 @@ impl Emitter<'_> {
 
     fn tasks_trait(&self) -> TokenStream {
         let rt = &self.rt;
-        let guardrail_methods = self.guardrail_methods();
-        let methods = self.model.tasks.iter().zip(&guardrail_methods).map(|(task, guardrail)| {
+        let methods = self.model.tasks.iter().map(|task| {
             let method = ident(&task.rust_name);
             let input_ty = type_name(task, "Input");
             let output_ty = type_name(task, "Output");
@@ -484,7 +483,7 @@ impl Emitter<'_> {
                         let method = ident(&tool.rust_name);
                         quote!((#api_name, <Self as Tools>::#method(self)))
                     });
-                    let guardrail = ident(guardrail);
+                    let guardrail = ident(&task.guardrail_method);
                     let guardrail_doc = doc_lines(&format!(
                         "The guardrail of task `{}`: called on each answer of its agent that parses; an\n`Err` goes back to the agent with its message (up to `guardrail_max_retries` times,\nthen the task fails). Accepts every answer unless implemented.",
                         task.name
@@ -539,32 +538,6 @@ impl Emitter<'_> {
         task.agent
             .as_deref()
             .filter(|a| self.model.agents.iter().any(|defined| defined.name == *a))
-    }
-
-    /// Each task's guardrail method name, `<task>_guardrail`, suffixed when a task method has
-    /// that name already.
-    fn guardrail_methods(&self) -> Vec<String> {
-        let methods: std::collections::HashSet<&str> = self
-            .model
-            .tasks
-            .iter()
-            .map(|t| t.rust_name.as_str())
-            .collect();
-        let mut taken = std::collections::HashSet::new();
-        self.model
-            .tasks
-            .iter()
-            .map(|task| {
-                let natural = format!("{}_guardrail", task.rust_name);
-                let mut name = natural.clone();
-                let mut n = 2;
-                while methods.contains(name.as_str()) || !taken.insert(name.clone()) {
-                    name = format!("{natural}_{n}");
-                    n += 1;
-                }
-                name
-            })
-            .collect()
     }
 
     /// The tools `task`'s agent gets: the task's own `tools`, else its agent's (as CrewAI).

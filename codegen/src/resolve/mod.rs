@@ -51,7 +51,7 @@ pub(crate) fn resolve(
         field_ids: HashMap::new(),
         field_rust_names: NameTable::snake(&RESERVED_FIELDS),
         task_ids: HashMap::new(),
-        task_rust_names: Vec::new(),
+        task_names: Vec::new(),
         edges: Vec::new(),
     };
     r.index_tasks();
@@ -60,11 +60,16 @@ pub(crate) fn resolve(
     let mut tasks: Vec<Task> = Vec::with_capacity(file.tasks.len());
     for (id, decl) in file.tasks.iter().enumerate() {
         let requires = r.resolve_reads(id, decl, &produces);
-        let (rust_name, type_name) = r.task_rust_names[id].clone();
+        let TaskNames {
+            rust_name,
+            type_name,
+            guardrail_method,
+        } = r.task_names[id].clone();
         tasks.push(Task {
             name: decl.name.value.clone(),
             rust_name,
             type_name,
+            guardrail_method,
             description: value_or_empty(&decl.description),
             expected_output: value_or_empty(&decl.expected_output),
             agent: decl.agent.as_ref().map(|a| a.value.clone()),
@@ -160,9 +165,17 @@ struct Resolver<'a, 'd> {
     /// The Rust names of the fields so far.
     field_rust_names: NameTable,
     task_ids: HashMap<&'a str, TaskId>,
-    /// Each task's Rust name and type-name stem, by id.
-    task_rust_names: Vec<(String, String)>,
+    /// Each task's Rust names, by id.
+    task_names: Vec<TaskNames>,
     edges: Vec<Edge>,
+}
+
+/// A task's Rust names (names.rs).
+#[derive(Debug, Clone)]
+struct TaskNames {
+    rust_name: String,
+    type_name: String,
+    guardrail_method: String,
 }
 
 impl<'a> Resolver<'a, '_> {
@@ -182,8 +195,16 @@ impl<'a> Resolver<'a, '_> {
             }
             let rust_name = methods.claim(snake_ident(&name.value));
             let type_name = types.claim(camel_name(&rust_name));
-            self.task_rust_names.push((rust_name, type_name));
+            self.task_names.push(TaskNames {
+                rust_name,
+                type_name,
+                guardrail_method: String::new(),
+            });
             self.task_ids.insert(name.value.as_str(), id);
+        }
+        // The guardrail methods share the trait with the task methods: named once those are.
+        for names in &mut self.task_names {
+            names.guardrail_method = methods.claim(format!("{}_guardrail", names.rust_name));
         }
     }
 }
