@@ -1,6 +1,6 @@
 //! What tasknet's test suites share: finding the outside programs some tests run (node,
-//! xmllint, dot, chromium, cargo-generate, ...), and a scripted fake LLM server
-//! ([`fake_llm`]).
+//! xmllint, dot, chromium, cargo-generate, ...), a scripted fake LLM server ([`fake_llm`]),
+//! and throwaway PostgreSQL clusters ([`postgres`]).
 //!
 //! `cargo test --workspace` must pass on a machine that has only the Rust toolchain, so a test
 //! whose program is missing says on stderr that it was skipped and why; CI installs every
@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod fake_llm;
+pub mod postgres;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
