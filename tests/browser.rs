@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use fantoccini::{ClientBuilder, Locator};
 use pipeline::{Crew, SalesTeam};
 use serde_json::json;
-use tasknet::llm::{LlmClient, LlmConfig};
 use tasknet::server::{Server, ServerConfig};
 use tasknet::{
     LlmUsage, RunStatus, Runner, SqliteStorage, Storage, TaskContext, TaskError, TaskStatus,
@@ -327,20 +326,7 @@ async fn the_runner_page_asks_a_person_for_human_input() {
         completion(r#"{"reply": "Yes, at 3.50 EUR per kg."}"#),
     ])
     .await;
-    let log: std::sync::Arc<dyn Storage> = std::sync::Arc::new(tasknet::MemoryStorage::new());
-    let runner = Runner::new(crews::human::Crew(crews::Drafts))
-        .shared_storage(log.clone())
-        .progress(false)
-        .llm(std::sync::Arc::new(
-            LlmClient::new(LlmConfig::new(&llm.url, "fake-model")).unwrap(),
-        ));
-    let config = ServerConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    };
-    let server = Server::bind(runner, config).await.unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run_until(std::future::pending()));
+    let (_log, addr) = crews::serve_drafts(&llm.url).await;
 
     let result = async {
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -7,34 +7,14 @@ mod crews;
 #[path = "server_support/mod.rs"]
 mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tasknet::llm::{LlmClient, LlmConfig};
-use tasknet::{MemoryStorage, Runner, Storage, TaskStatus};
+use tasknet::TaskStatus;
 
-use crews::{Drafts, human};
-use support::{Server, ServerConfig, Socket, connect, receive, send, start_run};
+use crews::serve_drafts;
+use support::{Socket, connect, receive, send, start_run};
 use tasknet_testkit::fake_llm::{completion, fake_server};
-
-/// A server for the human crew, answering through the LLM at `url`; its log and address.
-async fn serve_drafts(url: &str) -> (Arc<dyn Storage>, std::net::SocketAddr) {
-    let log: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-    let llm = LlmClient::new(LlmConfig::new(url, "fake-model")).unwrap();
-    let runner = Runner::new(human::Crew(Drafts))
-        .shared_storage(log.clone())
-        .progress(false)
-        .llm(Arc::new(llm));
-    let config = ServerConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    };
-    let server = Server::bind(runner, config).await.unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run_until(std::future::pending()));
-    (log, addr)
-}
 
 async fn ask_for_a_draft(socket: &mut Socket, run_id: &str) {
     let data = json!({

@@ -69,14 +69,7 @@ fn start_server(extra_args: &[&str]) -> Option<ModelServer> {
         ));
         return None;
     }
-    let model = model_file();
-    if !model.exists() {
-        tasknet_testkit::skip(&format!(
-            "the model {} is missing ({INSTALL})",
-            model.display()
-        ));
-        return None;
-    }
+    let model = present_model()?;
     let port = free_port();
     let child = python
         .command()
@@ -90,6 +83,19 @@ fn start_server(extra_args: &[&str]) -> Option<ModelServer> {
         .spawn()
         .expect("start llama_cpp.server");
     Some(wait_until_listening(child, port))
+}
+
+/// The model file, or `None` after saying it is missing.
+fn present_model() -> Option<PathBuf> {
+    let model = model_file();
+    if !model.exists() {
+        tasknet_testkit::skip(&format!(
+            "the model {} is missing ({INSTALL})",
+            model.display()
+        ));
+        return None;
+    }
+    Some(model)
 }
 
 fn free_port() -> u16 {
@@ -358,14 +364,7 @@ fn start_front() -> Option<ModelServer> {
         );
         return None;
     }
-    let model = model_file();
-    if !model.exists() {
-        tasknet_testkit::skip(&format!(
-            "the model {} is missing ({INSTALL})",
-            model.display()
-        ));
-        return None;
-    }
+    let model = present_model()?;
     let port = free_port();
     let child = node
         .command()

@@ -194,6 +194,30 @@ pub struct Drafts;
 
 impl human::Tasks for Drafts {}
 
+/// A task server on a free loopback port for the human crew, answering through the LLM at
+/// `url` and logging to memory: its log and address.
+pub async fn serve_drafts(
+    url: &str,
+) -> (std::sync::Arc<dyn tasknet::Storage>, std::net::SocketAddr) {
+    use std::sync::Arc;
+    use tasknet::llm::{LlmClient, LlmConfig};
+    use tasknet::server::{Server, ServerConfig};
+    let log: Arc<dyn tasknet::Storage> = Arc::new(tasknet::MemoryStorage::new());
+    let llm = LlmClient::new(LlmConfig::new(url, "fake-model")).unwrap();
+    let runner = tasknet::Runner::new(human::Crew(Drafts))
+        .shared_storage(log.clone())
+        .progress(false)
+        .llm(Arc::new(llm));
+    let config = ServerConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    };
+    let server = Server::bind(runner, config).await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run_until(std::future::pending()));
+    (log, addr)
+}
+
 /// A scripted person: gives each feedback in turn (the last one again when they run out) and
 /// keeps the answers it was shown.
 pub struct Reviewer {

@@ -78,19 +78,26 @@ fn agent_llms<S>(
     registry: &'static Registry<S>,
     default: Option<&Arc<crate::llm::LlmClient>>,
 ) -> HashMap<&'static str, Arc<crate::llm::LlmClient>> {
-    use crate::llm::OutputMode;
+    use crate::llm::{LlmClient, LlmConfig, OutputMode, split_provider};
     let mut clients = HashMap::new();
     for agent in registry.agents {
         let mode = agent.output_mode.and_then(OutputMode::from_name);
+        let own = |config: &mut LlmConfig| {
+            if let Some(model) = agent.llm {
+                config.model = split_provider(model).1.to_owned();
+            }
+            if let Some(mode) = mode {
+                config.output_mode = mode;
+            }
+        };
         let client = match (agent.llm, default) {
+            (None, _) if mode.is_none() => continue,
+            (_, Some(default)) => default.with_config(own),
             (None, None) => continue,
-            (None, Some(default)) if mode.is_some() => default.with_model(&default.config().model),
-            (None, Some(_)) => continue,
-            (Some(model), Some(default)) => default.with_model(model),
             (Some(model), None) => {
-                let base_url = std::env::var("OPENAI_BASE_URL").ok();
-                match crate::llm::LlmClient::new(crate::llm::LlmConfig::for_model(model, base_url))
-                {
+                let mut config = LlmConfig::for_model(model, std::env::var("OPENAI_BASE_URL").ok());
+                own(&mut config);
+                match LlmClient::new(config) {
                     Ok(client) => client,
                     Err(why) => {
                         tracing::warn!(agent = agent.name, %why, "no client for the agent's model");
@@ -98,10 +105,6 @@ fn agent_llms<S>(
                     }
                 }
             }
-        };
-        let client = match mode {
-            Some(mode) => client.with_output_mode(mode),
-            None => client,
         };
         clients.insert(agent.name, Arc::new(client));
     }

@@ -80,8 +80,14 @@ impl LlmClient {
     /// A client for the same server, key and settings asking for another model (an agent's
     /// `llm`: `openai/gpt-4o-mini`, the provider prefix dropped), sharing the connections.
     pub fn with_model(&self, model: &str) -> Self {
+        self.with_config(|config| config.model = super::split_provider(model).1.to_owned())
+    }
+
+    /// A client for the same server whose settings `change` alters, sharing the connections
+    /// (what the server refused is learnt again: another model may take other modes).
+    pub(crate) fn with_config(&self, change: impl FnOnce(&mut LlmConfig)) -> Self {
         let mut config = self.config.clone();
-        config.model = super::split_provider(model).1.to_owned();
+        change(&mut config);
         LlmClient {
             http: self.http.clone(),
             config,
@@ -188,13 +194,7 @@ impl LlmClient {
     /// A client like this one whose typed outputs are asked for in `mode` (an agent's
     /// `output_mode`), sharing the connections.
     pub fn with_output_mode(&self, mode: OutputMode) -> Self {
-        let mut config = self.config.clone();
-        config.output_mode = mode;
-        LlmClient {
-            http: self.http.clone(),
-            config,
-            refused: AtomicU8::new(0),
-        }
+        self.with_config(|config| config.output_mode = mode)
     }
 
     fn error(&self, site: &CallSite, kind: LlmErrorKind, message: impl Into<String>) -> LlmError {
