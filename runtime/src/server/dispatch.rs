@@ -109,7 +109,7 @@ impl<T: TaskSet> Session<T> {
                     Ok((task, started)) => {
                         outbox.push(started);
                         let late_replies = self.late_replies.clone();
-                        let overrides = self.overrides(&id, &task.run_id);
+                        let overrides = self.overrides(&id, &task);
                         let shared = shared.clone();
                         self.running.spawn(async move {
                             let reply = execute(shared, id, task, overrides).await;
@@ -154,22 +154,25 @@ impl<T: TaskSet> Session<T> {
 }
 
 impl<T: TaskSet> Session<T> {
-    /// What a task asked for on this connection runs with: the server's time limit, and this
-    /// client as the reviewer of a `human_input` task's answers.
-    fn overrides(&self, id: &Value, run_id: &str) -> TaskOverrides {
+    /// What a task asked for on this connection runs with: the server's time limit, and, for
+    /// a `human_input` task (only: the others pay nothing for it), this client as the
+    /// reviewer of its answers.
+    fn overrides(&self, id: &Value, task: &Started<T::State>) -> TaskOverrides {
         #[cfg(not(feature = "llm"))]
-        let _ = (id, run_id);
+        let _ = (id, task);
         TaskOverrides {
             overall: Some(self.shared.config.task_timeout),
             #[cfg(feature = "llm")]
-            human: Some(crate::llm::Reviewer(Arc::new(
-                super::review::ClientReviewer {
-                    id: id.clone(),
-                    run_id: run_id.to_owned(),
-                    pending: self.feedback.clone(),
-                    replies: self.late_replies.clone(),
-                },
-            ))),
+            human: self.shared.runner.task_set().registry().tasks[task.index]
+                .human_input
+                .then(|| {
+                    crate::llm::Reviewer(Arc::new(super::review::ClientReviewer {
+                        id: id.clone(),
+                        run_id: task.run_id.clone(),
+                        pending: self.feedback.clone(),
+                        replies: self.late_replies.clone(),
+                    }))
+                }),
         }
     }
 }
