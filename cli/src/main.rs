@@ -83,7 +83,9 @@ enum Command {
     },
     /// Print the runs of an execution log, or one run's task outputs.
     Log {
-        /// The log: an SQLite file written by a tasknet runner (a path or `sqlite:PATH`).
+        /// The log: an SQLite file written by a tasknet runner (a path or `sqlite:PATH`), or a
+        /// PostgreSQL database (`postgres://user@host/db`).
+        #[arg(env = "TASKNET_LOG", hide_env_values = true)]
         db: String,
         /// The run to show.
         #[arg(long)]
@@ -107,7 +109,9 @@ enum Command {
     },
     /// Export an execution log: every run and task record.
     Export {
-        /// The log: an SQLite file (a path or `sqlite:PATH`).
+        /// The log: an SQLite file (a path or `sqlite:PATH`), or a PostgreSQL database
+        /// (`postgres://user@host/db`).
+        #[arg(env = "TASKNET_LOG", hide_env_values = true)]
         db: String,
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
@@ -197,7 +201,8 @@ fn quiet_on_broken_pipe(e: tasknet_runtime::StorageError) -> Result<(), String> 
     }
 }
 
-/// Opens an existing log to read it (a path, `sqlite:PATH`; see `storage::LogLocation`):
+/// Opens an existing log to read it (a path, `sqlite:PATH`, `postgres://`; see
+/// `storage::LogLocation`):
 /// never writes to it; a missing, empty or foreign file is an error, not a new empty log.
 fn open_log(db: &str) -> Result<Arc<dyn Storage>, String> {
     let location = LogLocation::parse(db).map_err(|e| format!("error: {e}"))?;

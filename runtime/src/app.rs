@@ -31,8 +31,15 @@ type ConfigureFn<T> = Box<dyn Fn(Runner<T>) -> Runner<T>>;
 
 #[derive(Parser)]
 struct Cli {
-    /// The execution log: a path (an SQLite file), `sqlite:PATH` or `memory:`.
-    #[arg(long, global = true)]
+    /// The execution log: a path (an SQLite file), `sqlite:PATH`, `postgres://user@host/db`
+    /// or `memory:` (default: TASKNET_LOG, else the binary's own file).
+    #[arg(
+        long,
+        visible_alias = "log",
+        global = true,
+        env = "TASKNET_LOG",
+        hide_env_values = true
+    )]
     db: Option<String>,
     /// No progress lines.
     #[arg(long, global = true)]

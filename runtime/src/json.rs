@@ -37,7 +37,7 @@ impl JsonText {
 
     /// Text a store wrote from a `JsonText` and reads back: not checked again here.
     // Only the SQLite store reads text back.
-    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub(crate) fn from_store(text: String) -> Self {
         JsonText(text)
     }

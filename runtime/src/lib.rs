@@ -47,6 +47,8 @@ pub use petri::PetriNet;
 #[cfg(feature = "server")]
 pub use server::{Server, ServerConfig, serve};
 pub use storage::{MemoryStorage, Storage, StorageError};
+#[cfg(feature = "postgres")]
+pub use storage::{PostgresOptions, PostgresStorage};
 #[cfg(feature = "sqlite")]
 pub use storage::{SqliteStorage, Synchronous};
 

@@ -46,17 +46,25 @@ fn task(run_id: &str, index: usize, name: &str, output: serde_json::Value) -> Ta
     }
 }
 
-fn stores() -> Vec<(&'static str, Arc<dyn Storage>, tempfile::TempDir)> {
+/// What keeps a store's backing alive for the test (a directory, a PostgreSQL cluster).
+type Backing = Box<dyn std::any::Any>;
+
+/// Every store, each fresh: memory, SQLite, and PostgreSQL on a throwaway cluster of its own
+/// (skipped, saying so, where PostgreSQL is not installed).
+fn stores() -> Vec<(&'static str, Arc<dyn Storage>, Backing)> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStorage::open(dir.path().join("log.db")).unwrap();
-    vec![
-        (
-            "memory",
-            Arc::new(MemoryStorage::new()),
-            tempfile::tempdir().unwrap(),
-        ),
-        ("sqlite", Arc::new(sqlite), dir),
-    ]
+    #[allow(unused_mut)]
+    let mut stores: Vec<(&'static str, Arc<dyn Storage>, Backing)> = vec![
+        ("memory", Arc::new(MemoryStorage::new()), Box::new(())),
+        ("sqlite", Arc::new(sqlite), Box::new(dir)),
+    ];
+    #[cfg(feature = "postgres")]
+    if let Some(cluster) = tasknet_testkit::postgres::Cluster::start() {
+        let store = tasknet_runtime::PostgresStorage::connect(&cluster.url("postgres")).unwrap();
+        stores.push(("postgres", Arc::new(store), Box::new(cluster)));
+    }
+    stores
 }
 
 #[test]
@@ -487,14 +495,53 @@ fn logs_open_from_a_url_or_a_path() {
     );
     for (url, says) in [
         (
-            "postgres://localhost/runs",
-            "`postgres://` logs are not supported",
+            "redis://:hunter2@localhost/0",
+            "`redis://` logs are not supported",
         ),
         ("", "empty"),
     ] {
         let error = open(url).err().unwrap().to_string();
         assert!(error.contains(says), "{url}: {error}");
+        assert!(!error.contains("hunter2"), "{error}");
     }
+    // A server database: its password is never shown, nor debug-printed.
+    let url = "postgres://tasks:hunter2@db.example:5433/runs?sslmode=require";
+    let location = LogLocation::parse(url).unwrap();
+    assert!(matches!(location, LogLocation::Postgres(_)), "{location:?}");
+    assert_eq!(
+        location.to_string(),
+        "postgres://tasks@db.example:5433/runs"
+    );
+    assert!(!format!("{location:?}").contains("hunter2"));
+    assert!(matches!(
+        LogLocation::parse("postgresql://localhost/runs").unwrap(),
+        LogLocation::Postgres(_)
+    ));
+}
+
+/// A PostgreSQL log that cannot be reached fails after its patience, saying why and where,
+/// without the password.
+#[cfg(feature = "postgres")]
+#[test]
+fn an_unreachable_postgres_log_fails_saying_why() {
+    use tasknet_runtime::{PostgresOptions, PostgresStorage};
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let options = PostgresOptions {
+        reconnect_for: std::time::Duration::from_millis(300),
+        ..PostgresOptions::default()
+    };
+    let url = format!("postgres://tasks:hunter2@127.0.0.1:{port}/runs");
+    let error = PostgresStorage::connect_with(&url, options)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!("postgres://tasks@127.0.0.1:{port}/runs")),
+        "{error}"
+    );
+    assert!(error.to_lowercase().contains("refused"), "{error}");
+    assert!(!error.contains("hunter2"), "{error}");
 }
 
 /// `runs_page` (what `GET /runs` serves): newest first, runs that started at the same instant

@@ -96,6 +96,31 @@ impl Cluster {
         }
     }
 
+    /// Runs `sql` through psql on `database` as the superuser; its output, trimmed (one line
+    /// per row, columns split by `|`), or psql's error.
+    pub fn sql(&self, database: &str, sql: &str) -> Result<String, String> {
+        let out = self
+            .program("psql")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args([
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-Atc",
+                sql,
+            ])
+            .output()
+            .map_err(|e| format!("psql: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
     /// Stops the server at once (`immediate`: as a crash would), keeping its files: `start`
     /// again with [`Cluster::restart`].
     pub fn stop(&self) {

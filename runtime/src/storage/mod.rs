@@ -4,6 +4,8 @@
 mod export;
 mod handler;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -14,20 +16,59 @@ use std::sync::Arc;
 pub use export::{csv_cell, export_csv, export_jsonl};
 pub use handler::TaskOutputStorageHandler;
 pub use memory::MemoryStorage;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStorage};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteStorage, Synchronous};
 
 use crate::log::{RunRecord, RunStatus, TaskRecord};
 
-/// Where a log is, as [`open`] reads it: `memory:`, `sqlite:PATH` (or `sqlite://PATH`), or a
-/// plain path, which is an SQLite file. A server database (`postgres://`) will be one more
-/// variant; until then its URL is refused by name.
+/// Where a log is, as [`open`] reads it: `memory:`, `sqlite:PATH` (or `sqlite://PATH`), a
+/// plain path, which is an SQLite file, or `postgres://...` (`postgresql://`), a PostgreSQL
+/// database (feature `postgres`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogLocation {
     /// A log in this process's memory, gone when it exits.
     Memory,
     /// An SQLite file.
     Sqlite(PathBuf),
+    /// A PostgreSQL database.
+    Postgres(DatabaseUrl),
+}
+
+/// A database's URL, which may hold a password: shown and debug-printed without it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL as given, password included: for connecting, never for messages.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = &self.0;
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return f.write_str(url);
+        };
+        // user:password@host/db?query: the query may hold a password too.
+        let rest = rest.split_once('?').map_or(rest, |(before, _)| before);
+        match rest.rsplit_once('@') {
+            Some((user, host)) => {
+                let user = user.split_once(':').map_or(user, |(user, _)| user);
+                write!(f, "{scheme}://{user}@{host}")
+            }
+            None => write!(f, "{scheme}://{rest}"),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
 }
 
 impl LogLocation {
@@ -46,10 +87,17 @@ impl LogLocation {
         {
             return Ok(LogLocation::Sqlite(PathBuf::from(path)));
         }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(LogLocation::Postgres(DatabaseUrl(url.to_owned())));
+        }
         if let Some((scheme, _)) = url.split_once("://") {
-            return Err(refuse(format!(
-                "`{scheme}://` logs are not supported; give a path (an SQLite file), `sqlite:PATH` or `memory:`"
-            )));
+            return Err(StorageError::new(
+                "open the log",
+                DatabaseUrl(url.to_owned()).to_string(),
+                format!(
+                    "`{scheme}://` logs are not supported; give a path (an SQLite file), `sqlite:PATH`, `postgres://...` or `memory:`"
+                ),
+            ));
         }
         Ok(LogLocation::Sqlite(PathBuf::from(url)))
     }
@@ -67,6 +115,7 @@ impl LogLocation {
                 path.display().to_string(),
                 "this build has no SQLite (tasknet's `sqlite` feature)",
             )),
+            LogLocation::Postgres(url) => open_postgres(url, true),
         }
     }
 
@@ -82,8 +131,36 @@ impl LogLocation {
                 path.display().to_string(),
                 "this build has no SQLite (tasknet's `sqlite` feature)",
             )),
+            LogLocation::Postgres(url) => open_postgres(url, false),
         }
     }
+}
+
+#[cfg(feature = "postgres")]
+fn open_postgres(url: &DatabaseUrl, read_only: bool) -> Result<Arc<dyn Storage>, StorageError> {
+    // Reading (`log`, `export`) is someone at a terminal: a few seconds, not a worker's 30.
+    let options = PostgresOptions {
+        read_only,
+        reconnect_for: if read_only {
+            std::time::Duration::from_secs(3)
+        } else {
+            PostgresOptions::default().reconnect_for
+        },
+        ..PostgresOptions::default()
+    };
+    Ok(Arc::new(PostgresStorage::connect_with(
+        url.expose(),
+        options,
+    )?))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(url: &DatabaseUrl, _read_only: bool) -> Result<Arc<dyn Storage>, StorageError> {
+    Err(StorageError::new(
+        "open the log",
+        url.to_string(),
+        "this build has no PostgreSQL (tasknet's `postgres` feature)",
+    ))
 }
 
 impl fmt::Display for LogLocation {
@@ -91,6 +168,7 @@ impl fmt::Display for LogLocation {
         match self {
             LogLocation::Memory => f.write_str("memory:"),
             LogLocation::Sqlite(path) => write!(f, "{}", path.display()),
+            LogLocation::Postgres(url) => write!(f, "{url}"),
         }
     }
 }
