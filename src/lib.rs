@@ -44,6 +44,9 @@ pub use tasknet_runtime::{
 };
 #[cfg(feature = "sqlite")]
 pub use tasknet_runtime::{SqliteStorage, Synchronous};
+// The log and the work queue in PostgreSQL, shared by workers on several machines.
+#[cfg(feature = "postgres")]
+pub use tasknet_runtime::{PostgresOptions, PostgresStorage, WorkerOptions, WorkerReport};
 
 // Agents through an LLM, and the tools they call.
 #[cfg(feature = "llm")]

@@ -41,6 +41,8 @@ pub use tool::{Tool, ToolFuture};
 #[cfg(feature = "app")]
 pub use app::App;
 pub use executor::{Replay, RetryPolicy, Run, RunError, Runner, TaskFailure};
+#[cfg(feature = "postgres")]
+pub use executor::{WorkerOptions, WorkerReport};
 pub use json::JsonText;
 pub use log::{LlmUsage, ReplayMode, RunRecord, RunStatus, TaskRecord, TaskStatus};
 pub use petri::PetriNet;

@@ -15,6 +15,8 @@ mod attempt;
 mod browser;
 mod error;
 mod replay;
+#[cfg(feature = "postgres")]
+mod worker;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
@@ -28,6 +30,8 @@ pub use attempt::RetryPolicy;
 pub(crate) use attempt::TaskOverrides;
 pub use error::{RunError, TaskFailure};
 pub use replay::Replay;
+#[cfg(feature = "postgres")]
+pub use worker::{WorkerOptions, WorkerReport};
 
 use crate::log::{RunRecord, RunStatus, TaskRecord, TaskStatus};
 use crate::progress::Progress;

@@ -17,7 +17,7 @@ pub use export::{csv_cell, export_csv, export_jsonl};
 pub use handler::TaskOutputStorageHandler;
 pub use memory::MemoryStorage;
 #[cfg(feature = "postgres")]
-pub use postgres::{PostgresOptions, PostgresStorage};
+pub use postgres::{Claim, Completed, PostgresOptions, PostgresStorage, QueuedTask};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteStorage, Synchronous};
 

@@ -75,17 +75,69 @@ fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
+/// How connections are made: in the clear when the URL says `sslmode=disable`, else with TLS
+/// when the server offers it (required with `sslmode=require`).
+#[derive(Clone)]
+pub(crate) enum Connector {
+    Plain,
+    Tls(tokio_postgres_rustls::MakeRustlsConnect),
+}
+
+impl Connector {
+    pub(crate) fn for_target(target: &Target) -> Result<Connector, String> {
+        Ok(if target.config.get_ssl_mode() == SslMode::Disable {
+            Connector::Plain
+        } else {
+            Connector::Tls(tls()?)
+        })
+    }
+
+    /// One connection outside the pool (the listener's), its driver spawned on this runtime.
+    pub(crate) async fn connect(
+        &self,
+        config: &tokio_postgres::Config,
+        on_message: impl Fn(tokio_postgres::AsyncMessage) + Send + 'static,
+    ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error> {
+        async fn drive<S, T>(
+            mut connection: tokio_postgres::Connection<S, T>,
+            on_message: impl Fn(tokio_postgres::AsyncMessage) + Send + 'static,
+        ) where
+            S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+            T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+        {
+            while let Some(Ok(message)) =
+                std::future::poll_fn(|cx| connection.poll_message(cx)).await
+            {
+                on_message(message);
+            }
+        }
+        Ok(match self {
+            Connector::Plain => {
+                let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+                (client, tokio::spawn(drive(connection, on_message)))
+            }
+            Connector::Tls(tls) => {
+                let (client, connection) = config.connect(tls.clone()).await?;
+                (client, tokio::spawn(drive(connection, on_message)))
+            }
+        })
+    }
+}
+
 /// A pool of at most `size` connections. Connections are made when first needed, on the
 /// runtime that asks (the store's own): none is made here.
-pub(crate) fn pool(target: &Target, size: usize) -> Result<Pool, String> {
+pub(crate) fn pool(target: &Target, connector: &Connector, size: usize) -> Result<Pool, String> {
     let manager_config = ManagerConfig {
         // A connection the server closed (a restart, a cut link) is dropped, not handed out.
         recycling_method: RecyclingMethod::Fast,
     };
-    let manager = if target.config.get_ssl_mode() == SslMode::Disable {
-        Manager::from_config(target.config.clone(), tokio_postgres::NoTls, manager_config)
-    } else {
-        Manager::from_config(target.config.clone(), tls()?, manager_config)
+    let manager = match connector {
+        Connector::Plain => {
+            Manager::from_config(target.config.clone(), tokio_postgres::NoTls, manager_config)
+        }
+        Connector::Tls(tls) => {
+            Manager::from_config(target.config.clone(), tls.clone(), manager_config)
+        }
     };
     Pool::builder(manager)
         .max_size(size)

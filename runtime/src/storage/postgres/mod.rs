@@ -9,6 +9,7 @@
 //! be repeated without storing a record twice. See docs/postgres.md.
 
 mod connect;
+mod queue;
 mod rows;
 mod schema;
 
@@ -22,6 +23,8 @@ use deadpool_postgres::{Object, Pool};
 use super::{RowError, RunCursor, Storage, StorageError};
 use crate::log::{RunRecord, RunStatus, TaskRecord};
 use rows::{RunRow, TaskRow};
+
+pub use queue::{Claim, Completed, QueuedTask};
 
 /// How a [`PostgresStorage`] connects and waits.
 #[derive(Debug, Clone)]
@@ -57,6 +60,10 @@ pub(crate) struct Shared {
     pub(crate) pool: Pool,
     pub(crate) target: String,
     reconnect_for: Duration,
+    /// For the listening connection, made outside the pool.
+    config: tokio_postgres::Config,
+    connector: connect::Connector,
+    signals: std::sync::OnceLock<Arc<queue::Signals>>,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -261,12 +268,16 @@ impl PostgresStorage {
         }
         let name = target.name.clone();
         let fail = |why: String| StorageError::new("open the log", &name, why);
-        let pool = connect::pool(&target, options.pool_size.max(1)).map_err(fail)?;
+        let connector = connect::Connector::for_target(&target).map_err(fail)?;
+        let pool = connect::pool(&target, &connector, options.pool_size.max(1)).map_err(fail)?;
         let driver = Driver::new().map_err(|e| fail(e.to_string()))?;
         let shared = Arc::new(Shared {
             pool,
             target: name.clone(),
             reconnect_for: options.reconnect_for,
+            config: target.config,
+            connector,
+            signals: std::sync::OnceLock::new(),
         });
         let opening = shared.clone();
         let read_only = options.read_only;
@@ -304,6 +315,22 @@ impl PostgresStorage {
             &self.shared.target,
             async move { shared.call(what, op).await },
         )
+    }
+
+    /// Runs `future` on the store's runtime (where its connections live) and awaits it from
+    /// any other: what the workers' async calls go through.
+    pub(crate) async fn on_driver<R: Send + 'static>(
+        &self,
+        future: impl Future<Output = Result<R, StorageError>> + Send + 'static,
+    ) -> Result<R, StorageError> {
+        match self.driver.handle().spawn(future).await {
+            Ok(result) => result,
+            Err(e) => Err(StorageError::new(
+                "complete a call (it panicked)",
+                &self.shared.target,
+                e.to_string(),
+            )),
+        }
     }
 
     fn read<R: Send + 'static>(

@@ -19,6 +19,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[cfg(feature = "postgres")]
+mod queue;
+
 use crate::executor::{Replay, Run, RunError, Runner};
 use crate::report::{print_run, print_runs};
 use crate::storage::{LogLocation, Storage};
@@ -83,6 +86,29 @@ enum Command {
         /// The run to show.
         #[arg(long)]
         run: Option<String>,
+    },
+    /// Take this crew's ready tasks from the shared log (PostgreSQL) and run them, until
+    /// Ctrl-C or SIGTERM; running tasks finish (or are handed back) before it exits.
+    #[cfg(feature = "postgres")]
+    Worker {
+        /// Tasks run at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Seconds a claimed task stays this worker's without renewal: a worker that dies
+        /// loses its tasks to the others this long after its last renewal.
+        #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+        lease: f64,
+        /// Seconds the running tasks may take to finish once a stop is asked for; the others
+        /// are handed back.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+        drain: f64,
+    },
+    /// Start a run in the shared log (PostgreSQL) for the workers; print its id.
+    #[cfg(feature = "postgres")]
+    Submit {
+        /// Wait until the run finishes; fail if it failed.
+        #[arg(long)]
+        wait: bool,
     },
     /// Serve the tasks over WebSocket, with the runner page, until Ctrl-C.
     #[cfg(feature = "server")]
@@ -216,18 +242,26 @@ impl<T: TaskSet> App<T> {
         // is refused, not made a log; the other commands open (or create) it to write.
         match command {
             Command::Log { run } => self.print_log(&db, run.as_deref()),
+            #[cfg(feature = "postgres")]
+            Command::Worker {
+                concurrency,
+                lease,
+                drain,
+            } => {
+                let args = queue::WorkerArgs {
+                    concurrency,
+                    lease,
+                    drain,
+                };
+                self.work(&db, &llm, args)
+            }
+            #[cfg(feature = "postgres")]
+            Command::Submit { wait } => {
+                let state = self.kickoff_state(&set)?;
+                self.submit(&db, &llm, state, wait)
+            }
             Command::Run => {
-                let mut state = (self.inputs)()?;
-                for assignment in &set {
-                    let (field, value) = assignment
-                        .split_once('=')
-                        .ok_or_else(|| format!("`--set {assignment}`: expected FIELD=VALUE"))?;
-                    let value = serde_json::from_str(value)
-                        .unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
-                    state
-                        .set_json(field, value)
-                        .map_err(|e| format!("`--set {assignment}`: {e}"))?;
-                }
+                let state = self.kickoff_state(&set)?;
                 self.execute(db.open()?, &db, quiet, &llm, move |runner| {
                     Box::pin(async move { runner.run(state).await })
                 })
@@ -298,6 +332,22 @@ impl<T: TaskSet> App<T> {
                 })
             }
         }
+    }
+
+    /// The kickoff inputs: the app's, with `--set FIELD=VALUE` over them.
+    fn kickoff_state(&self, set: &[String]) -> Result<T::State, BoxError> {
+        let mut state = (self.inputs)()?;
+        for assignment in set {
+            let (field, value) = assignment
+                .split_once('=')
+                .ok_or_else(|| format!("`--set {assignment}`: expected FIELD=VALUE"))?;
+            let value = serde_json::from_str(value)
+                .unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+            state
+                .set_json(field, value)
+                .map_err(|e| format!("`--set {assignment}`: {e}"))?;
+        }
+        Ok(state)
     }
 
     /// `log [--run ID]`: the runs, or one run's records; rows that cannot be read are named,

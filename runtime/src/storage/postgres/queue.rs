@@ -1,0 +1,526 @@
+//! The work queue: a run's tasks as rows of `task_queue`, claimed by workers with
+//! `FOR UPDATE SKIP LOCKED` under a lease they renew, completed in one transaction that stores
+//! the record only while the claim is still the worker's, readies the tasks whose inputs are
+//! now all present, and finishes the run with its last task. Idle workers wait on
+//! `LISTEN tasknet_ready`. See docs/postgres.md.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Failure, PostgresStorage, Shared, rows};
+use crate::log::{RunRecord, TaskRecord};
+use crate::storage::StorageError;
+
+/// The channel a commit that readies tasks notifies (payload: the registry's name).
+const READY: &str = "tasknet_ready";
+/// The channel a commit that finishes a run notifies (payload: the run's id).
+const FINISHED: &str = "tasknet_finished";
+
+/// A task of a submitted run, as the queue holds it.
+#[derive(Debug, Clone)]
+pub struct QueuedTask {
+    /// Its index in the registry.
+    pub index: usize,
+    pub name: String,
+    /// How many tasks it waits for.
+    pub waiting_for: usize,
+    /// The indices of the tasks that wait for it.
+    pub dependents: Vec<usize>,
+}
+
+/// A task a worker has claimed: run it, then [`PostgresStorage::complete`] it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub run_id: String,
+    pub task_index: usize,
+    pub task_name: String,
+    /// This claim's number for the task: 1 the first time, more after leases ran out.
+    pub attempt: u32,
+}
+
+/// What completing a claim did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completed {
+    /// The record is stored; the run finished with it when `run_finished`.
+    Stored { run_finished: bool },
+    /// The lease had run out and another worker has the task (or has completed it): this
+    /// record was not stored.
+    LeaseLost,
+}
+
+/// Wakes the idle workers of this process when the database says work is ready, and the
+/// waiters for runs when one finishes. Fed by one listening connection per store.
+#[derive(Default)]
+pub(crate) struct Signals {
+    pub(crate) ready: tokio::sync::Notify,
+    pub(crate) finished: tokio::sync::Notify,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+impl PostgresStorage {
+    /// Creates `run` and queues its tasks, in one transaction: the tasks that wait for none are
+    /// ready at once, and idle workers are woken.
+    pub async fn submit(&self, run: RunRecord, tasks: Vec<QueuedTask>) -> Result<(), StorageError> {
+        let shared = self.shared.clone();
+        let values = Arc::new((run, tasks));
+        self.on_driver(async move {
+            shared
+                .call("submit the run", move |mut client, attempt| {
+                    let values = values.clone();
+                    Box::pin(async move {
+                        let (run, tasks) = &*values;
+                        let tx = client.transaction().await?;
+                        let insert = tx.prepare_cached(rows::INSERT_RUN).await?;
+                        let row = rows::RunRow::new(run);
+                        if tx.execute(&insert, &row.params()).await? == 0 {
+                            if attempt > 1 {
+                                return Ok(()); // the first try committed, unseen
+                            }
+                            return Err(Failure::Refused(format!(
+                                "a run `{}` is already in the log",
+                                run.id
+                            )));
+                        }
+                        tx.execute(
+                            "INSERT INTO queued_runs (run_id, registry, remaining) VALUES ($1, $2, $3)",
+                            &[&run.id, &run.registry, &(tasks.len() as i32)],
+                        )
+                        .await?;
+                        let indices: Vec<i32> = tasks.iter().map(|t| t.index as i32).collect();
+                        let names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+                        let waiting: Vec<i32> =
+                            tasks.iter().map(|t| t.waiting_for as i32).collect();
+                        // Arrays of arrays must be rectangular: the dependents go as text.
+                        let dependents: Vec<String> = tasks
+                            .iter()
+                            .map(|t| {
+                                let list: Vec<String> =
+                                    t.dependents.iter().map(usize::to_string).collect();
+                                format!("{{{}}}", list.join(","))
+                            })
+                            .collect();
+                        tx.execute(
+                            "INSERT INTO task_queue (run_id, task_index, task_name, registry, state, waiting_for, dependents, ready_at)
+                             SELECT $1, i, n, $2, CASE WHEN w = 0 THEN 'ready' ELSE 'waiting' END, w, d::integer[], CASE WHEN w = 0 THEN clock_timestamp() END
+                             FROM unnest($3::integer[], $4::text[], $5::integer[], $6::text[]) AS t(i, n, w, d)",
+                            &[&run.id, &run.registry, &indices, &names, &waiting, &dependents],
+                        )
+                        .await?;
+                        tx.execute("SELECT pg_notify($1, $2)", &[&READY, &run.registry])
+                            .await?;
+                        tx.commit().await?;
+                        Ok(())
+                    })
+                })
+                .await
+        })
+        .await
+    }
+
+    /// Claims up to `limit` tasks of `registry` for `worker`: ready ones, oldest first, and
+    /// claimed ones whose lease has run out (their worker died, or lost the database). Each
+    /// is leased for `lease`.
+    pub async fn claim(
+        &self,
+        registry: &str,
+        worker: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claim>, StorageError> {
+        let shared = self.shared.clone();
+        let values = Arc::new((
+            registry.to_owned(),
+            worker.to_owned(),
+            limit as i64,
+            ms(lease),
+        ));
+        self.on_driver(async move {
+            shared
+                .call("claim tasks", move |client, _| {
+                    let values = values.clone();
+                    Box::pin(async move {
+                        let (registry, worker, limit, lease_ms) = &*values;
+                        let statement = client
+                            .prepare_cached(
+                                "WITH picked AS (
+                                    SELECT run_id, task_index FROM task_queue
+                                    WHERE registry = $1 AND (state = 'ready' OR (state = 'claimed' AND lease_until < clock_timestamp()))
+                                    ORDER BY ready_at LIMIT $2
+                                    FOR UPDATE SKIP LOCKED)
+                                 UPDATE task_queue q SET state = 'claimed', worker = $3, attempts = q.attempts + 1,
+                                    lease_until = clock_timestamp() + $4 * interval '1 millisecond'
+                                 FROM picked WHERE q.run_id = picked.run_id AND q.task_index = picked.task_index
+                                 RETURNING q.run_id, q.task_index, q.task_name, q.attempts",
+                            )
+                            .await?;
+                        let claimed = client
+                            .query(&statement, &[registry, limit, worker, lease_ms])
+                            .await?;
+                        Ok(claimed
+                            .iter()
+                            .map(|row| Claim {
+                                run_id: row.get(0),
+                                task_index: row.get::<_, i32>(1) as usize,
+                                task_name: row.get(2),
+                                attempt: row.get::<_, i32>(3) as u32,
+                            })
+                            .collect())
+                    })
+                })
+                .await
+        })
+        .await
+    }
+
+    /// Extends the leases of the tasks `worker` still holds; returns how many. A task whose
+    /// lease ran out and that another worker took is not among them.
+    pub async fn renew(&self, worker: &str, lease: Duration) -> Result<u64, StorageError> {
+        let shared = self.shared.clone();
+        let values = Arc::new((worker.to_owned(), ms(lease)));
+        self.on_driver(async move {
+            shared
+                .call("renew the leases", move |client, _| {
+                    let values = values.clone();
+                    Box::pin(async move {
+                        let (worker, lease_ms) = &*values;
+                        let statement = client
+                            .prepare_cached(
+                                "UPDATE task_queue SET lease_until = clock_timestamp() + $2 * interval '1 millisecond'
+                                 WHERE worker = $1 AND state = 'claimed'",
+                            )
+                            .await?;
+                        Ok(client.execute(&statement, &[worker, lease_ms]).await?)
+                    })
+                })
+                .await
+        })
+        .await
+    }
+
+    /// Stores the record of a claimed task, if the claim is still `worker`'s, in one
+    /// transaction with what follows from it: a success readies the tasks whose inputs are now
+    /// all present and finishes the run (succeeded) when it was the last; a failure cancels
+    /// the run's tasks not yet started and finishes it (failed). A record is stored once: a
+    /// second completion of the same claim, or a completion after the lease was lost, stores
+    /// nothing.
+    pub async fn complete(
+        &self,
+        claim: &Claim,
+        worker: &str,
+        record: TaskRecord,
+        finished_at: String,
+    ) -> Result<Completed, StorageError> {
+        let shared = self.shared.clone();
+        let values = Arc::new((claim.clone(), worker.to_owned(), record, finished_at));
+        self.on_driver(async move {
+            shared
+                .call("complete the task", move |mut client, _| {
+                    let values = values.clone();
+                    Box::pin(async move {
+                        let (claim, worker, record, finished_at) = &*values;
+                        let succeeded = record.status == crate::TaskStatus::Succeeded;
+                        let tx = client.transaction().await?;
+                        let mark = tx
+                            .prepare_cached(
+                                "UPDATE task_queue SET state = $5, lease_until = NULL
+                                 WHERE run_id = $1 AND task_index = $2 AND state = 'claimed' AND worker = $3 AND attempts = $4
+                                 RETURNING dependents, registry",
+                            )
+                            .await?;
+                        let state = if succeeded { "done" } else { "failed" };
+                        let marked = tx
+                            .query_opt(
+                                &mark,
+                                &[
+                                    &claim.run_id,
+                                    &(claim.task_index as i32),
+                                    worker,
+                                    &(claim.attempt as i32),
+                                    &state,
+                                ],
+                            )
+                            .await?;
+                        let Some(marked) = marked else {
+                            return Ok(Completed::LeaseLost);
+                        };
+                        let dependents: Vec<i32> = marked.get(0);
+                        let registry: String = marked.get(1);
+                        let upsert = tx.prepare_cached(rows::UPSERT_TASK).await?;
+                        tx.execute(&upsert, &rows::TaskRow::new(record).params())
+                            .await?;
+                        let run_finished = if succeeded {
+                            let readied = tx
+                                .execute(
+                                    "UPDATE task_queue SET waiting_for = waiting_for - 1,
+                                        state = CASE WHEN waiting_for = 1 THEN 'ready' ELSE state END,
+                                        ready_at = CASE WHEN waiting_for = 1 THEN clock_timestamp() ELSE ready_at END
+                                     WHERE run_id = $1 AND task_index = ANY($2) AND state = 'waiting'",
+                                    &[&claim.run_id, &dependents],
+                                )
+                                .await?;
+                            if readied > 0 {
+                                tx.execute("SELECT pg_notify($1, $2)", &[&READY, &registry])
+                                    .await?;
+                            }
+                            let remaining: i32 = tx
+                                .query_one(
+                                    "UPDATE queued_runs SET remaining = remaining - 1 WHERE run_id = $1 RETURNING remaining",
+                                    &[&claim.run_id],
+                                )
+                                .await?
+                                .get(0);
+                            remaining == 0
+                                && tx
+                                    .execute(
+                                        "UPDATE runs SET status = 'succeeded', finished_at = $2 WHERE id = $1 AND status = 'running'",
+                                        &[&claim.run_id, finished_at],
+                                    )
+                                    .await?
+                                    > 0
+                        } else {
+                            tx.execute(
+                                "UPDATE task_queue SET state = 'cancelled' WHERE run_id = $1 AND state IN ('waiting', 'ready')",
+                                &[&claim.run_id],
+                            )
+                            .await?;
+                            let error = record.error.clone().unwrap_or_default();
+                            let error = format!("task `{}` failed: {error}", claim.task_name);
+                            tx.execute(
+                                "UPDATE runs SET status = 'failed', finished_at = $2, error = $3 WHERE id = $1 AND status = 'running'",
+                                &[&claim.run_id, finished_at, &error],
+                            )
+                            .await?
+                                > 0
+                        };
+                        if run_finished {
+                            tx.execute("SELECT pg_notify($1, $2)", &[&FINISHED, &claim.run_id])
+                                .await?;
+                        }
+                        tx.commit().await?;
+                        Ok(Completed::Stored { run_finished })
+                    })
+                })
+                .await
+        })
+        .await
+    }
+
+    /// Hands claimed tasks back (a worker stopping before they ended): ready again at once, for
+    /// another worker. Only claims still `worker`'s.
+    pub async fn release(&self, claims: &[Claim], worker: &str) -> Result<u64, StorageError> {
+        let shared = self.shared.clone();
+        let runs: Vec<String> = claims.iter().map(|c| c.run_id.clone()).collect();
+        let tasks: Vec<i32> = claims.iter().map(|c| c.task_index as i32).collect();
+        let values = Arc::new((runs, tasks, worker.to_owned()));
+        self.on_driver(async move {
+            shared
+                .call("hand the tasks back", move |client, _| {
+                    let values = values.clone();
+                    Box::pin(async move {
+                        let (runs, tasks, worker) = &*values;
+                        let n = client
+                            .execute(
+                                "UPDATE task_queue q SET state = 'ready', worker = NULL, lease_until = NULL, ready_at = clock_timestamp()
+                                 FROM unnest($1::text[], $2::integer[]) AS c(run_id, task_index)
+                                 WHERE q.run_id = c.run_id AND q.task_index = c.task_index AND q.worker = $3 AND q.state = 'claimed'",
+                                &[runs, tasks, worker],
+                            )
+                            .await?;
+                        if n > 0 {
+                            client
+                                .execute("SELECT pg_notify($1, registry) FROM queued_runs WHERE run_id = $2", &[&READY, &runs[0]])
+                                .await?;
+                        }
+                        Ok(n)
+                    })
+                })
+                .await
+        })
+        .await
+    }
+
+    /// A run and its task records, read in one transaction: what a worker rebuilds a task's
+    /// state from.
+    pub async fn load_run(
+        &self,
+        run_id: &str,
+    ) -> Result<Option<(RunRecord, Vec<TaskRecord>)>, StorageError> {
+        let shared = self.shared.clone();
+        let id: Arc<str> = run_id.into();
+        self.on_driver(async move {
+            shared
+                .call("read the run", move |mut client, _| {
+                    let id = id.clone();
+                    Box::pin(async move {
+                        let tx = client
+                            .build_transaction()
+                            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                            .read_only(true)
+                            .start()
+                            .await?;
+                        let run = tx
+                            .prepare_cached(&format!(
+                                "SELECT {} FROM runs WHERE id = $1",
+                                rows::RUN_COLUMNS
+                            ))
+                            .await?;
+                        let Some(run) = tx.query_opt(&run, &[&&*id]).await? else {
+                            return Ok(None);
+                        };
+                        let run = rows::run_from_row(&run).map_err(Failure::Refused)?;
+                        let tasks = tx
+                            .prepare_cached(&format!(
+                                "SELECT {} FROM task_outputs WHERE run_id = $1 ORDER BY task_index",
+                                rows::TASK_COLUMNS
+                            ))
+                            .await?;
+                        let tasks = tx
+                            .query(&tasks, &[&&*id])
+                            .await?
+                            .iter()
+                            .map(|row| rows::task_from_row(row, &id))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(Failure::Refused)?;
+                        tx.commit().await?;
+                        Ok(Some((run, tasks)))
+                    })
+                })
+                .await
+        })
+        .await
+    }
+
+    /// Waits until the database says tasks are ready (any registry), or `timeout` passes:
+    /// what an idle worker does instead of polling. Listening starts on first use.
+    pub async fn wait_for_ready(&self, timeout: Duration) {
+        let signals = self.signals();
+        let _ = tokio::time::timeout(timeout, signals.ready.notified()).await;
+    }
+
+    /// Waits until a run finishes, or `timeout` passes; the run as it is then.
+    pub async fn wait_for_run(
+        &self,
+        run_id: &str,
+        timeout: Duration,
+    ) -> Result<Option<RunRecord>, StorageError> {
+        let signals = self.signals();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Registered before the run is read: a finish in between is not missed.
+            let finished = signals.finished.notified();
+            let id = run_id.to_owned();
+            let shared = self.shared.clone();
+            let run = self
+                .on_driver(async move {
+                    shared
+                        .call("read the run", move |client, _| {
+                            let id = id.clone();
+                            Box::pin(async move {
+                                let row = client
+                                    .query_opt(
+                                        &format!(
+                                            "SELECT {} FROM runs WHERE id = $1",
+                                            rows::RUN_COLUMNS
+                                        ),
+                                        &[&id],
+                                    )
+                                    .await?;
+                                row.map(|row| rows::run_from_row(&row).map_err(Failure::Refused))
+                                    .transpose()
+                            })
+                        })
+                        .await
+                })
+                .await?;
+            let done = run
+                .as_ref()
+                .is_none_or(|r| r.status != crate::RunStatus::Running);
+            if done || tokio::time::Instant::now() >= deadline {
+                return Ok(run);
+            }
+            // A notification can be lost while the listener reconnects: look again each second.
+            let wait = deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(Duration::from_secs(1));
+            let _ = tokio::time::timeout(wait, finished).await;
+        }
+    }
+
+    /// The store's signals, listening from the first call on.
+    pub(crate) fn signals(&self) -> Arc<Signals> {
+        let shared = &self.shared;
+        shared
+            .signals
+            .get_or_init(|| {
+                let signals = Arc::new(Signals::default());
+                self.driver
+                    .handle()
+                    .spawn(listen(shared.clone(), Arc::downgrade(&signals)));
+                signals
+            })
+            .clone()
+    }
+}
+
+/// Keeps one connection listening on both channels while the store lives, reconnecting with
+/// backoff; after each (re)connection every waiter is woken, since notifications sent while it
+/// was away are lost.
+async fn listen(shared: Arc<Shared>, signals: std::sync::Weak<Signals>) {
+    let mut wait = Duration::from_millis(50);
+    loop {
+        let Some(strong) = signals.upgrade() else {
+            return;
+        };
+        let forward = {
+            let signals = Arc::downgrade(&strong);
+            move |message: tokio_postgres::AsyncMessage| {
+                if let (tokio_postgres::AsyncMessage::Notification(n), Some(signals)) =
+                    (message, signals.upgrade())
+                {
+                    match n.channel() {
+                        READY => signals.ready.notify_waiters(),
+                        _ => signals.finished.notify_waiters(),
+                    }
+                }
+            }
+        };
+        drop(strong);
+        match shared.connector.connect(&shared.config, forward).await {
+            Ok((client, connection)) => {
+                let listening = client
+                    .batch_execute(&format!("LISTEN {READY}; LISTEN {FINISHED}"))
+                    .await;
+                if listening.is_ok() {
+                    wait = Duration::from_millis(50);
+                    if let Some(signals) = signals.upgrade() {
+                        signals.ready.notify_waiters();
+                        signals.finished.notify_waiters();
+                    }
+                    // Until the connection ends (or the store goes: checked every second).
+                    let mut connection = connection;
+                    loop {
+                        tokio::select! {
+                            _ = &mut connection => break,
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                                if signals.strong_count() == 0 {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                } else {
+                    connection.abort();
+                }
+                tracing::warn!(target = %shared.target, "the PostgreSQL listener lost its connection; reconnecting");
+            }
+            Err(e) => {
+                tracing::warn!(target = %shared.target, error = %e, retry_in = ?wait, "the PostgreSQL listener cannot connect; trying again");
+            }
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,328 @@
+//! Runs spread over worker processes through a PostgreSQL log (a throwaway cluster of the
+//! test's own): a fork and a join across workers, a worker killed with SIGKILL mid-task, a
+//! worker stopped with SIGTERM, `submit --wait`, replay of a run that moved between workers.
+//! The workers are this test binary started again as `queue_crew worker` (see `child_app`).
+
+mod queue_crew;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use queue_crew::{Crew, Shop, expected_sent};
+use tasknet::{PostgresStorage, Replay, RunStatus, Runner, Storage};
+use tasknet_testkit::postgres::Cluster;
+
+/// Set in a child: the App's arguments, separated by newlines.
+const APP_ARGS: &str = "TASKNET_TEST_APP_ARGS";
+
+/// In a child only: runs the crew's App with the arguments the parent gave.
+#[test]
+fn child_app() {
+    let Ok(args) = std::env::var(APP_ARGS) else {
+        return;
+    };
+    let args: Vec<&str> = std::iter::once("queue_crew").chain(args.lines()).collect();
+    let code = queue_crew::app().main_from(args);
+    std::process::exit(if code == std::process::ExitCode::SUCCESS {
+        0
+    } else {
+        1
+    });
+}
+
+fn app_process(args: &[&str]) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", "child_app", "--nocapture", "--test-threads=1"])
+        .env(APP_ARGS, args.join("\n"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+fn start_worker(url: &str, extra: &[&str]) -> Child {
+    let mut args = vec!["--log", url, "worker", "--concurrency", "4", "--lease", "1"];
+    args.extend_from_slice(extra);
+    app_process(&args).spawn().unwrap()
+}
+
+/// What a worker printed when it stopped: (stored, failed, lease lost, handed back).
+fn stopped(child: Child) -> (u64, u64, u64, u64, String) {
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "worker failed: {stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("stopped:"))
+        .unwrap_or_else(|| panic!("no summary: {stderr}"));
+    let numbers: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    // "... stopped: S task records stored (F failed), L results dropped, H handed back, R runs"
+    let n = numbers.len();
+    (
+        numbers[n - 5],
+        numbers[n - 4],
+        numbers[n - 3],
+        numbers[n - 2],
+        stderr,
+    )
+}
+
+fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn runner(log: &Arc<PostgresStorage>) -> Runner<Crew<Shop>> {
+    Runner::new(Crew(Shop))
+        .shared_storage(log.clone())
+        .progress(false)
+}
+
+async fn submit(
+    runner: &Runner<Crew<Shop>>,
+    log: &PostgresStorage,
+    batch: u64,
+    work_ms: u64,
+) -> String {
+    let state = queue_crew::State {
+        batch: Some(batch),
+        work_ms: Some(work_ms),
+        ..Default::default()
+    };
+    runner.submit(log, state).await.unwrap()
+}
+
+/// Waits for every run, within `limit`; the runs as they ended.
+async fn finished(
+    log: &PostgresStorage,
+    ids: &[String],
+    limit: Duration,
+) -> Vec<tasknet::RunRecord> {
+    let deadline = Instant::now() + limit;
+    let mut runs = Vec::new();
+    for id in ids {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let run = log.wait_for_run(id, left).await.unwrap().unwrap();
+        assert_ne!(
+            run.status,
+            RunStatus::Running,
+            "run {id} did not finish within {limit:?}"
+        );
+        runs.push(run);
+    }
+    runs
+}
+
+/// Every run succeeded with the output its inputs call for, and every task has its one
+/// record.
+fn check_runs(log: &PostgresStorage, runs: &[tasknet::RunRecord], batches: &[u64]) {
+    for (run, batch) in runs.iter().zip(batches) {
+        assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+        let tasks = log.tasks(&run.id).unwrap();
+        assert_eq!(tasks.len(), 5, "run {}", run.id);
+        let sent = tasks.iter().find(|t| t.task_name == "send_reply").unwrap();
+        let sent: Vec<String> =
+            serde_json::from_value(sent.output.value()["sent"].clone()).unwrap();
+        assert_eq!(sent, expected_sent(*batch), "run {}", run.id);
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn forks_and_joins_run_across_workers_and_each_record_is_stored_once() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let url = cluster.url("postgres");
+    let log = Arc::new(PostgresStorage::connect(&url).unwrap());
+    let workers: Vec<Child> = (0..3).map(|_| start_worker(&url, &[])).collect();
+    let rt = rt();
+    let runner = runner(&log);
+    let batches: Vec<u64> = (0..30).collect();
+    let ids: Vec<String> = rt.block_on(async {
+        let mut ids = Vec::new();
+        for &b in &batches {
+            ids.push(submit(&runner, &log, b, 5).await);
+        }
+        ids
+    });
+    let runs = rt.block_on(finished(&log, &ids, Duration::from_secs(60)));
+    check_runs(&log, &runs, &batches);
+    let mut stored = 0;
+    let mut busy = 0;
+    for worker in workers {
+        terminate(&worker);
+        let (s, failed, lost, handed_back, _) = stopped(worker);
+        assert_eq!((failed, lost, handed_back), (0, 0, 0));
+        stored += s;
+        busy += u64::from(s > 0);
+    }
+    assert_eq!(stored, 30 * 5, "the workers stored each record once");
+    assert!(
+        busy >= 2,
+        "the runs were spread over the workers: {busy} of 3 worked"
+    );
+    // The fork's two branches ran at the same time in some run.
+    let overlapped = runs.iter().any(|run| {
+        let tasks = log.tasks(&run.id).unwrap();
+        let branch = |name: &str| tasks.iter().find(|t| t.task_name == name).unwrap().clone();
+        let (a, b) = (branch("check_stock_availability"), branch("draft_reply"));
+        a.started_at < b.finished_at && b.started_at < a.finished_at
+    });
+    assert!(overlapped, "no run had its two branches running at once");
+}
+
+#[test]
+fn a_worker_killed_mid_task_loses_nothing_and_its_runs_replay() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let url = cluster.url("postgres");
+    let log = Arc::new(PostgresStorage::connect(&url).unwrap());
+    let mut victim = start_worker(&url, &[]);
+    let rt = rt();
+    let runner = runner(&log);
+    let batches: Vec<u64> = (0..8).collect();
+    let ids: Vec<String> = rt.block_on(async {
+        let mut ids = Vec::new();
+        for &b in &batches {
+            ids.push(submit(&runner, &log, b, 400).await);
+        }
+        ids
+    });
+    // The victim alone takes the first tasks; killed while they run.
+    let claimed = Instant::now();
+    while cluster
+        .sql(
+            "postgres",
+            "SELECT count(*) FROM task_queue WHERE state = 'claimed'",
+        )
+        .unwrap()
+        == "0"
+    {
+        assert!(
+            claimed.elapsed() < Duration::from_secs(20),
+            "the worker claimed nothing"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    victim.kill().unwrap(); // SIGKILL
+    victim.wait().unwrap();
+    let killed_at = Instant::now();
+    let survivors: Vec<Child> = (0..2).map(|_| start_worker(&url, &[])).collect();
+    let runs = rt.block_on(finished(&log, &ids, Duration::from_secs(60)));
+    check_runs(&log, &runs, &batches);
+    let retried: u32 = cluster
+        .sql(
+            "postgres",
+            "SELECT count(*) FROM task_queue WHERE attempts > 1",
+        )
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retried > 0, "no task was taken over from the dead worker");
+    let counted = runs
+        .iter()
+        .any(|run| log.tasks(&run.id).unwrap().iter().any(|t| t.attempts > 1));
+    assert!(
+        counted,
+        "the taken-over tasks' records count the lost attempt"
+    );
+    let mut stored = 0;
+    for worker in survivors {
+        terminate(&worker);
+        stored += stopped(worker).0;
+    }
+    // The victim stored none (it died in its first tasks): the survivors stored them all.
+    assert_eq!(stored, 8 * 5);
+    eprintln!(
+        "{retried} tasks taken over; all runs done {:?} after the kill",
+        killed_at.elapsed()
+    );
+    // A run that moved between workers replays from the log.
+    let replayed = rt
+        .block_on(runner.replay(&Replay::from(ids[0].clone(), "draft_reply")))
+        .unwrap();
+    assert_eq!(replayed.state.sent, Some(expected_sent(0)));
+}
+
+#[test]
+fn a_stopped_worker_finishes_its_tasks_or_hands_them_back() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let url = cluster.url("postgres");
+    let log = Arc::new(PostgresStorage::connect(&url).unwrap());
+    let rt = rt();
+    let runner = runner(&log);
+    // Stopped while its task runs: it finishes it before it exits.
+    let patient = start_worker(&url, &[]);
+    let first = rt.block_on(submit(&runner, &log, 1, 1_500));
+    std::thread::sleep(Duration::from_millis(700));
+    terminate(&patient);
+    let (stored, _, _, handed_back, stderr) = stopped(patient);
+    assert_eq!((stored, handed_back), (1, 0), "{stderr}");
+    // Stopped with no time to finish: it hands the task back, and another worker runs it.
+    let hasty = start_worker(&url, &["--drain", "0.1"]);
+    std::thread::sleep(Duration::from_millis(700));
+    terminate(&hasty);
+    let (stored, _, _, handed_back, stderr) = stopped(hasty);
+    assert_eq!((stored, handed_back), (0, 1), "{stderr}");
+    let finisher = start_worker(&url, &[]);
+    // `submit --wait`, as a user runs it, beside the worker: prints the id, waits, succeeds.
+    let out = app_process(&[
+        "--log",
+        &url,
+        "submit",
+        "--wait",
+        "--set",
+        "batch=2",
+        "--set",
+        "work_ms=0",
+    ])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The child is a test binary: its harness prints lines of its own around the id.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let second = stdout
+        .split_whitespace()
+        .find(|word| stderr.contains(&format!("run {word} succeeded")))
+        .unwrap_or_else(|| panic!("no run id printed: {stdout}; {stderr}"))
+        .to_owned();
+    let runs = rt.block_on(finished(&log, &[first, second], Duration::from_secs(30)));
+    check_runs(&log, &runs, &[1, 2]);
+    terminate(&finisher);
+    stopped(finisher);
+}
+
+#[test]
+fn workers_need_a_shared_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("log.db");
+    let out = app_process(&["--log", db.to_str().unwrap(), "worker"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`worker` needs a PostgreSQL log"),
+        "{stderr}"
+    );
+}
