@@ -5,78 +5,18 @@
 
 mod queue_crew;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use queue_crew::{Crew, Shop, expected_sent};
+use queue_crew::{Crew, Shop, app_process, expected_sent, start_worker, stopped, terminate};
 use tasknet::{PostgresStorage, Replay, RunStatus, Runner, Storage};
 use tasknet_testkit::postgres::Cluster;
 
-/// Set in a child: the App's arguments, separated by newlines.
-const APP_ARGS: &str = "TASKNET_TEST_APP_ARGS";
-
-/// In a child only: runs the crew's App with the arguments the parent gave.
+/// In a child only: the crew's App with the parent's arguments.
 #[test]
 fn child_app() {
-    let Ok(args) = std::env::var(APP_ARGS) else {
-        return;
-    };
-    let args: Vec<&str> = std::iter::once("queue_crew").chain(args.lines()).collect();
-    let code = queue_crew::app().main_from(args);
-    std::process::exit(if code == std::process::ExitCode::SUCCESS {
-        0
-    } else {
-        1
-    });
-}
-
-fn app_process(args: &[&str]) -> Command {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args(["--exact", "child_app", "--nocapture", "--test-threads=1"])
-        .env(APP_ARGS, args.join("\n"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-fn start_worker(url: &str, extra: &[&str]) -> Child {
-    let mut args = vec!["--log", url, "worker", "--concurrency", "4", "--lease", "1"];
-    args.extend_from_slice(extra);
-    app_process(&args).spawn().unwrap()
-}
-
-/// What a worker printed when it stopped: (stored, failed, lease lost, handed back).
-fn stopped(child: Child) -> (u64, u64, u64, u64, String) {
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "worker failed: {stderr}");
-    let line = stderr
-        .lines()
-        .find(|l| l.contains("stopped:"))
-        .unwrap_or_else(|| panic!("no summary: {stderr}"));
-    let numbers: Vec<u64> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|n| n.parse().ok())
-        .collect();
-    // "... stopped: S task records stored (F failed), L results dropped, H handed back, R runs"
-    let n = numbers.len();
-    (
-        numbers[n - 5],
-        numbers[n - 4],
-        numbers[n - 3],
-        numbers[n - 2],
-        stderr,
-    )
-}
-
-fn terminate(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    queue_crew::child_main();
 }
 
 fn runner(log: &Arc<PostgresStorage>) -> Runner<Crew<Shop>> {

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod fake_llm;
+pub mod netns;
 pub mod postgres;
 
 use std::io::Write;

@@ -16,12 +16,39 @@ pub struct Cluster {
     bin: PathBuf,
     port: u16,
     as_user: Option<String>,
+    options: ClusterOptions,
+}
+
+/// Where a cluster runs and who may connect.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// The network namespace to run the server in (`crate::netns`), or this host's.
+    pub netns: Option<String>,
+    /// The addresses it listens on (default: 127.0.0.1).
+    pub listen: Vec<String>,
+    /// Networks (CIDR) trusted besides loopback.
+    pub trust: Vec<String>,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            netns: None,
+            listen: vec!["127.0.0.1".to_owned()],
+            trust: Vec::new(),
+        }
+    }
 }
 
 impl Cluster {
     /// Starts a cluster whose superuser is `postgres` (trust authentication, loopback only),
     /// or `None`, after saying why, when PostgreSQL is not installed.
     pub fn start() -> Option<Cluster> {
+        Self::start_with(ClusterOptions::default())
+    }
+
+    /// [`Cluster::start`] with `options`.
+    pub fn start_with(options: ClusterOptions) -> Option<Cluster> {
         let Some(bin) = server_bin() else {
             crate::skip(&format!("PostgreSQL's initdb is not installed ({INSTALL})"));
             return None;
@@ -35,6 +62,7 @@ impl Cluster {
             bin,
             port: free_port(),
             as_user,
+            options,
         };
         if let Some(user) = &cluster.as_user {
             let status = Command::new("chown")
@@ -64,6 +92,16 @@ impl Cluster {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if !cluster.options.trust.is_empty() {
+            use std::io::Write as _;
+            let mut hba = std::fs::OpenOptions::new()
+                .append(true)
+                .open(data.join("pg_hba.conf"))
+                .expect("pg_hba.conf");
+            for net in &cluster.options.trust {
+                writeln!(hba, "host all all {net} trust").expect("pg_hba.conf written");
+            }
+        }
         if let Err(log) = cluster.serve() {
             cluster.port = 0;
             panic!("the PostgreSQL server did not start: {log}");
@@ -85,15 +123,17 @@ impl Cluster {
     /// cluster's user.
     pub fn program(&self, name: &str) -> Command {
         let path = self.bin.join(name);
-        match &self.as_user {
-            Some(user) => {
-                let mut command = Command::new("runuser");
-                command.args(["-u", user, "--"]).arg(path);
-                command.current_dir(&self.dir);
-                command
-            }
-            None => Command::new(path),
+        let mut words: Vec<std::ffi::OsString> = Vec::new();
+        if let Some(ns) = &self.options.netns {
+            words.extend(["ip".into(), "netns".into(), "exec".into(), ns.into()]);
         }
+        if let Some(user) = &self.as_user {
+            words.extend(["runuser".into(), "-u".into(), user.into(), "--".into()]);
+        }
+        words.push(path.into());
+        let mut command = Command::new(&words[0]);
+        command.args(&words[1..]).current_dir(&self.dir);
+        command
     }
 
     /// Runs `sql` through psql on `database` as the superuser; its output, trimmed (one line
@@ -144,9 +184,10 @@ impl Cluster {
     /// `pg_ctl start`, waiting until the server accepts connections; its log when it fails.
     fn serve(&self) -> Result<(), String> {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-p {} -k {} -c listen_addresses={} -c fsync=off",
             self.port,
-            self.dir.display()
+            self.dir.display(),
+            self.options.listen.join(",")
         );
         let log = self.dir.join("server.log");
         let status = self

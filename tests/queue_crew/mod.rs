@@ -1,7 +1,12 @@
 //! The work-queue tests' crew (tests/fixtures/queue_crew.yaml): each task sleeps `work_ms`,
 //! then derives its output from its inputs only, so that a run's final output says whether
-//! every task saw its predecessors' outputs, wherever each ran.
+//! every task saw its predecessors' outputs, wherever each ran. Shared by tests/workers.rs and
+//! tests/multi_host.rs, with the helpers that start the crew's App as a child process.
 
+// Shared by two test files, each of which uses a part.
+#![allow(dead_code)]
+
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use tasknet::{TaskContext, TaskError};
@@ -96,4 +101,80 @@ pub fn expected_sent(batch: u64) -> Vec<String> {
 
 pub fn app() -> tasknet::App<Crew<Shop>> {
     tasknet::App::new("queue_crew", Crew(Shop))
+}
+
+// The crew's App as a child process: the test binary started again with `--exact child_app`
+// (each test file that starts children has that test, calling `child_main`).
+
+/// Set in a child: the App's arguments, separated by newlines.
+const APP_ARGS: &str = "TASKNET_TEST_APP_ARGS";
+
+/// In a child: runs the crew's App with the arguments the parent gave, and exits. Does
+/// nothing in the parent.
+pub fn child_main() {
+    let Ok(args) = std::env::var(APP_ARGS) else {
+        return;
+    };
+    let args: Vec<&str> = std::iter::once("queue_crew").chain(args.lines()).collect();
+    let code = app().main_from(args);
+    std::process::exit(if code == std::process::ExitCode::SUCCESS {
+        0
+    } else {
+        1
+    });
+}
+
+/// The crew's App with `args`, as a child process (inside `netns` when given).
+pub fn app_in(netns: Option<&tasknet_testkit::netns::Namespace>, args: &[&str]) -> Command {
+    let exe = std::env::current_exe().unwrap();
+    let mut command = match netns {
+        Some(ns) => ns.command(exe),
+        None => Command::new(exe),
+    };
+    command
+        .args(["--exact", "child_app", "--nocapture", "--test-threads=1"])
+        .env(APP_ARGS, args.join("\n"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// The crew's App with `args`, as a child process.
+pub fn app_process(args: &[&str]) -> Command {
+    app_in(None, args)
+}
+
+/// A worker (4 at once, a 1 s lease) on the log at `url`.
+pub fn start_worker(url: &str, extra: &[&str]) -> Child {
+    let mut args = vec!["--log", url, "worker", "--concurrency", "4", "--lease", "1"];
+    args.extend_from_slice(extra);
+    app_process(&args).spawn().unwrap()
+}
+
+/// What a worker printed when it stopped: stored, failed, lease lost, handed back; and its
+/// stderr.
+pub fn stopped(child: Child) -> (u64, u64, u64, u64, String) {
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "worker failed: {stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("stopped:"))
+        .unwrap_or_else(|| panic!("no summary: {stderr}"));
+    let summary = &line[line.find("stopped:").unwrap()..];
+    let numbers: Vec<u64> = summary
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    // "stopped: S task records stored (F failed), L results dropped, H handed back, R runs"
+    (numbers[0], numbers[1], numbers[2], numbers[3], stderr)
+}
+
+/// SIGTERM: what a service manager sends to stop a worker.
+pub fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }

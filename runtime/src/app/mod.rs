@@ -102,6 +102,10 @@ enum Command {
         /// are handed back.
         #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
         drain: f64,
+        /// The worker's name in the queue and in messages (default: host, process id and a
+        /// random part).
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Start a run in the shared log (PostgreSQL) for the workers; print its id.
     #[cfg(feature = "postgres")]
@@ -247,11 +251,13 @@ impl<T: TaskSet> App<T> {
                 concurrency,
                 lease,
                 drain,
+                name,
             } => {
                 let args = queue::WorkerArgs {
                     concurrency,
                     lease,
                     drain,
+                    name,
                 };
                 self.work(&db, &llm, args)
             }

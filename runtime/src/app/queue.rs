@@ -40,6 +40,7 @@ pub(super) struct WorkerArgs {
     pub(super) concurrency: usize,
     pub(super) lease: f64,
     pub(super) drain: f64,
+    pub(super) name: Option<String>,
 }
 
 impl<T: TaskSet> App<T> {
@@ -74,11 +75,13 @@ impl<T: TaskSet> App<T> {
                 .filter(|d| !d.is_zero())
                 .ok_or_else(|| format!("`--{what} {s}`: expected a positive number of seconds"))
         };
+        let defaults = WorkerOptions::default();
         let options = WorkerOptions {
             concurrency: args.concurrency.max(1),
             lease: seconds(args.lease, "lease")?,
             drain_for: seconds(args.drain, "drain")?,
-            ..WorkerOptions::default()
+            name: args.name.unwrap_or(defaults.name),
+            ..defaults
         };
         let queue = queue_of(db, "worker")?;
         let (runner, name) = self.queue_runner(&queue, llm)?;

@@ -244,7 +244,21 @@ impl PostgresStorage {
                             )
                             .await?;
                         let Some(marked) = marked else {
-                            return Ok(Completed::LeaseLost);
+                            // An earlier try of this call may have committed before its answer
+                            // was lost (the server restarted, the link went down): the row
+                            // then says so, and the record is stored.
+                            let row = tx
+                                .query_opt(
+                                    "SELECT state IN ('done', 'failed') AND worker = $3 AND attempts = $4 FROM task_queue WHERE run_id = $1 AND task_index = $2",
+                                    &[&claim.run_id, &(claim.task_index as i32), worker, &(claim.attempt as i32)],
+                                )
+                                .await?;
+                            let ours = row.is_some_and(|row| row.get::<_, Option<bool>>(0) == Some(true));
+                            return Ok(if ours {
+                                Completed::Stored { run_finished: false }
+                            } else {
+                                Completed::LeaseLost
+                            });
                         };
                         let dependents: Vec<i32> = marked.get(0);
                         let registry: String = marked.get(1);
