@@ -106,6 +106,7 @@ fn three_hosts_survive_kills_a_cut_link_and_a_database_restart() {
         netns: Some(db.name().to_owned()),
         listen,
         trust: vec!["10.213.0.0/16".to_owned()],
+        ..ClusterOptions::default()
     }) else {
         return;
     };

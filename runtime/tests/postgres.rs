@@ -1,6 +1,7 @@
 //! What only a server database shows, on a real PostgreSQL cluster of the test's own: two
 //! processes writing at once, connections killed mid-transaction, the server restarted
-//! between two tasks, a newer schema refused, reading that never creates.
+//! between two tasks, a newer schema refused, reading that never creates, backup with
+//! pg_dump, TLS to a server with a private certificate authority.
 #![cfg(feature = "postgres")]
 
 use std::sync::Arc;
@@ -268,4 +269,158 @@ fn concurrent_opens_create_the_schema_once() {
             .unwrap(),
         "1"
     );
+}
+
+/// Backup as docs/postgres.md shows it: `pg_dump` while the log is in use, `pg_restore` into
+/// another database, and the log read from there is the same.
+#[test]
+fn pg_dump_backs_the_log_up_and_it_restores() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let log = PostgresStorage::connect(&cluster.url("postgres")).unwrap();
+    for r in 0..3 {
+        let id = format!("run-{r}");
+        log.create_run(&run(&id)).unwrap();
+        log.put_tasks((0..4).map(|t| task(&id, t)).collect())
+            .unwrap();
+    }
+    let dump = std::env::temp_dir().join(format!("tasknet-{}.dump", std::process::id()));
+    let ran = |mut command: std::process::Command| {
+        let out = command.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let mut pg_dump = cluster.program("pg_dump");
+    pg_dump
+        .args(["--format=custom", "--file"])
+        .arg(&dump)
+        .arg(cluster.url("postgres"));
+    // In the temporary directory: as root the programs run as `postgres`, who can write there.
+    ran(pg_dump);
+    cluster.sql("postgres", "CREATE DATABASE restored").unwrap();
+    let mut pg_restore = cluster.program("pg_restore");
+    pg_restore
+        .arg(format!("--dbname={}", cluster.url("restored")))
+        .arg(&dump);
+    ran(pg_restore);
+    let _ = std::fs::remove_file(&dump);
+    let restored = open_read_only(&cluster.url("restored")).unwrap();
+    assert_eq!(restored.runs().unwrap(), log.runs().unwrap());
+    for r in log.runs().unwrap() {
+        assert_eq!(restored.tasks(&r.id).unwrap(), log.tasks(&r.id).unwrap());
+    }
+}
+
+/// TLS to a server with a private certificate authority: `sslmode=require` with the CA given
+/// connects over TLS (the server says so); without the CA the certificate is refused.
+#[test]
+fn tls_with_a_private_authority() {
+    let Some(openssl) = tasknet_testkit::tool("openssl", "Debian: openssl") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).display().to_string();
+    let openssl = |args: &[&str]| {
+        let out = openssl.command().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=tasknet test CA",
+        "-keyout",
+        &at("ca.key"),
+        "-out",
+        &at("ca.crt"),
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        &at("server.key"),
+        "-out",
+        &at("server.csr"),
+    ]);
+    std::fs::write(at("ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &at("server.csr"),
+        "-CA",
+        &at("ca.crt"),
+        "-CAkey",
+        &at("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &at("ext"),
+        "-out",
+        &at("server.crt"),
+    ]);
+    // The server reads its key only if no one else can.
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(at("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let _ = std::process::Command::new("chown")
+        .args(["postgres", &at("server.key"), &at("server.crt")])
+        .output();
+    let Some(cluster) = Cluster::start_with(tasknet_testkit::postgres::ClusterOptions {
+        settings: vec![
+            "ssl=on".to_owned(),
+            format!("ssl_cert_file={}", at("server.crt")),
+            format!("ssl_key_file={}", at("server.key")),
+        ],
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let url = format!("{}?sslmode=require", cluster.url("postgres"));
+    let options = PostgresOptions {
+        root_cert: Some(at("ca.crt").into()),
+        ..PostgresOptions::default()
+    };
+    let log = PostgresStorage::connect_with(&url, options).unwrap();
+    log.create_run(&run("over-tls")).unwrap();
+    assert_eq!(
+        cluster
+            .sql(
+                "postgres",
+                "SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'tasknet'"
+            )
+            .unwrap(),
+        "t",
+        "the log's connections are not TLS"
+    );
+    let untrusted = PostgresOptions {
+        reconnect_for: Duration::from_millis(200),
+        ..PostgresOptions::default()
+    };
+    let error = PostgresStorage::connect_with(&url, untrusted)
+        .unwrap_err()
+        .to_string();
+    assert!(error.to_lowercase().contains("certificate"), "{error}");
 }

@@ -28,6 +28,8 @@ pub struct ClusterOptions {
     pub listen: Vec<String>,
     /// Networks (CIDR) trusted besides loopback.
     pub trust: Vec<String>,
+    /// More server settings, `name=value` (each passed as `-c name=value`).
+    pub settings: Vec<String>,
 }
 
 impl Default for ClusterOptions {
@@ -36,6 +38,7 @@ impl Default for ClusterOptions {
             netns: None,
             listen: vec!["127.0.0.1".to_owned()],
             trust: Vec::new(),
+            settings: Vec::new(),
         }
     }
 }
@@ -107,6 +110,12 @@ impl Cluster {
             panic!("the PostgreSQL server did not start: {log}");
         }
         Some(cluster)
+    }
+
+    /// The cluster's own directory (the data directory is `data` in it); as root, owned by
+    /// the server's user.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The server's port on 127.0.0.1.
@@ -183,12 +192,16 @@ impl Cluster {
 
     /// `pg_ctl start`, waiting until the server accepts connections; its log when it fails.
     fn serve(&self) -> Result<(), String> {
-        let options = format!(
+        let mut options = format!(
             "-p {} -k {} -c listen_addresses={} -c fsync=off",
             self.port,
             self.dir.display(),
             self.options.listen.join(",")
         );
+        for setting in &self.options.settings {
+            options.push_str(" -c ");
+            options.push_str(setting);
+        }
         let log = self.dir.join("server.log");
         let status = self
             .program("pg_ctl")

@@ -48,12 +48,17 @@ fn describe(config: &tokio_postgres::Config) -> String {
 }
 
 /// The TLS the URL asks for (`sslmode=prefer`, tokio-postgres's default, tries it first):
-/// rustls with the webpki roots, and the CA file in `PGSSLROOTCERT` when set (libpq's name
-/// for it), for a server with a private certificate authority.
-fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+/// rustls with the webpki roots, and `root_cert` or else the CA file in `PGSSLROOTCERT` when
+/// set (libpq's name for it), for a server with a private certificate authority.
+fn tls(
+    root_cert: Option<&std::path::Path>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = std::env::var_os("PGSSLROOTCERT") {
+    let file = root_cert
+        .map(|p| p.as_os_str().to_owned())
+        .or_else(|| std::env::var_os("PGSSLROOTCERT"));
+    if let Some(path) = file {
         use rustls::pki_types::pem::PemObject as _;
         let certs = rustls::pki_types::CertificateDer::pem_file_iter(&path).map_err(|e| {
             format!(
@@ -84,11 +89,14 @@ pub(crate) enum Connector {
 }
 
 impl Connector {
-    pub(crate) fn for_target(target: &Target) -> Result<Connector, String> {
+    pub(crate) fn for_target(
+        target: &Target,
+        root_cert: Option<&std::path::Path>,
+    ) -> Result<Connector, String> {
         Ok(if target.config.get_ssl_mode() == SslMode::Disable {
             Connector::Plain
         } else {
-            Connector::Tls(tls()?)
+            Connector::Tls(tls(root_cert)?)
         })
     }
 

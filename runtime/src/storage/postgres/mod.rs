@@ -37,6 +37,9 @@ pub struct PostgresOptions {
     /// Read only: every transaction is read-only, and the schema is never created or
     /// migrated (what `log` and `export` open).
     pub read_only: bool,
+    /// The certificate authority (a PEM file) a TLS server's certificate is checked against,
+    /// besides the webpki roots (default: `PGSSLROOTCERT`, when set).
+    pub root_cert: Option<std::path::PathBuf>,
 }
 
 impl Default for PostgresOptions {
@@ -45,6 +48,7 @@ impl Default for PostgresOptions {
             pool_size: 8,
             reconnect_for: Duration::from_secs(30),
             read_only: false,
+            root_cert: None,
         }
     }
 }
@@ -268,7 +272,8 @@ impl PostgresStorage {
         }
         let name = target.name.clone();
         let fail = |why: String| StorageError::new("open the log", &name, why);
-        let connector = connect::Connector::for_target(&target).map_err(fail)?;
+        let connector =
+            connect::Connector::for_target(&target, options.root_cert.as_deref()).map_err(fail)?;
         let pool = connect::pool(&target, &connector, options.pool_size.max(1)).map_err(fail)?;
         let driver = Driver::new().map_err(|e| fail(e.to_string()))?;
         let shared = Arc::new(Shared {
