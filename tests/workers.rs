@@ -4,6 +4,7 @@
 //! The workers are this test binary started again as `queue_crew worker` (see `child_app`).
 
 mod queue_crew;
+mod server_support;
 
 use std::process::Child;
 use std::sync::Arc;
@@ -265,4 +266,58 @@ fn workers_need_a_shared_log() {
         stderr.contains("`worker` needs a PostgreSQL log"),
         "{stderr}"
     );
+}
+
+/// `tasknet::serve` with `hand_to_workers`: a browser plays the run task by task through the
+/// server, and every task runs in the worker process, on the state rebuilt from the log.
+#[test]
+fn a_server_hands_browser_runs_to_the_workers() {
+    use serde_json::json;
+    use server_support::{Server, ServerConfig, connect, execute, start_run};
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let url = cluster.url("postgres");
+    let log = Arc::new(PostgresStorage::connect(&url).unwrap());
+    let worker = start_worker(&url, &[]);
+    let rt = rt();
+    let (run_id, sent) = rt.block_on(async {
+        let runner = Runner::new(Crew(Shop))
+            .hand_to_workers(log.clone())
+            .progress(false);
+        let config = ServerConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            ..ServerConfig::default()
+        };
+        let server = Server::bind(runner, config).await.unwrap();
+        let addr = server.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(server.run_until(async {
+            let _ = stopped.await;
+        }));
+        let mut ws = connect(addr, "", None).await.unwrap();
+        let run_id = start_run(&mut ws).await;
+        let mut state = json!({"batch": 4, "work_ms": 0});
+        for task in [
+            "read_email",
+            "classify_message",
+            "check_stock_availability",
+            "draft_reply",
+            "send_reply",
+        ] {
+            let (_, done) = execute(&mut ws, task, task, state.clone(), Some(&run_id)).await;
+            assert_eq!(done["type"], "task_completed", "{task}: {done}");
+            state = done["data"]["result"].clone();
+        }
+        let _ = stop.send(());
+        serving.await.unwrap().unwrap();
+        (run_id, state["sent"].clone())
+    });
+    assert_eq!(sent, json!(expected_sent(4)));
+    let run = log.run(&run_id).unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert_eq!(log.tasks(&run_id).unwrap().len(), 5);
+    terminate(&worker);
+    let (stored, ..) = stopped(worker);
+    assert_eq!(stored, 5, "the worker ran every task");
 }

@@ -86,6 +86,19 @@ impl TaskErrorKind {
             TaskErrorKind::RunNotOpen => "run_not_open",
         }
     }
+
+    /// The kind [`TaskErrorKind::as_str`] names (a stored record's `error_kind`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            TaskErrorKind::Failed,
+            TaskErrorKind::MissingField,
+            TaskErrorKind::Timeout,
+            TaskErrorKind::Panicked,
+            TaskErrorKind::RunNotOpen,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
+    }
 }
 
 impl From<TaskErrorKind> for tasknet_contract::protocol::ErrorKind {

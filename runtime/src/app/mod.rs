@@ -141,6 +141,11 @@ enum Command {
         /// Retention: keep the newest N finished runs in the log (checked every minute).
         #[arg(long, value_name = "N")]
         keep_runs: Option<usize>,
+        /// Hand the browser runs' tasks to the workers of the shared log (PostgreSQL)
+        /// instead of running them in this process.
+        #[cfg(feature = "postgres")]
+        #[arg(long)]
+        hand_to_workers: bool,
     },
 }
 
@@ -281,14 +286,20 @@ impl<T: TaskSet> App<T> {
                 max_tasks,
                 allow_remote_without_token,
                 keep_runs,
+                #[cfg(feature = "postgres")]
+                hand_to_workers,
             } => {
                 let initial = (self.inputs)()?;
-                let mut runner = llm.apply(
-                    Runner::new(self.tasks)
-                        .shared_storage(db.open()?)
-                        .progress(false),
-                    false,
-                )?;
+                let runner = Runner::new(self.tasks).progress(false);
+                #[cfg(feature = "postgres")]
+                let runner = if hand_to_workers {
+                    runner.hand_to_workers(queue::queue_of(&db, "serve --hand-to-workers")?)
+                } else {
+                    runner.shared_storage(db.open()?)
+                };
+                #[cfg(not(feature = "postgres"))]
+                let runner = runner.shared_storage(db.open()?);
+                let mut runner = llm.apply(runner, false)?;
                 if let Some(configure) = &self.configure {
                     runner = configure(runner);
                 }

@@ -9,7 +9,7 @@ use crate::storage::{LogLocation, PostgresStorage};
 use crate::{RunStatus, TaskSet};
 
 /// The log as the work queue, or why it cannot be one.
-fn queue_of(db: &LogLocation, command: &str) -> Result<Arc<PostgresStorage>, BoxError> {
+pub(super) fn queue_of(db: &LogLocation, command: &str) -> Result<Arc<PostgresStorage>, BoxError> {
     match db {
         LogLocation::Postgres(url) => Ok(Arc::new(PostgresStorage::connect(url.expose())?)),
         other => Err(format!(

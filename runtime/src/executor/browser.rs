@@ -356,6 +356,23 @@ impl<T: TaskSet> Runner<T> {
         admitted
             .map_err(log_failure)?
             .map_err(|why| failure(TaskErrorKind::RunNotOpen, why))?;
+        #[cfg(feature = "postgres")]
+        if let Some(queue) = &self.workers {
+            let record = self
+                .run_on_workers(queue, run_id, task, overrides.overall)
+                .await
+                .map_err(log_failure)?;
+            if settled.swap(true, Ordering::AcqRel) {
+                return Err(failure(
+                    TaskErrorKind::Timeout,
+                    "the task returned after it was recorded as timed out".to_owned(),
+                ));
+            }
+            return self
+                .finish_worker_task(run_id, spec, task, record, state)
+                .await
+                .map_err(log_failure)?;
+        }
         let state = Mutex::new(state);
         let shared_run_id: Arc<str> = Arc::from(run_id);
         let context = OnceLock::new();
@@ -442,6 +459,56 @@ impl<T: TaskSet> Runner<T> {
         self.finish_browser_task(run_id, spec, task, Some(&failure), ms)
             .await?;
         Ok(Some(failure))
+    }
+
+    /// A task a worker ran for a browser run: its outcome from its record, the output merged
+    /// into `state`, the run finished as [`Runner::finish_browser_task`] does.
+    #[cfg(feature = "postgres")]
+    async fn finish_worker_task(
+        &self,
+        run_id: &str,
+        spec: &crate::TaskSpec,
+        task: usize,
+        record: crate::TaskRecord,
+        mut state: T::State,
+    ) -> Result<Result<T::State, TaskFailure>, crate::StorageError> {
+        let outcome = if record.status == crate::TaskStatus::Succeeded {
+            match record.output.value() {
+                serde_json::Value::Object(fields) => fields
+                    .into_iter()
+                    .try_for_each(|(field, value)| {
+                        crate::TaskState::set_json(&mut state, &field, value)
+                    })
+                    .map_err(|e| e.to_string()),
+                _ => Ok(()),
+            }
+            .map_err(|why| TaskFailure {
+                task: spec.name.to_owned(),
+                kind: TaskErrorKind::Failed,
+                message: format!("the worker's output does not fit the state: {why}"),
+                attempts: record.attempts,
+            })
+        } else {
+            Err(TaskFailure {
+                task: spec.name.to_owned(),
+                kind: record
+                    .error_kind
+                    .as_deref()
+                    .and_then(TaskErrorKind::from_name)
+                    .unwrap_or(TaskErrorKind::Failed),
+                message: record.error.clone().unwrap_or_default(),
+                attempts: record.attempts,
+            })
+        };
+        self.finish_browser_task(
+            run_id,
+            spec,
+            task,
+            outcome.as_ref().err(),
+            record.duration_ms,
+        )
+        .await?;
+        Ok(outcome.map(|()| state))
     }
 
     /// After a task's record is in the log: the run is finished failed when it failed,

@@ -71,6 +71,9 @@ pub struct Runner<T: TaskSet> {
     /// Who reviews the answers of `human_input` tasks.
     #[cfg(feature = "llm")]
     human: Option<crate::llm::Reviewer>,
+    /// Where browser runs' tasks go to be run by workers, instead of running here.
+    #[cfg(feature = "postgres")]
+    workers: Option<Arc<crate::storage::PostgresStorage>>,
 }
 
 /// A client per agent that names its model in agents.yaml (`llm: ollama/llama3.2`): on the
@@ -141,6 +144,8 @@ impl<T: TaskSet> Runner<T> {
             agent_llms: agent_llms(registry, None),
             #[cfg(feature = "llm")]
             human: None,
+            #[cfg(feature = "postgres")]
+            workers: None,
         }
     }
 

@@ -74,6 +74,61 @@ pub struct WorkerReport {
 }
 
 impl<T: TaskSet> Runner<T> {
+    /// Hands the tasks of browser runs ([`Runner::run_task`], what `tasknet::serve` runs for
+    /// a browser) to the workers of `queue`, and logs to it: each task is queued, run by a
+    /// worker on the state rebuilt from the log, and its record answers the browser. The
+    /// server then runs no task code of its own.
+    pub fn hand_to_workers(mut self, queue: Arc<PostgresStorage>) -> Self {
+        self.storage = queue.clone();
+        self.workers = Some(queue);
+        self
+    }
+
+    /// A browser run's task, through the queue: its record once a worker has stored it, or a
+    /// timeout's record (stored here) when `limit` passes first.
+    pub(super) async fn run_on_workers(
+        &self,
+        queue: &PostgresStorage,
+        run_id: &str,
+        task: usize,
+        limit: Option<Duration>,
+    ) -> Result<crate::TaskRecord, StorageError> {
+        let registry = self.registry();
+        let spec = &registry.tasks[task];
+        let started = std::time::Instant::now();
+        queue
+            .enqueue_task(run_id, registry.name, registry.tasks.len(), task, spec.name)
+            .await?;
+        let limit = limit.unwrap_or(Duration::from_secs(24 * 3600));
+        if queue.wait_for_task(run_id, task, limit).await? {
+            let stored = queue
+                .load_run(run_id)
+                .await?
+                .and_then(|(_, records)| records.into_iter().find(|r| r.task_index == task));
+            if let Some(record) = stored {
+                return Ok(record);
+            }
+        }
+        let mut record = unrestorable(run_id, task, spec, String::new());
+        let (kind, why) = if started.elapsed() >= limit {
+            (
+                crate::TaskErrorKind::Timeout,
+                format!("no worker finished the task within {limit:?}"),
+            )
+        } else {
+            (
+                crate::TaskErrorKind::Failed,
+                "the task was cancelled: its run failed".to_owned(),
+            )
+        };
+        record.error_kind = Some(kind.as_str().to_owned());
+        record.error = Some(why);
+        record.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let stored = record.clone();
+        self.log_call(move |log| log.put_task(stored)).await?;
+        Ok(record)
+    }
+
     /// Starts a run in the work queue: the run is created with the kickoff inputs of
     /// `initial`, its first tasks are ready for the workers; returns its id at once.
     pub async fn submit(

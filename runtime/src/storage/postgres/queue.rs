@@ -15,6 +15,8 @@ use crate::storage::StorageError;
 const READY: &str = "tasknet_ready";
 /// The channel a commit that finishes a run notifies (payload: the run's id).
 const FINISHED: &str = "tasknet_finished";
+/// The channel a commit that ends a task a server waits for notifies (payload: the run's id).
+const TASK_DONE: &str = "tasknet_task_done";
 
 /// A task of a submitted run, as the queue holds it.
 #[derive(Debug, Clone)]
@@ -54,6 +56,7 @@ pub enum Completed {
 pub(crate) struct Signals {
     pub(crate) ready: tokio::sync::Notify,
     pub(crate) finished: tokio::sync::Notify,
+    pub(crate) task_done: tokio::sync::Notify,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -227,7 +230,7 @@ impl PostgresStorage {
                             .prepare_cached(
                                 "UPDATE task_queue SET state = $5, lease_until = NULL
                                  WHERE run_id = $1 AND task_index = $2 AND state = 'claimed' AND worker = $3 AND attempts = $4
-                                 RETURNING dependents, registry",
+                                 RETURNING dependents, registry, notify_done",
                             )
                             .await?;
                         let state = if succeeded { "done" } else { "failed" };
@@ -262,6 +265,10 @@ impl PostgresStorage {
                         };
                         let dependents: Vec<i32> = marked.get(0);
                         let registry: String = marked.get(1);
+                        if marked.get::<_, bool>(2) {
+                            tx.execute("SELECT pg_notify($1, $2)", &[&TASK_DONE, &claim.run_id])
+                                .await?;
+                        }
                         let upsert = tx.prepare_cached(rows::UPSERT_TASK).await?;
                         tx.execute(&upsert, &rows::TaskRow::new(record).params())
                             .await?;
@@ -407,6 +414,116 @@ impl PostgresStorage {
         .await
     }
 
+    /// Queues one task of a run that a server drives (a browser run): ready at once, and the
+    /// server told when it ends. The run must be in the log; its queue entry is made with the
+    /// first task (`tasks` in all: the run finishes with the last).
+    pub async fn enqueue_task(
+        &self,
+        run_id: &str,
+        registry: &str,
+        tasks: usize,
+        index: usize,
+        name: &str,
+    ) -> Result<(), StorageError> {
+        let shared = self.shared.clone();
+        let values = Arc::new((
+            run_id.to_owned(),
+            registry.to_owned(),
+            tasks as i32,
+            index as i32,
+            name.to_owned(),
+        ));
+        self.on_driver(async move {
+            shared
+                .call("queue the task", move |mut client, _| {
+                    let values = values.clone();
+                    Box::pin(async move {
+                        let (run_id, registry, tasks, index, name) = &*values;
+                        let tx = client.transaction().await?;
+                        tx.execute(
+                            "INSERT INTO queued_runs (run_id, registry, remaining) VALUES ($1, $2, $3) ON CONFLICT (run_id) DO NOTHING",
+                            &[run_id, registry, tasks],
+                        )
+                        .await?;
+                        tx.execute(
+                            "INSERT INTO task_queue (run_id, task_index, task_name, registry, state, waiting_for, dependents, ready_at, notify_done)
+                             VALUES ($1, $2, $3, $4, 'ready', 0, '{}', clock_timestamp(), true)
+                             ON CONFLICT (run_id, task_index) DO NOTHING",
+                            &[run_id, index, name, registry],
+                        )
+                        .await?;
+                        tx.execute("SELECT pg_notify($1, $2)", &[&READY, registry])
+                            .await?;
+                        tx.commit().await?;
+                        Ok(())
+                    })
+                })
+                .await
+        })
+        .await
+    }
+
+    /// Waits until a task queued with [`PostgresStorage::enqueue_task`] has ended, or
+    /// `timeout` passes; whether it ended. A task still waiting then is cancelled (a worker
+    /// that has it finds its claim gone, and stores nothing).
+    pub async fn wait_for_task(
+        &self,
+        run_id: &str,
+        index: usize,
+        timeout: Duration,
+    ) -> Result<bool, StorageError> {
+        let signals = self.signals();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let done = signals.task_done.notified();
+            let shared = self.shared.clone();
+            let values = Arc::new((
+                run_id.to_owned(),
+                index as i32,
+                tokio::time::Instant::now() >= deadline,
+            ));
+            let ended = self
+                .on_driver(async move {
+                    shared
+                        .call("read the task's state", move |client, _| {
+                            let values = values.clone();
+                            Box::pin(async move {
+                                let (run_id, index, give_up) = &*values;
+                                if *give_up {
+                                    let cancelled = client
+                                        .execute(
+                                            "UPDATE task_queue SET state = 'cancelled' WHERE run_id = $1 AND task_index = $2 AND state IN ('ready', 'claimed')",
+                                            &[run_id, index],
+                                        )
+                                        .await?;
+                                    if cancelled > 0 {
+                                        return Ok(None);
+                                    }
+                                }
+                                let row = client
+                                    .query_opt(
+                                        "SELECT state IN ('done', 'failed', 'cancelled') FROM task_queue WHERE run_id = $1 AND task_index = $2",
+                                        &[run_id, index],
+                                    )
+                                    .await?;
+                                Ok(Some(row.is_none_or(|row| row.get::<_, bool>(0))))
+                            })
+                        })
+                        .await
+                })
+                .await?;
+            match ended {
+                None => return Ok(false),
+                Some(true) => return Ok(true),
+                Some(false) => {}
+            }
+            let wait = deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(Duration::from_secs(1));
+            let _ = tokio::time::timeout(wait, done).await;
+        }
+    }
+
     /// Waits until the database says tasks are ready (any registry), or `timeout` passes:
     /// what an idle worker does instead of polling. Listening starts on first use.
     pub async fn wait_for_ready(&self, timeout: Duration) {
@@ -496,6 +613,7 @@ async fn listen(shared: Arc<Shared>, signals: std::sync::Weak<Signals>) {
                 {
                     match n.channel() {
                         READY => signals.ready.notify_waiters(),
+                        TASK_DONE => signals.task_done.notify_waiters(),
                         _ => signals.finished.notify_waiters(),
                     }
                 }
@@ -505,13 +623,16 @@ async fn listen(shared: Arc<Shared>, signals: std::sync::Weak<Signals>) {
         match shared.connector.connect(&shared.config, forward).await {
             Ok((client, connection)) => {
                 let listening = client
-                    .batch_execute(&format!("LISTEN {READY}; LISTEN {FINISHED}"))
+                    .batch_execute(&format!(
+                        "LISTEN {READY}; LISTEN {FINISHED}; LISTEN {TASK_DONE}"
+                    ))
                     .await;
                 if listening.is_ok() {
                     wait = Duration::from_millis(50);
                     if let Some(signals) = signals.upgrade() {
                         signals.ready.notify_waiters();
                         signals.finished.notify_waiters();
+                        signals.task_done.notify_waiters();
                     }
                     // Until the connection ends (or the store goes: checked every second).
                     let mut connection = connection;

@@ -68,6 +68,8 @@ CREATE TABLE task_queue (
     worker      text,
     lease_until timestamptz,
     ready_at    timestamptz,
+    -- A server waits for this task's record (a browser run handed to the workers).
+    notify_done boolean NOT NULL DEFAULT false,
     PRIMARY KEY (run_id, task_index)
 );
 CREATE INDEX task_queue_ready ON task_queue (registry, ready_at) WHERE state = 'ready';
