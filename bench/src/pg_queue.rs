@@ -25,8 +25,9 @@ mod noop {
             _: &tasknet::TaskContext,
             input: NoopInput,
         ) -> Result<NoopOutput, tasknet::TaskError> {
-            super::STARTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // The time first: whoever sees the count move reads this start's time.
             super::LAST_START.store(super::since_epoch(), std::sync::atomic::Ordering::SeqCst);
+            super::STARTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             if input.sleep_ms > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(input.sleep_ms)).await;
             }
@@ -110,6 +111,7 @@ pub fn pg_queue(args: &Args) -> Value {
         )),
         Some("failover") => rt.block_on(failover(&url, args.number("samples", Some(3)))),
         Some("per-task") => per_task(&url, args, &rt),
+        Some("calls") => rt.block_on(calls(&url)),
         other => fail(&format!(
             "--workload dispatch|throughput|failover|per-task, not {other:?}"
         )),
@@ -180,17 +182,43 @@ async fn throughput(url: &str, workers: usize, tasks: u64) -> Value {
         concurrency: 16,
         ..WorkerOptions::default()
     };
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
     let started = Instant::now();
     let handles = start_workers(url, workers, &options, &stop);
-    for id in &ids {
-        let run = queue
-            .wait_for_run(id, Duration::from_secs(300))
+    // Polled every 5 ms on a connection of its own: waiting per run would ask the workers to
+    // notify each finish, which no user of throughput does.
+    let ids_sql: Vec<&str> = ids.iter().map(String::as_str).collect();
+    loop {
+        let running: i64 = client
+            .query_one(
+                "SELECT count(*) FROM runs WHERE id = ANY($1) AND status = 'running'",
+                &[&ids_sql],
+            )
             .await
             .unwrap()
-            .unwrap();
-        assert_eq!(run.status, tasknet::RunStatus::Succeeded, "{run:?}");
+            .get(0);
+        if running == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "{running} runs never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed();
+    let failed: i64 = client
+        .query_one(
+            "SELECT count(*) FROM runs WHERE id = ANY($1) AND status <> 'succeeded'",
+            &[&ids_sql],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(failed, 0, "every run succeeded");
     stop.notify_waiters();
     let mut stored = 0;
     for h in handles {
@@ -309,4 +337,60 @@ fn tempfile_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("tasknet-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// The round trip of each queue call alone, sequentially: where dispatch time goes.
+async fn calls(url: &str) -> Value {
+    let queue = connect(url);
+    let submitter = runner(queue.clone());
+    let mut submit = Vec::new();
+    let mut claim = Vec::new();
+    let mut load = Vec::new();
+    let mut empty_claim = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        let id = submitter.submit(&queue, state(0)).await.unwrap();
+        submit.push(t.elapsed().as_secs_f64() * 1e6);
+        let t = Instant::now();
+        let claims = queue
+            .claim("queue_noop", "probe", 1, Duration::from_secs(10), false)
+            .await
+            .unwrap();
+        claim.push(t.elapsed().as_secs_f64() * 1e6);
+        assert_eq!(claims.len(), 1);
+        let t = Instant::now();
+        queue.load_run(&id).await.unwrap();
+        load.push(t.elapsed().as_secs_f64() * 1e6);
+        let t = Instant::now();
+        queue
+            .claim("queue_noop", "probe", 1, Duration::from_secs(10), false)
+            .await
+            .unwrap();
+        empty_claim.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    // From submit's return to a listener of another store being woken.
+    let listener = connect(url);
+    listener.wait_for_ready(Duration::from_millis(200)).await;
+    let mut woken = Vec::new();
+    for _ in 0..100 {
+        let wait = {
+            let listener = listener.clone();
+            tokio::spawn(async move {
+                listener.wait_for_ready(Duration::from_secs(5)).await;
+                Instant::now()
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        submitter.submit(&queue, state(0)).await.unwrap();
+        let t = Instant::now();
+        let at = wait.await.unwrap();
+        woken.push(at.saturating_duration_since(t).as_secs_f64() * 1e6);
+    }
+    json!({
+        "woken_after_submit_us": percentiles(&mut woken),
+        "submit_us": percentiles(&mut submit),
+        "claim_us": percentiles(&mut claim),
+        "load_us": percentiles(&mut load),
+        "empty_claim_us": percentiles(&mut empty_claim),
+    })
 }

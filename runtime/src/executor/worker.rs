@@ -8,6 +8,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 
@@ -184,6 +185,7 @@ impl<T: TaskSet> Runner<T> {
         let mut renew = tokio::time::interval(options.lease / 3);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut drain_until: Option<tokio::time::Instant> = None;
+        let mut last_expiry_check: Option<tokio::time::Instant> = None;
         tracing::info!(worker, registry = registry.name, "worker started");
         loop {
             // Armed before the claim: a task readied while it runs still wakes this worker.
@@ -192,8 +194,13 @@ impl<T: TaskSet> Runner<T> {
             ready.as_mut().enable();
             let room = options.concurrency.saturating_sub(running.len());
             if drain_until.is_none() && room > 0 {
+                // Leases that ran out are looked for once per idle poll, ready tasks always.
+                let expired = last_expiry_check.is_none_or(|at| at.elapsed() >= options.idle_poll);
+                if expired {
+                    last_expiry_check = Some(tokio::time::Instant::now());
+                }
                 match queue
-                    .claim(registry.name, worker, room, options.lease)
+                    .claim(registry.name, worker, room, options.lease, expired)
                     .await
                 {
                     Ok(claims) => {
@@ -226,6 +233,11 @@ impl<T: TaskSet> Runner<T> {
                 Some((claim, outcome)) = running.next(), if !running.is_empty() => {
                     in_flight.remove(&(claim.run_id.clone(), claim.task_index));
                     tally(&mut report, worker, &claim, outcome);
+                    // The others that have ended too: the next claim fills all their room.
+                    while let Some(Some((claim, outcome))) = running.next().now_or_never() {
+                        in_flight.remove(&(claim.run_id.clone(), claim.task_index));
+                        tally(&mut report, worker, &claim, outcome);
+                    }
                 }
                 _ = renew.tick(), if !running.is_empty() => {
                     if let Err(e) = queue.renew(worker, options.lease).await {

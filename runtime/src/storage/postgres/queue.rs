@@ -59,6 +59,37 @@ pub(crate) struct Signals {
     pub(crate) task_done: tokio::sync::Notify,
 }
 
+/// Claims ready tasks, oldest first (the partial index `task_queue_ready`).
+///
+/// A claim commits without waiting for the disk (`synchronous_commit` off for its own
+/// transaction): one WAL flush a task instead of two. A claim lost in a crash is safe: the task
+/// is ready again, and the worker that thought it had it finds, on completing, that the claim
+/// is not its own and stores nothing. A completion waits for the disk, and with it for every
+/// earlier claim in the WAL.
+const CLAIM_READY: &str = "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),
+    picked AS (
+        SELECT run_id, task_index FROM task_queue, async
+        WHERE registry = $1 AND state = 'ready'
+        ORDER BY ready_at LIMIT $2
+        FOR UPDATE OF task_queue SKIP LOCKED)
+    UPDATE task_queue q SET state = 'claimed', worker = $3, attempts = q.attempts + 1,
+        lease_until = clock_timestamp() + $4 * interval '1 millisecond'
+    FROM picked WHERE q.run_id = picked.run_id AND q.task_index = picked.task_index
+    RETURNING q.run_id, q.task_index, q.task_name, q.attempts";
+
+/// Claims tasks whose lease has run out (the partial index `task_queue_leases`); commits
+/// as [`CLAIM_READY`] does.
+const CLAIM_EXPIRED: &str = "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),
+    picked AS (
+        SELECT run_id, task_index FROM task_queue, async
+        WHERE registry = $1 AND state = 'claimed' AND lease_until < clock_timestamp()
+        ORDER BY lease_until LIMIT $2
+        FOR UPDATE OF task_queue SKIP LOCKED)
+    UPDATE task_queue q SET state = 'claimed', worker = $3, attempts = q.attempts + 1,
+        lease_until = clock_timestamp() + $4 * interval '1 millisecond'
+    FROM picked WHERE q.run_id = picked.run_id AND q.task_index = picked.task_index
+    RETURNING q.run_id, q.task_index, q.task_name, q.attempts";
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -123,15 +154,17 @@ impl PostgresStorage {
         .await
     }
 
-    /// Claims up to `limit` tasks of `registry` for `worker`: ready ones, oldest first, and
-    /// claimed ones whose lease has run out (their worker died, or lost the database). Each
-    /// is leased for `lease`.
+    /// Claims up to `limit` tasks of `registry` for `worker`, each leased for `lease`: ready
+    /// ones, oldest first, and, with `expired`, first the claimed ones whose lease has run out
+    /// (their worker died, or lost the database). Apart, because each has an index of its
+    /// own (a condition joining the two scanned the whole queue: 0.95 ms a claim at 4,000 rows).
     pub async fn claim(
         &self,
         registry: &str,
         worker: &str,
         limit: usize,
         lease: Duration,
+        expired: bool,
     ) -> Result<Vec<Claim>, StorageError> {
         let shared = self.shared.clone();
         let values = Arc::new((
@@ -146,31 +179,29 @@ impl PostgresStorage {
                     let values = values.clone();
                     Box::pin(async move {
                         let (registry, worker, limit, lease_ms) = &*values;
-                        let statement = client
-                            .prepare_cached(
-                                "WITH picked AS (
-                                    SELECT run_id, task_index FROM task_queue
-                                    WHERE registry = $1 AND (state = 'ready' OR (state = 'claimed' AND lease_until < clock_timestamp()))
-                                    ORDER BY ready_at LIMIT $2
-                                    FOR UPDATE SKIP LOCKED)
-                                 UPDATE task_queue q SET state = 'claimed', worker = $3, attempts = q.attempts + 1,
-                                    lease_until = clock_timestamp() + $4 * interval '1 millisecond'
-                                 FROM picked WHERE q.run_id = picked.run_id AND q.task_index = picked.task_index
-                                 RETURNING q.run_id, q.task_index, q.task_name, q.attempts",
-                            )
-                            .await?;
-                        let claimed = client
-                            .query(&statement, &[registry, limit, worker, lease_ms])
-                            .await?;
-                        Ok(claimed
-                            .iter()
-                            .map(|row| Claim {
+                        let mut claims = Vec::new();
+                        let kinds: &[&str] = if expired {
+                            &[CLAIM_EXPIRED, CLAIM_READY]
+                        } else {
+                            &[CLAIM_READY]
+                        };
+                        for sql in kinds {
+                            let room = limit - claims.len() as i64;
+                            if room == 0 {
+                                break;
+                            }
+                            let statement = client.prepare_cached(sql).await?;
+                            let claimed = client
+                                .query(&statement, &[registry, &room, worker, lease_ms])
+                                .await?;
+                            claims.extend(claimed.iter().map(|row| Claim {
                                 run_id: row.get(0),
                                 task_index: row.get::<_, i32>(1) as usize,
                                 task_name: row.get(2),
                                 attempt: row.get::<_, i32>(3) as u32,
-                            })
-                            .collect())
+                            }));
+                        }
+                        Ok(claims)
                     })
                 })
                 .await
@@ -191,8 +222,10 @@ impl PostgresStorage {
                         let (worker, lease_ms) = &*values;
                         let statement = client
                             .prepare_cached(
-                                "UPDATE task_queue SET lease_until = clock_timestamp() + $2 * interval '1 millisecond'
-                                 WHERE worker = $1 AND state = 'claimed'",
+                                // Without waiting for the disk, as a claim (CLAIM_READY).
+                                "WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
+                                 UPDATE task_queue SET lease_until = clock_timestamp() + $2 * interval '1 millisecond'
+                                 FROM async WHERE worker = $1 AND state = 'claimed'",
                             )
                             .await?;
                         Ok(client.execute(&statement, &[worker, lease_ms]).await?)
@@ -220,108 +253,35 @@ impl PostgresStorage {
         let values = Arc::new((claim.clone(), worker.to_owned(), record, finished_at));
         self.on_driver(async move {
             shared
-                .call("complete the task", move |mut client, _| {
+                .call("complete the task", move |client, _| {
                     let values = values.clone();
                     Box::pin(async move {
                         let (claim, worker, record, finished_at) = &*values;
-                        let succeeded = record.status == crate::TaskStatus::Succeeded;
-                        let tx = client.transaction().await?;
-                        let mark = tx
+                        let run_error = record.error.as_ref().map(|error| {
+                            format!("task `{}` failed: {error}", claim.task_name)
+                        });
+                        let statement = client
                             .prepare_cached(
-                                "UPDATE task_queue SET state = $5, lease_until = NULL
-                                 WHERE run_id = $1 AND task_index = $2 AND state = 'claimed' AND worker = $3 AND attempts = $4
-                                 RETURNING dependents, registry, notify_done",
+                                "SELECT tasknet_complete($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
                             )
                             .await?;
-                        let state = if succeeded { "done" } else { "failed" };
-                        let marked = tx
-                            .query_opt(
-                                &mark,
-                                &[
-                                    &claim.run_id,
-                                    &(claim.task_index as i32),
-                                    worker,
-                                    &(claim.attempt as i32),
-                                    &state,
-                                ],
-                            )
-                            .await?;
-                        let Some(marked) = marked else {
-                            // An earlier try of this call may have committed before its answer
-                            // was lost (the server restarted, the link went down): the row
-                            // then says so, and the record is stored.
-                            let row = tx
-                                .query_opt(
-                                    "SELECT state IN ('done', 'failed') AND worker = $3 AND attempts = $4 FROM task_queue WHERE run_id = $1 AND task_index = $2",
-                                    &[&claim.run_id, &(claim.task_index as i32), worker, &(claim.attempt as i32)],
-                                )
-                                .await?;
-                            let ours = row.is_some_and(|row| row.get::<_, Option<bool>>(0) == Some(true));
-                            return Ok(if ours {
-                                Completed::Stored { run_finished: false }
-                            } else {
-                                Completed::LeaseLost
-                            });
-                        };
-                        let dependents: Vec<i32> = marked.get(0);
-                        let registry: String = marked.get(1);
-                        if marked.get::<_, bool>(2) {
-                            tx.execute("SELECT pg_notify($1, $2)", &[&TASK_DONE, &claim.run_id])
-                                .await?;
-                        }
-                        let upsert = tx.prepare_cached(rows::UPSERT_TASK).await?;
-                        tx.execute(&upsert, &rows::TaskRow::new(record).params())
-                            .await?;
-                        let run_finished = if succeeded {
-                            let readied = tx
-                                .execute(
-                                    "UPDATE task_queue SET waiting_for = waiting_for - 1,
-                                        state = CASE WHEN waiting_for = 1 THEN 'ready' ELSE state END,
-                                        ready_at = CASE WHEN waiting_for = 1 THEN clock_timestamp() ELSE ready_at END
-                                     WHERE run_id = $1 AND task_index = ANY($2) AND state = 'waiting'",
-                                    &[&claim.run_id, &dependents],
-                                )
-                                .await?;
-                            if readied > 0 {
-                                tx.execute("SELECT pg_notify($1, $2)", &[&READY, &registry])
-                                    .await?;
-                            }
-                            let remaining: i32 = tx
-                                .query_one(
-                                    "UPDATE queued_runs SET remaining = remaining - 1 WHERE run_id = $1 RETURNING remaining",
-                                    &[&claim.run_id],
-                                )
-                                .await?
-                                .get(0);
-                            remaining == 0
-                                && tx
-                                    .execute(
-                                        "UPDATE runs SET status = 'succeeded', finished_at = $2 WHERE id = $1 AND status = 'running'",
-                                        &[&claim.run_id, finished_at],
-                                    )
-                                    .await?
-                                    > 0
-                        } else {
-                            tx.execute(
-                                "UPDATE task_queue SET state = 'cancelled' WHERE run_id = $1 AND state IN ('waiting', 'ready')",
-                                &[&claim.run_id],
-                            )
-                            .await?;
-                            let error = record.error.clone().unwrap_or_default();
-                            let error = format!("task `{}` failed: {error}", claim.task_name);
-                            tx.execute(
-                                "UPDATE runs SET status = 'failed', finished_at = $2, error = $3 WHERE id = $1 AND status = 'running'",
-                                &[&claim.run_id, finished_at, &error],
-                            )
-                            .await?
-                                > 0
-                        };
-                        if run_finished {
-                            tx.execute("SELECT pg_notify($1, $2)", &[&FINISHED, &claim.run_id])
-                                .await?;
-                        }
-                        tx.commit().await?;
-                        Ok(Completed::Stored { run_finished })
+                        let row = rows::TaskRow::new(record);
+                        let record_params = row.params();
+                        let index = claim.task_index as i32;
+                        let attempt = claim.attempt as i32;
+                        // The record's own run id and index are the claim's.
+                        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                            vec![&claim.run_id, &index, worker, &attempt];
+                        params.extend_from_slice(&record_params[2..]);
+                        params.push(finished_at);
+                        params.push(&run_error);
+                        let outcome: String = client.query_one(&statement, &params).await?.get(0);
+                        Ok(match outcome.as_str() {
+                            "lease_lost" => Completed::LeaseLost,
+                            finished => Completed::Stored {
+                                run_finished: finished == "stored_finished",
+                            },
+                        })
                     })
                 })
                 .await
@@ -373,39 +333,38 @@ impl PostgresStorage {
         let id: Arc<str> = run_id.into();
         self.on_driver(async move {
             shared
-                .call("read the run", move |mut client, _| {
+                .call("read the run", move |client, _| {
                     let id = id.clone();
                     Box::pin(async move {
-                        let tx = client
-                            .build_transaction()
-                            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-                            .read_only(true)
-                            .start()
-                            .await?;
-                        let run = tx
+                        // Both queries sent at once, outside a transaction: a run's inputs never
+                        // change, and the records a task reads were committed before the
+                        // task became ready.
+                        let run = client
                             .prepare_cached(&format!(
                                 "SELECT {} FROM runs WHERE id = $1",
                                 rows::RUN_COLUMNS
                             ))
                             .await?;
-                        let Some(run) = tx.query_opt(&run, &[&&*id]).await? else {
-                            return Ok(None);
-                        };
-                        let run = rows::run_from_row(&run).map_err(Failure::Refused)?;
-                        let tasks = tx
+                        let tasks = client
                             .prepare_cached(&format!(
                                 "SELECT {} FROM task_outputs WHERE run_id = $1 ORDER BY task_index",
                                 rows::TASK_COLUMNS
                             ))
                             .await?;
-                        let tasks = tx
-                            .query(&tasks, &[&&*id])
-                            .await?
+                        let (run, tasks) = futures_util::future::try_join(
+                            client.query_opt(&run, &[&&*id]),
+                            client.query(&tasks, &[&&*id]),
+                        )
+                        .await?;
+                        let Some(run) = run else {
+                            return Ok(None);
+                        };
+                        let run = rows::run_from_row(&run).map_err(Failure::Refused)?;
+                        let tasks = tasks
                             .iter()
                             .map(|row| rows::task_from_row(row, &id))
                             .collect::<Result<Vec<_>, _>>()
                             .map_err(Failure::Refused)?;
-                        tx.commit().await?;
                         Ok(Some((run, tasks)))
                     })
                 })
@@ -550,6 +509,13 @@ impl PostgresStorage {
                         .call("read the run", move |client, _| {
                             let id = id.clone();
                             Box::pin(async move {
+                                // Its finish is notified only while someone waits for it.
+                                client
+                                    .execute(
+                                        "UPDATE queued_runs SET notify_finished = true WHERE run_id = $1 AND NOT notify_finished",
+                                        &[&id],
+                                    )
+                                    .await?;
                                 let row = client
                                     .query_opt(
                                         &format!(
