@@ -11,7 +11,7 @@ import json
 import logging
 import time
 
-from dbos import DBOS, DBOSConfig, Queue
+from dbos import DBOS, DBOSConfig
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--url", required=True)
@@ -25,7 +25,6 @@ config: DBOSConfig = {
     "log_level": "WARNING",
 }
 DBOS(config=config)
-queue = Queue("bench", worker_concurrency=16)
 
 
 @DBOS.step()
@@ -45,6 +44,8 @@ def one_step():
 
 
 DBOS.launch()
+# DBOS 3.4: queues are declared through DBOS once it is running.
+queue = DBOS.register_queue("bench", worker_concurrency=16)
 logging.getLogger("dbos").setLevel(logging.WARNING)
 
 if args.workload == "steps":

@@ -266,7 +266,7 @@ async fn failover(url: &str, samples: u64) -> Value {
         // How long the lease still had to run, by the database's clock.
         let left_ms: f64 = client
             .query_one(
-                "SELECT EXTRACT(EPOCH FROM (max(lease_until) - clock_timestamp())) * 1000 FROM task_queue WHERE state = 'claimed'",
+                "SELECT (EXTRACT(EPOCH FROM (max(lease_until) - clock_timestamp())) * 1000)::float8 FROM task_queue WHERE state = 'claimed'",
                 &[],
             )
             .await
