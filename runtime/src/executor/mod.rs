@@ -292,15 +292,7 @@ impl<T: TaskSet> Runner<T> {
         initial: T::State,
     ) -> Result<Run<T::State>, RunError> {
         let registry = self.registry();
-        let missing: Vec<String> = registry
-            .inputs
-            .iter()
-            .filter(|f| !initial.is_set(f.name).unwrap_or(false))
-            .map(|f| f.name.to_owned())
-            .collect();
-        if !missing.is_empty() {
-            return Err(RunError::MissingInputs { inputs: missing });
-        }
+        self.check_kickoff_inputs(&initial)?;
         self.unanswerable_human_input()?;
         let record = self.run_record(run_id, kickoff_inputs(registry, &initial));
         let record = self
@@ -308,6 +300,22 @@ impl<T: TaskSet> Runner<T> {
             .await?;
         let to_run = vec![true; registry.tasks.len()];
         self.execute(record.id, initial, to_run, false).await
+    }
+
+    /// Refuses a run whose kickoff inputs are not all set, naming them.
+    fn check_kickoff_inputs(&self, initial: &T::State) -> Result<(), RunError> {
+        let missing: Vec<String> = self
+            .registry()
+            .inputs
+            .iter()
+            .filter(|f| !initial.is_set(f.name).unwrap_or(false))
+            .map(|f| f.name.to_owned())
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(RunError::MissingInputs { inputs: missing })
+        }
     }
 
     /// A call to the log, made where it cannot block a worker thread (see

@@ -138,15 +138,7 @@ impl<T: TaskSet> Runner<T> {
         initial: T::State,
     ) -> Result<String, RunError> {
         let registry = self.registry();
-        let missing: Vec<String> = registry
-            .inputs
-            .iter()
-            .filter(|f| !initial.is_set(f.name).unwrap_or(false))
-            .map(|f| f.name.to_owned())
-            .collect();
-        if !missing.is_empty() {
-            return Err(RunError::MissingInputs { inputs: missing });
-        }
+        self.check_kickoff_inputs(&initial)?;
         let record = self.run_record(new_run_id(), kickoff_inputs(registry, &initial));
         let id = record.id.clone();
         let tasks = registry
